@@ -1,0 +1,1 @@
+"""AutoPR platform library: settings, app database, workflows, events, auth, API."""

@@ -1,0 +1,254 @@
+"""SQLAlchemy 2 models of the app database.
+
+One model set serves SQLite (the embedded default) and PostgreSQL
+(production and tests).  Alembic migrations in ``include/db/migrations`` are
+the source of truth for the schema; these models must match them (a test
+compares the two).
+
+Design notes:
+* ``projects`` scope everything: workflows, review sessions and execution
+  events carry a project so access control is one membership check.
+* Workflow versions are immutable rows; ``workflows.current_version`` points
+  at the live one and ``workflows.revision`` is the optimistic-concurrency
+  counter behind the API's ETag.
+* ``execution_events.id`` is the monotonic event id clients replay from; the
+  unique ``event_key`` makes persisting the same event twice a no-op.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON elsewhere.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+# BIGINT ids on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Role(str, enum.Enum):
+    """Project roles, weakest first: each role can do what the ones before it can."""
+
+    viewer = "viewer"
+    editor = "editor"
+    admin = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class Severity(str, enum.Enum):
+    """The platform's one ordinal severity scale (critical > high > medium > low > info)."""
+
+    info = "info"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class FeedbackType(str, enum.Enum):
+    helpful = "helpful"
+    not_helpful = "not_helpful"
+    false_positive = "false_positive"
+    missed_issue = "missed_issue"
+    good_catch = "good_catch"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # native_enum=False keeps the column a VARCHAR + CHECK: adding a value later
+    # is a plain migration on both SQLite and PostgreSQL.
+    return Enum(cls, name=name, native_enum=False, validate_strings=True, length=32)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    members: Mapped[list["ProjectMember"]] = relationship(back_populates="project", cascade="all, delete-orphan")
+
+
+class ProjectMember(Base):
+    __tablename__ = "project_members"
+    __table_args__ = (UniqueConstraint("project_id", "username", name="uq_project_members_project_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    username: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "project_role"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    project: Mapped[Project] = relationship(back_populates="members")
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+    __table_args__ = (UniqueConstraint("project_id", "slug", name="uq_workflows_project_slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    slug: Mapped[str] = mapped_column(String(100), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    current_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    versions: Mapped[list["WorkflowVersion"]] = relationship(
+        back_populates="workflow", cascade="all, delete-orphan", order_by="WorkflowVersion.version"
+    )
+
+
+class WorkflowVersion(Base):
+    """An immutable snapshot of a workflow spec; never updated after insert."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("workflow_id", "version", name="uq_workflow_versions_workflow_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(JsonType, nullable=False)
+    comment: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    workflow: Mapped[Workflow] = relationship(back_populates="versions")
+
+
+class WorkflowTemplate(Base):
+    __tablename__ = "workflow_templates"
+    __table_args__ = (UniqueConstraint("slug", "created_by", name="uq_workflow_templates_slug_owner"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    category: Mapped[str] = mapped_column(String(100), default="general", nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(JsonType, nullable=False)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class ExecutionEvent(Base):
+    """One task-instance or DAG-run state change, persisted before it is broadcast."""
+
+    __tablename__ = "execution_events"
+    __table_args__ = (
+        Index("ix_execution_events_project_id_id", "project", "id"),
+        Index("ix_execution_events_dag_run", "dag_id", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(512), unique=True, nullable=False)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    project: Mapped[str] = mapped_column(String(100), nullable=False)
+    dag_id: Mapped[str] = mapped_column(String(250), nullable=False)
+    run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    map_index: Mapped[int] = mapped_column(Integer, default=-1, nullable=False)
+    try_number: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    state: Mapped[str] = mapped_column(String(32), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class ReviewSession(Base):
+    """One review of one change: from a workflow run or posted by an external tool."""
+
+    __tablename__ = "review_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    workflow_id: Mapped[int | None] = mapped_column(ForeignKey("workflows.id", ondelete="SET NULL"), nullable=True)
+    workflow_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    source: Mapped[str] = mapped_column(String(64), default="workflow", nullable=False)
+    repository: Mapped[str] = mapped_column(String(300), nullable=False)
+    ref: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    commit_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pr_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dag_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="completed", nullable=False)
+    stats: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+    issues: Mapped[list["ReviewIssue"]] = relationship(back_populates="session", cascade="all, delete-orphan")
+
+
+class ReviewIssue(Base):
+    __tablename__ = "review_issues"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("review_sessions.id", ondelete="CASCADE"), nullable=False, index=True)
+    file_path: Mapped[str] = mapped_column(String(1000), nullable=False)
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rule: Mapped[str] = mapped_column(String(200), nullable=False)
+    analyzer: Mapped[str] = mapped_column(String(64), nullable=False)
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, default=1.0, nullable=False)
+    # What the model said, when a model scored the issue (learning system).
+    predicted_severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "predicted_severity"), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    context: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+
+    session: Mapped[ReviewSession] = relationship(back_populates="issues")
+    feedback: Mapped[list["MLFeedback"]] = relationship(back_populates="issue", cascade="all, delete-orphan")
+
+
+class MLFeedback(Base):
+    __tablename__ = "ml_feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("review_issues.id", ondelete="CASCADE"), nullable=False, index=True)
+    feedback_type: Mapped[FeedbackType] = mapped_column(_enum(FeedbackType, "feedback_type"), nullable=False)
+    corrected_severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "corrected_severity"), nullable=True)
+    username: Mapped[str] = mapped_column(String(200), nullable=False)
+    comment: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+
+    issue: Mapped[ReviewIssue] = relationship(back_populates="feedback")

@@ -1,0 +1,185 @@
+"""All AutoPR settings in one place.
+
+Every process (the run command, Airflow components, DAG tasks, the dashboard
+sidecar, tests) reads its configuration from :func:`get_settings`.  Every field
+has a default that works on a fresh machine with nothing configured: SQLite
+files and local stores under one git-ignored state directory, in-process
+messaging instead of Redis.  Production deployments override fields with
+``AUTOPR_*`` environment variables (or a ``.env`` file at the repo root).
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "AUTOPR_"
+
+
+class SettingsError(RuntimeError):
+    """A setting is malformed or points at something unreachable.
+
+    The message always names the environment variable to fix, so the run
+    command can print it as a single line instead of a traceback.
+    """
+
+
+class Settings(BaseSettings):
+    """Platform configuration; see the README's "Settings" table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=REPO_ROOT / ".env",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    state_dir: Path = Field(
+        default=REPO_ROOT / ".autopr",
+        description="Where local state lives: SQLite files, AIRFLOW_HOME, MLflow store, datasets.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the app database (not Airflow's). Default: SQLite in state_dir.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for event transport and rate limits. Unset: in-process messaging.",
+    )
+    mlflow_tracking_uri: str = Field(
+        default="",
+        description="MLflow tracking store. Default: sqlite:///<state_dir>/mlflow.db.",
+    )
+    mlflow_artifact_root: str = Field(
+        default="",
+        description="Where the local MLflow server stores artifacts. Default: <state_dir>/mlartifacts.",
+    )
+    jwt_secret: str = Field(
+        default="",
+        description="HMAC secret shared with Airflow's [api_auth] jwt_secret. Default: generated once into state_dir.",
+    )
+    dashboard_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed to open dashboard sockets. Default: the dashboard's own URL.",
+    )
+    airflow_host: str = Field(default="127.0.0.1", description="Interface the Airflow API server binds to.")
+    airflow_port: int = Field(default=8080, ge=1, le=65535)
+    dashboard_port: int = Field(default=8765, ge=1, le=65535)
+    mlflow_port: int = Field(default=5000, ge=1, le=65535)
+    airflow_api_url: str = Field(
+        default="",
+        description="Base URL of Airflow's API server as seen by the platform. Default: http://<airflow_host>:<airflow_port>.",
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="Code host REST API base URL (GitHub Enterprise: https://host/api/v3).",
+    )
+    workflows_dir: Path = Field(
+        default=REPO_ROOT / "dags" / "workflows",
+        description="Where compiled workflow specs are written; the DAG loader reads them from here.",
+    )
+    dataset_dir: Path = Field(default=Path(""), description="Parquet datasets. Default: <state_dir>/datasets.")
+    retrain_min_new_rows: int = Field(
+        default=50, ge=0, description="Retraining is skipped when fewer new labelled rows arrived."
+    )
+    ab_challenger_share: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Share of repositories served by the challenger model."
+    )
+
+    @field_validator("dashboard_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value:
+            try:
+                make_url(value)
+            except ArgumentError as exc:
+                raise ValueError(f"not a SQLAlchemy database URL ({exc})") from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_derived_defaults(self) -> "Settings":
+        """Derive the state-dir based defaults once the state dir is known."""
+        state = self.state_dir.expanduser().resolve()
+        self.state_dir = state
+        if not self.database_url:
+            self.database_url = f"sqlite:///{state / 'autopr.db'}"
+        if not self.mlflow_tracking_uri:
+            self.mlflow_tracking_uri = f"sqlite:///{state / 'mlflow.db'}"
+        if not self.mlflow_artifact_root:
+            self.mlflow_artifact_root = str(state / "mlartifacts")
+        if not self.airflow_api_url:
+            self.airflow_api_url = f"http://{self.airflow_host}:{self.airflow_port}"
+        if str(self.dataset_dir) in ("", "."):
+            self.dataset_dir = state / "datasets"
+        if not self.dashboard_allowed_origins:
+            self.dashboard_allowed_origins = [
+                f"http://localhost:{self.dashboard_port}",
+                f"http://127.0.0.1:{self.dashboard_port}",
+            ]
+        return self
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.state_dir / "airflow"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
+    def resolved_jwt_secret(self) -> str:
+        """The JWT secret, generating and persisting one on first use.
+
+        Airflow and the platform must sign and verify with the same secret; a
+        generated secret kept in the state dir makes the default setup work
+        without asking a newcomer to invent one.
+        """
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.state_dir / "jwt_secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one readable SettingsError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {err['msg']}")
+        raise SettingsError("Invalid setting: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return load_settings()

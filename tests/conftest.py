@@ -1,0 +1,111 @@
+"""Shared test fixtures.
+
+Tests run against real services: a fresh PostgreSQL database per test session
+(created on 127.0.0.1:5432 and dropped at the end), real Redis, real Airflow,
+MLflow and Socket.IO code.  Every test session gets its own state directory
+and AIRFLOW_HOME, so parallel runs on one machine never share files.
+
+The environment is set at import time, before anything imports Airflow or
+reads settings, because both cache their configuration on first import.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("AUTOPR_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("AUTOPR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+_STATE = Path(tempfile.mkdtemp(prefix="autopr-test-"))
+_PG_DB = f"autopr_test_{uuid.uuid4().hex[:10]}"
+_PG_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{_PG_DB}"
+
+os.environ["AUTOPR_STATE_DIR"] = str(_STATE)
+os.environ["AUTOPR_DATABASE_URL"] = _PG_URL
+os.environ["AUTOPR_WORKFLOWS_DIR"] = str(_STATE / "workflows")
+os.environ.pop("AUTOPR_REDIS_URL", None)  # tests opt in to Redis explicitly
+os.environ["AIRFLOW_HOME"] = str(_STATE / "airflow")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_STATE / 'airflow' / 'airflow.db'}"
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{_STATE / 'mlflow.db'}")
+(_STATE / "airflow").mkdir(parents=True, exist_ok=True)
+
+
+def _admin_exec(sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """URL of this test session's own, migrated PostgreSQL database."""
+    _admin_exec(f'CREATE DATABASE "{_PG_DB}"')
+    from include.db.migrate import upgrade
+
+    upgrade(_PG_URL)
+    yield _PG_URL
+    from include.db.session import reset_engine
+
+    reset_engine()
+    _admin_exec(f'DROP DATABASE IF EXISTS "{_PG_DB}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def db(pg_url: str):
+    """A clean app database for one test: every table emptied first."""
+    from sqlalchemy import text
+
+    from include.db.models import Base
+    from include.db.session import get_engine
+
+    engine = get_engine(pg_url)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture()
+def settings():
+    """Fresh settings for a test that changes AUTOPR_* variables via monkeypatch."""
+    from include.settings import get_settings
+
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Real Redis; tests that need it fail loudly (the test command starts it)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.ping()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Path:
+    return _STATE
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1 (tests never assume fixed ports)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
