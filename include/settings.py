@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         default="",
         description="HMAC secret shared with Airflow's [api_auth] jwt_secret. Default: generated once into state_dir.",
     )
+    jwt_audience: str = Field(
+        default="autopr-platform",
+        description="Audience claim of Airflow-issued JWTs (Airflow's [api_auth] jwt_audience).",
+    )
+    jwt_issuer: str = Field(
+        default="autopr-airflow",
+        description="Issuer claim of Airflow-issued JWTs (Airflow's [api_auth] jwt_issuer).",
+    )
     dashboard_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated origins allowed to open dashboard sockets. Default: the dashboard's own URL.",

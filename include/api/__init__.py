@@ -1,0 +1,1 @@
+"""The platform's HTTP API: a FastAPI app the Airflow plugin mounts under /autopr."""
