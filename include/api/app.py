@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from include.api.errors import install_problem_handlers
 from include.api.routes import ROUTERS
 
 
@@ -18,6 +19,7 @@ def create_app() -> FastAPI:
         version="1.0.0",
         description="Workflows, review sessions, feedback and predictions of the AutoPR platform.",
     )
+    install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
     return app
