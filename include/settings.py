@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     airflow_host: str = Field(default="127.0.0.1", description="Interface the Airflow API server binds to.")
     airflow_port: int = Field(default=8080, ge=1, le=65535)
     dashboard_port: int = Field(default=8765, ge=1, le=65535)
+    dashboard_host: str = Field(default="127.0.0.1", description="Interface the dashboard sidecar binds to.")
+    dashboard_connect_rate: float = Field(
+        default=2.0, gt=0, description="Dashboard socket connects allowed per second per client IP (token refill)."
+    )
+    dashboard_connect_burst: int = Field(default=30, ge=1, description="Burst of dashboard connects per client IP.")
+    dashboard_event_rate: float = Field(
+        default=5.0, gt=0, description="Client-sent socket events allowed per second per connection (token refill)."
+    )
+    dashboard_event_burst: int = Field(default=20, ge=1, description="Burst of client-sent events per connection.")
     mlflow_port: int = Field(default=5000, ge=1, le=65535)
     airflow_api_url: str = Field(
         default="",
