@@ -110,6 +110,27 @@ class Settings(BaseSettings):
     ab_challenger_share: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Share of repositories served by the challenger model."
     )
+    events_stream: str = Field(
+        default="autopr:events",
+        min_length=1,
+        description="Redis Stream the Airflow listener hands state events to (relays read it as one consumer group).",
+    )
+    events_group: str = Field(default="autopr-relay", min_length=1, description="Consumer group of the event relays.")
+    events_redis_timeout_ms: int = Field(
+        default=20,
+        ge=1,
+        le=5000,
+        description="Socket timeout of the listener's Redis hand-off; slower or down Redis buffers events locally.",
+    )
+    events_claim_idle_ms: int = Field(
+        default=30000,
+        ge=100,
+        description="Events a relay read but did not acknowledge for this long are re-claimed by another relay.",
+    )
+    airflow_api_username: str = Field(
+        default="", description="Airflow user the event reconciler logs in as (POST /auth/token)."
+    )
+    airflow_api_password: str = Field(default="", description="Password of airflow_api_username.")
 
     @field_validator("dashboard_allowed_origins", mode="before")
     @classmethod
