@@ -131,6 +131,13 @@ class Settings(BaseSettings):
         default="", description="Airflow user the event reconciler logs in as (POST /auth/token)."
     )
     airflow_api_password: str = Field(default="", description="Password of airflow_api_username.")
+    webhook_secret: str = Field(
+        default="",
+        description="Shared secret of code-host webhooks (GitHub's X-Hub-Signature-256). Unset: webhooks are refused.",
+    )
+    airflow_ui_url: str = Field(
+        default="", description="Airflow UI base URL used in run links. Default: airflow_api_url."
+    )
 
     @field_validator("dashboard_allowed_origins", mode="before")
     @classmethod
@@ -171,6 +178,8 @@ class Settings(BaseSettings):
             self.mlflow_artifact_root = str(state / "mlartifacts")
         if not self.airflow_api_url:
             self.airflow_api_url = f"http://{self.airflow_host}:{self.airflow_port}"
+        if not self.airflow_ui_url:
+            self.airflow_ui_url = self.airflow_api_url
         if str(self.dataset_dir) in ("", "."):
             self.dataset_dir = state / "datasets"
         if not self.dashboard_allowed_origins:
