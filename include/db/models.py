@@ -252,3 +252,22 @@ class MLFeedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
 
     issue: Mapped[ReviewIssue] = relationship(back_populates="feedback")
+
+
+class WebhookDelivery(Base):
+    """One code-host webhook delivery, recorded so a redelivery never starts runs twice.
+
+    The unique ``delivery_id`` (GitHub's ``X-GitHub-Delivery``) is the
+    de-duplication key: the row is inserted before any run starts.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
+    provider: Mapped[str] = mapped_column(String(32), default="github", nullable=False)
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), default="received", nullable=False)
+    runs: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
