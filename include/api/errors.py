@@ -8,11 +8,14 @@ offending field, node or edge, so bad input never becomes a 500.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -85,6 +88,62 @@ class ServiceUnavailable(ProblemError):
     status, title, slug = 503, "Service unavailable", "service-unavailable"
 
 
+class Gone(ProblemError):
+    status, title, slug = 410, "Gone", "gone"
+
+
+class BadGateway(ProblemError):
+    """Airflow (or another service we call) answered with an error."""
+
+    status, title, slug = 502, "Bad gateway", "upstream-error"
+
+
+class ProblemItem(BaseModel):
+    """One culprit: a JSON pointer into the request (or workflow) and what is wrong there."""
+
+    pointer: str = Field(description="JSON pointer, e.g. /nodes/2/config/cron or /edges/0")
+    message: str
+    node_id: str | None = None
+    edge_id: str | None = None
+    field: str | None = None
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ProblemItem] | None = None
+
+
+_STATUS_TEXT = {
+    400: "Bad request",
+    401: "Missing, malformed or expired token",
+    403: "Authenticated, but the role in the project is too weak",
+    404: "Not found (or not visible to the caller)",
+    405: "Method not allowed",
+    409: "Conflict with the current state (e.g. stale revision)",
+    410: "Gone",
+    412: "Precondition failed",
+    415: "Unsupported media type",
+    422: "Request body or parameters are invalid",
+    428: "If-Match header required",
+    502: "Airflow answered with an error",
+    503: "A service the platform needs is unavailable",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries declaring problem+json bodies for ``codes``."""
+    return {
+        code: {"description": _STATUS_TEXT.get(code, "Problem"), "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
+        for code in codes
+    }
+
+
 def pointer(loc: tuple | list) -> str:
     """FastAPI/pydantic error location → JSON pointer (drops the 'body'/'query' prefix)."""
     parts = [str(p) for p in loc]
@@ -109,9 +168,60 @@ def install_problem_handlers(app: FastAPI) -> None:
         fields = ", ".join(err["pointer"] for err in errors[:5])
         return _problem_response(request, Unprocessable(f"Invalid request: {fields}", errors=errors))
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not bad input: log it with the traceback, answer in the same format.
+        logging.getLogger(__name__).exception("Unhandled error on %s %s", request.method, request.url.path)
+        problem = ProblemError("An unexpected error occurred; it has been logged.")
+        problem.status, problem.title, problem.slug = 500, "Internal server error", "internal-error"
+        return _problem_response(request, problem)
+
+    _document_problems(app)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         problem = ProblemError(str(exc.detail))
         problem.status, problem.title, problem.slug = exc.status_code, str(exc.detail), f"http-{exc.status_code}"
         problem.headers = dict(exc.headers or {})
         return _problem_response(request, problem)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document tell the truth about error bodies.
+
+    FastAPI documents 422 as its own ``HTTPValidationError`` JSON; this app
+    answers every error as problem+json, so the generated document is patched:
+    each operation's 422 (and every 4xx/5xx a route declares) points at
+    ``ProblemDetails``, and every operation declares 401 (all routes are
+    authenticated except the health probe and the signed webhook).
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes,
+            servers=app.servers,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (ProblemItem, ProblemDetails):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        problem_ref = {"$ref": "#/components/schemas/ProblemDetails"}
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                responses = operation["responses"]
+                if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
+                    responses["422"] = {"description": _STATUS_TEXT[422], "content": {PROBLEM_JSON: {"schema": problem_ref}}}
+                for code, response in responses.items():
+                    if code[0] in "45":
+                        response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
