@@ -1,0 +1,171 @@
+"""Projects and their members.
+
+Any authenticated user may create a project and becomes its first admin;
+admins manage membership (viewer / editor / admin).  A project always keeps at
+least one admin, so it can never become unmanageable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from include.api.deps import CurrentUser, DbSession, authorize
+from include.api.errors import Conflict, NotFound, problem_responses
+from include.api.types import SLUG_PATTERN, Name, Slug, Text
+from include.auth.access import projects_of, role_in_project
+from include.db.models import Project, ProjectMember, Role
+
+router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
+
+ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="Project slug")]
+MemberName = Annotated[str, Path(pattern=r"^[^\x00\s/]+$", max_length=200, description="Airflow username")]
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    name: Name
+    description: Text = ""
+
+
+class ProjectUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: Text | None = None
+
+
+class ProjectOut(BaseModel):
+    slug: str
+    name: str
+    description: str
+    role: Role
+    created_at: datetime
+
+
+class MemberPut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+
+
+class MemberOut(BaseModel):
+    username: str
+    role: Role
+    created_at: datetime
+
+
+def _project_out(project: Project, role: Role) -> ProjectOut:
+    return ProjectOut(slug=project.slug, name=project.name, description=project.description, role=role,
+                      created_at=project.created_at)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut, summary="Create a project",
+             responses=problem_responses(401, 409, 422))
+def create_project(body: ProjectCreate, user: CurrentUser, session: DbSession, response: Response) -> ProjectOut:
+    """Create a project; the caller becomes its admin."""
+    if session.scalar(select(Project.id).where(Project.slug == body.slug)) is not None:
+        raise Conflict(f"Project {body.slug!r} already exists",
+                       errors=[{"pointer": "/slug", "message": "already taken"}])
+    project = Project(slug=body.slug, name=body.name, description=body.description)
+    project.members.append(ProjectMember(username=user.username, role=Role.admin))
+    session.add(project)
+    try:
+        session.flush()
+    except IntegrityError:  # lost a race for the slug
+        session.rollback()
+        raise Conflict(f"Project {body.slug!r} already exists",
+                       errors=[{"pointer": "/slug", "message": "already taken"}]) from None
+    response.headers["Location"] = f"{router.prefix}/{project.slug}"
+    return _project_out(project, Role.admin)
+
+
+@router.get("", response_model=list[ProjectOut], summary="Projects the caller belongs to",
+            responses=problem_responses(401))
+def list_projects(user: CurrentUser, session: DbSession) -> list[ProjectOut]:
+    roles = projects_of(session, user.username)
+    if not roles:
+        return []
+    projects = session.scalars(select(Project).where(Project.slug.in_(roles)).order_by(Project.slug)).all()
+    return [_project_out(p, roles[p.slug]) for p in projects]
+
+
+@router.get("/{project}", response_model=ProjectOut, summary="One project",
+            responses=problem_responses(401, 404))
+def get_project(project: ProjectSlug, user: CurrentUser, session: DbSession) -> ProjectOut:
+    row = authorize(session, user, project, Role.viewer)
+    return _project_out(row, role_in_project(session, user.username, project))
+
+
+@router.patch("/{project}", response_model=ProjectOut, summary="Rename or describe a project (admin)",
+              responses=problem_responses(401, 403, 404))
+def update_project(project: ProjectSlug, body: ProjectUpdate, user: CurrentUser, session: DbSession) -> ProjectOut:
+    row = authorize(session, user, project, Role.admin)
+    if body.name is not None:
+        row.name = body.name
+    if body.description is not None:
+        row.description = body.description
+    return _project_out(row, Role.admin)
+
+
+@router.get("/{project}/members", response_model=list[MemberOut], summary="Members of a project",
+            responses=problem_responses(401, 404))
+def list_members(project: ProjectSlug, user: CurrentUser, session: DbSession) -> list[MemberOut]:
+    row = authorize(session, user, project, Role.viewer)
+    members = session.scalars(
+        select(ProjectMember).where(ProjectMember.project_id == row.id).order_by(ProjectMember.username)
+    ).all()
+    return [MemberOut(username=m.username, role=m.role, created_at=m.created_at) for m in members]
+
+
+def _admin_count(session, project_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(ProjectMember).where(
+            ProjectMember.project_id == project_id, ProjectMember.role == Role.admin
+        )
+    )
+
+
+@router.put("/{project}/members/{username}", response_model=MemberOut,
+            summary="Add a member or change their role (admin)",
+            responses={201: {"description": "Member added", "model": MemberOut},
+                       **problem_responses(401, 403, 404, 409)})
+def put_member(project: ProjectSlug, username: MemberName, body: MemberPut, user: CurrentUser,
+               session: DbSession, response: Response) -> MemberOut:
+    row = authorize(session, user, project, Role.admin)
+    member = session.scalar(
+        select(ProjectMember).where(ProjectMember.project_id == row.id, ProjectMember.username == username)
+    )
+    if member is None:
+        member = ProjectMember(project_id=row.id, username=username, role=body.role)
+        session.add(member)
+        session.flush()
+        response.status_code = status.HTTP_201_CREATED
+    else:
+        if member.role == Role.admin and body.role != Role.admin and _admin_count(session, row.id) <= 1:
+            raise Conflict(f"{username!r} is the last admin of {project!r}; make someone else admin first",
+                           errors=[{"pointer": "/role", "message": "a project needs at least one admin"}])
+        member.role = body.role
+    return MemberOut(username=member.username, role=member.role, created_at=member.created_at)
+
+
+@router.delete("/{project}/members/{username}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Remove a member (admin)", responses=problem_responses(401, 403, 404, 409))
+def delete_member(project: ProjectSlug, username: MemberName, user: CurrentUser, session: DbSession) -> Response:
+    row = authorize(session, user, project, Role.admin)
+    member = session.scalar(
+        select(ProjectMember).where(ProjectMember.project_id == row.id, ProjectMember.username == username)
+    )
+    if member is None:
+        raise NotFound(f"{username!r} is not a member of {project!r}")
+    if member.role == Role.admin and _admin_count(session, row.id) <= 1:
+        raise Conflict(f"{username!r} is the last admin of {project!r}; make someone else admin first")
+    session.delete(member)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

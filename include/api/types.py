@@ -1,0 +1,21 @@
+"""Constrained string types shared by the platform API's request models.
+
+Every free-text input refuses NUL characters (PostgreSQL cannot store them, so
+they would otherwise surface as a 500) and has a length bound matching its
+column, so bad input is a 422 naming the field, never a database error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$"
+NO_NUL = r"^[^\x00]*$"
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=100)]
+Name = Annotated[str, StringConstraints(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(pattern=NO_NUL, max_length=20000)]
+Username = Annotated[str, StringConstraints(pattern=r"^[^\x00\s/]+$", min_length=1, max_length=200)]
+

@@ -1,0 +1,47 @@
+"""Fixtures for the platform API tests.
+
+Most tests drive the app in-process (``TestClient(create_app())``) with tokens
+in the exact format Airflow issues, against the session's PostgreSQL database;
+``tests/api/test_live_stack.py`` drives the API mounted in a real Airflow.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.fixture()
+def app(db, settings):
+    from include.api.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture()
+def client(app):
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def token_for(username: str, ttl: int = 3600) -> str:
+    from include.auth.tokens import mint_token
+
+    return mint_token(username, ttl_seconds=ttl)
+
+
+def auth(username: str, ttl: int = 3600) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(username, ttl)}"}
+
+
+@pytest.fixture()
+def project(client):
+    """Project 'acme' with alice (admin), ed (editor), vic (viewer); mallory is in project 'other'."""
+    r = client.post("/api/v1/projects", json={"slug": "acme", "name": "Acme"}, headers=auth("alice"))
+    assert r.status_code == 201, r.text
+    for user, role in (("ed", "editor"), ("vic", "viewer")):
+        r = client.put(f"/api/v1/projects/acme/members/{user}", json={"role": role}, headers=auth("alice"))
+        assert r.status_code == 201, r.text
+    r = client.post("/api/v1/projects", json={"slug": "other", "name": "Other"}, headers=auth("mallory"))
+    assert r.status_code == 201, r.text
+    return "acme"
