@@ -110,6 +110,18 @@ class Settings(BaseSettings):
     ab_challenger_share: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Share of repositories served by the challenger model."
     )
+    promote_min_macro_f1_gain: float = Field(
+        default=0.01, ge=0.0, le=1.0,
+        description="A challenger is promoted only if its holdout macro-F1 beats the champion's by at least this.",
+    )
+    promote_max_class_f1_drop: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="...and no class's holdout F1 drops by more than this versus the champion.",
+    )
+    ml_holdout_percent: int = Field(
+        default=20, ge=5, le=50,
+        description="Percent of labelled issues (by a stable hash of the issue) frozen as the promotion holdout.",
+    )
     events_stream: str = Field(
         default="autopr:events",
         min_length=1,
