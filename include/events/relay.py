@@ -1,0 +1,278 @@
+"""The relay: outbox → persist (commit) → publish → acknowledge.
+
+Each dashboard sidecar instance runs :func:`run_relay` as a background task.
+The order of the steps is the no-loss guarantee:
+
+1. **read** a batch from the outbox (a Redis consumer group shares the stream
+   between instances; each entry goes to one of them);
+2. **persist** the batch in one transaction, which gives every event its
+   monotonic id (see :mod:`include.events.store`) — nothing is published
+   that is not in the database, so a client can always replay it;
+3. **publish** each event (``sio.emit`` to the project room);
+4. **acknowledge** — only now does the outbox forget the events.
+
+A relay that crashes between 2 and 4 leaves its batch unacknowledged: another
+relay re-claims it (Redis) or the restarted relay re-reads it (SQLite); the
+items arrive flagged ``redelivered`` and are re-published even though they
+are already stored.  Otherwise an event that was already stored (a duplicate
+from the listener's spool or from the reconciler) is *not* published again.
+Publishing is therefore at-least-once around crashes; the id lets clients
+drop the rare duplicate.
+
+Order across relays: a single writer lock per stream (a PostgreSQL
+session-level advisory lock, or a file lock for the embedded SQLite setup) is
+held from persist through publish of each batch.  So events are published in
+id order across all sidecar instances, and a client that saw id N has seen
+every event below N that was published to its rooms — replay from
+``last_event_id`` never skips one.  The lock is held for one batch (a few
+milliseconds), so several relays still share the work and take over from one
+another instantly.
+
+Failures inside a batch (database down, publish raising) are retried with
+backoff while the relay keeps the batch in hand; nothing is acknowledged
+until it succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from include.db.models import ExecutionEvent
+from include.db.session import get_engine
+from include.events.outbox import Outbox, OutboxItem, default_consumer_name, get_outbox
+from include.events.store import event_to_wire, persist
+from include.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[dict], Awaitable[None]]
+
+
+@dataclass
+class RelayStats:
+    """Counters a sidecar can expose as metrics."""
+
+    read: int = 0
+    persisted: int = 0
+    duplicates: int = 0
+    published: int = 0
+    acked: int = 0
+    errors: int = 0
+    last_error: str = ""
+    last_batch_at: float = 0.0
+
+
+class WriterLock:
+    """One writer per stream across processes: persist + publish of a batch run under it.
+
+    PostgreSQL: ``pg_try_advisory_lock`` on a dedicated connection (released if
+    the relay dies, because the server drops the session).  SQLite (embedded,
+    one machine): an ``fcntl`` lock file next to the outbox.
+    """
+
+    def __init__(self, engine: Engine, name: str, lock_dir: Path):
+        self.engine = engine
+        self.key = int.from_bytes(hashlib.sha256(f"autopr-relay:{name}".encode()).digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+        self.is_pg = engine.dialect.name == "postgresql"
+        self._conn = None
+        self._fd: int | None = None
+        self._lock_path = lock_dir / f"relay-{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock"
+
+    def _try_acquire(self) -> bool:
+        if self.is_pg:
+            if self._conn is None:
+                self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                return bool(self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar())
+            except Exception:
+                self._drop_conn()
+                raise
+        import fcntl
+
+        if self._fd is None:
+            self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def _release(self) -> None:
+        if self.is_pg:
+            if self._conn is not None:
+                try:
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+                except Exception:
+                    self._drop_conn()  # closing the session releases the lock too
+        elif self._fd is not None:
+            import fcntl
+
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _drop_conn(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None
+
+    async def acquire(self, stop: asyncio.Event) -> bool:
+        delay = 0.002
+        while not stop.is_set():
+            if await asyncio.to_thread(self._try_acquire):
+                return True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        return False
+
+    async def release(self) -> None:
+        await asyncio.to_thread(self._release)
+
+    def close(self) -> None:
+        self._drop_conn()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def persist_batch(engine: Engine, items: list[OutboxItem]) -> list[tuple[dict[str, Any], bool]]:
+    """Persist a batch in one transaction; return ``(wire, created)`` per item, in order."""
+    with Session(engine) as session, session.begin():
+        results = [persist(session, item.event) for item in items]
+        existing_ids = [event_id for event_id, created in results if not created]
+        stored: dict[int, ExecutionEvent] = {}
+        if existing_ids:
+            rows = session.execute(select(ExecutionEvent).where(ExecutionEvent.id.in_(existing_ids))).scalars()
+            stored = {row.id: row for row in rows}
+        out = []
+        for item, (event_id, created) in zip(items, results):
+            if created or event_id not in stored:
+                wire = event_to_wire({"id": event_id, **item.event.model_dump()})
+            else:
+                wire = event_to_wire(stored[event_id])
+            out.append((wire, created))
+    return out
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def _retrying(step: str, fn: Callable[[], Awaitable[Any]], stop: asyncio.Event, stats: RelayStats) -> tuple[bool, Any]:
+    """Run ``fn`` until it succeeds or ``stop`` is set; returns (succeeded, result)."""
+    delay = 0.1
+    while True:
+        try:
+            return True, await fn()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            stats.errors += 1
+            stats.last_error = f"{step}: {type(exc).__name__}: {exc}"
+            log.warning("event relay: %s failed (%s); retrying in %.1fs", step, exc, delay)
+        if stop.is_set():
+            return False, None
+        await _wait(stop, delay)
+        if stop.is_set():
+            return False, None
+        delay = min(delay * 2, 5.0)
+
+
+async def relay_batch(
+    items: list[OutboxItem],
+    publish: Publish,
+    *,
+    outbox: Outbox,
+    engine: Engine,
+    lock: WriterLock,
+    stop: asyncio.Event,
+    stats: RelayStats,
+) -> bool:
+    """Persist, publish and acknowledge one batch; returns False if stopped before finishing."""
+    if not await lock.acquire(stop):
+        return False
+    try:
+        ok, results = await _retrying("persist", lambda: asyncio.to_thread(persist_batch, engine, items), stop, stats)
+        if not ok:
+            return False
+        for item, (wire, created) in zip(items, results):
+            if created:
+                stats.persisted += 1
+            else:
+                stats.duplicates += 1
+            if created or item.redelivered:
+                ok, _ = await _retrying("publish", lambda wire=wire: publish(wire), stop, stats)
+                if not ok:
+                    return False
+                stats.published += 1
+    finally:
+        await lock.release()
+    ok, _ = await _retrying("ack", lambda: outbox.aack(items), stop, stats)
+    if ok:
+        stats.acked += len(items)
+    return ok
+
+
+async def run_relay(
+    publish: Publish,
+    *,
+    settings: Settings | None = None,
+    stop: asyncio.Event,
+    outbox: Outbox | None = None,
+    consumer: str | None = None,
+    batch_size: int = 200,
+    block_ms: int = 500,
+    stats: RelayStats | None = None,
+) -> None:
+    """Move events from the outbox to the database and then to ``publish`` until ``stop`` is set.
+
+    ``publish(wire)`` receives :func:`include.events.store.event_to_wire` dicts
+    in id order; it should raise if the event could not be handed on (the
+    relay retries it and does not acknowledge until it succeeds).
+    """
+    settings = settings or get_settings()
+    outbox = outbox or get_outbox(settings)
+    consumer = consumer or default_consumer_name()
+    stats = stats if stats is not None else RelayStats()
+    engine = get_engine(settings.database_url)
+    lock = WriterLock(engine, f"{settings.redis_url or 'embedded'}|{settings.events_stream}", settings.state_dir / "events")
+    log.info("event relay %s started (%s)", consumer, type(outbox).__name__)
+    read_delay = 0.1
+    try:
+        while not stop.is_set():
+            try:
+                items = await outbox.aread_batch(consumer, batch_size, block_ms)
+                read_delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                stats.errors += 1
+                stats.last_error = f"read: {type(exc).__name__}: {exc}"
+                log.warning("event relay: reading the outbox failed (%s); retrying in %.1fs", exc, read_delay)
+                await _wait(stop, read_delay)
+                read_delay = min(read_delay * 2, 5.0)
+                continue
+            if not items:
+                continue
+            stats.read += len(items)
+            stats.last_batch_at = time.time()
+            await relay_batch(items, publish, outbox=outbox, engine=engine, lock=lock, stop=stop, stats=stats)
+    finally:
+        await asyncio.to_thread(lock.close)
+        log.info("event relay %s stopped", consumer)
