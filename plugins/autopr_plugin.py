@@ -17,4 +17,14 @@ class AutoPRPlugin(AirflowPlugin):
     name = "autopr"
     fastapi_apps = [{"app": create_app(), "url_prefix": "/autopr", "name": "AutoPR Platform API"}]
     listeners: list = []
-    external_views: list = []
+    external_views: list = [
+        # Same-origin iframe in Airflow's nav: the editor is served by the platform app above.
+        {
+            "name": "Workflow Editor",
+            "href": "/autopr/editor/",
+            "destination": "nav",
+            "url_route": "workflow-editor",
+            "nav_top_level": True,
+            "icon": "/autopr/editor/icon.svg",
+        },
+    ]
