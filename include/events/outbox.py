@@ -38,9 +38,9 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from include.events.schema import StateEvent
 from include.settings import Settings, get_settings
@@ -138,7 +138,9 @@ class SQLiteOutbox(Outbox):
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout={self.BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -176,7 +178,9 @@ class SQLiteOutbox(Outbox):
             except Exception as exc:
                 self._memory.append(body)
                 self._register_atexit()
-                log.warning("event outbox %s not writable (%s); %d event(s) held in memory", self.path, exc, len(self._memory))
+                log.warning(
+                    "event outbox %s not writable (%s); %d event(s) held in memory", self.path, exc, len(self._memory)
+                )
                 return False
 
     def _drain_memory(self, conn: sqlite3.Connection) -> None:
@@ -195,7 +199,9 @@ class SQLiteOutbox(Outbox):
                 if self._memory:
                     self._drain_memory(self._connect())
             except Exception as exc:
-                log.error("event outbox %s: %d event(s) could not be written at exit: %s", self.path, len(self._memory), exc)
+                log.error(
+                    "event outbox %s: %d event(s) could not be written at exit: %s", self.path, len(self._memory), exc
+                )
 
     def flush(self, timeout: float = 0.5) -> int:
         with self._lock:
@@ -249,7 +255,9 @@ class SQLiteOutbox(Outbox):
             conn = self._connect()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("INSERT INTO dead_letters(body, error, created) VALUES (?, ?, ?)", (body, error, time.time()))
+                conn.execute(
+                    "INSERT INTO dead_letters(body, error, created) VALUES (?, ?, ?)", (body, error, time.time())
+                )
                 conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
                 conn.execute("COMMIT")
             except BaseException:
@@ -366,7 +374,10 @@ class RedisOutbox(Outbox):
             import redis
 
             self._relay_client_obj = redis.Redis.from_url(
-                self.url, socket_timeout=max(5.0, block_ms / 1000 + 5), socket_connect_timeout=2.0, health_check_interval=10
+                self.url,
+                socket_timeout=max(5.0, block_ms / 1000 + 5),
+                socket_connect_timeout=2.0,
+                health_check_interval=10,
             )
             self._relay_pid = os.getpid()
         return self._relay_client_obj
@@ -404,7 +415,9 @@ class RedisOutbox(Outbox):
 
     def _trip(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + REDIS_BACKOFF_S
-        log.warning("Redis event stream unreachable (%s: %s); buffering events in %s", type(exc).__name__, exc, self.spool.path)
+        log.warning(
+            "Redis event stream unreachable (%s: %s); buffering events in %s", type(exc).__name__, exc, self.spool.path
+        )
         self._client_obj = None  # reconnect from scratch next time
 
     def _spool(self, body: str) -> None:

@@ -40,9 +40,10 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
@@ -82,7 +83,9 @@ class WriterLock:
 
     def __init__(self, engine: Engine, name: str, lock_dir: Path):
         self.engine = engine
-        self.key = int.from_bytes(hashlib.sha256(f"autopr-relay:{name}".encode()).digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+        self.key = (
+            int.from_bytes(hashlib.sha256(f"autopr-relay:{name}".encode()).digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+        )
         self.is_pg = engine.dialect.name == "postgresql"
         self._conn = None
         self._fd: int | None = None
@@ -170,11 +173,13 @@ def persist_batch(engine: Engine, items: list[OutboxItem]) -> list[tuple[dict[st
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
 
 
-async def _retrying(step: str, fn: Callable[[], Awaitable[Any]], stop: asyncio.Event, stats: RelayStats) -> tuple[bool, Any]:
+async def _retrying(
+    step: str, fn: Callable[[], Awaitable[Any]], stop: asyncio.Event, stats: RelayStats
+) -> tuple[bool, Any]:
     """Run ``fn`` until it succeeds or ``stop`` is set; returns (succeeded, result)."""
     delay = 0.1
     while True:
@@ -251,7 +256,9 @@ async def run_relay(
     consumer = consumer or default_consumer_name()
     stats = stats if stats is not None else RelayStats()
     engine = get_engine(settings.database_url)
-    lock = WriterLock(engine, f"{settings.redis_url or 'embedded'}|{settings.events_stream}", settings.state_dir / "events")
+    lock = WriterLock(
+        engine, f"{settings.redis_url or 'embedded'}|{settings.events_stream}", settings.state_dir / "events"
+    )
     log.info("event relay %s started (%s)", consumer, type(outbox).__name__)
     read_delay = 0.1
     try:

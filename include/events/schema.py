@@ -10,7 +10,7 @@ one side and forgotten on the other fails loudly instead of vanishing.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
@@ -39,10 +39,10 @@ class StateEvent(BaseModel, extra="forbid"):
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     @model_validator(mode="after")
-    def _task_fields(self) -> "StateEvent":
+    def _task_fields(self) -> StateEvent:
         if self.event_type == "task_instance" and not self.task_id:
             raise ValueError("task_id: required for event_type 'task_instance'")
         if self.event_type == "dag_run" and self.task_id is not None:
@@ -79,7 +79,7 @@ class StateEvent(BaseModel, extra="forbid"):
         return self.model_dump_json()
 
     @classmethod
-    def from_json(cls, data: str | bytes) -> "StateEvent":
+    def from_json(cls, data: str | bytes) -> StateEvent:
         return cls.model_validate_json(data)
 
 

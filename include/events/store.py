@@ -28,8 +28,9 @@ report the same state change safely.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -79,7 +80,7 @@ def _row_values(event: StateEvent) -> dict[str, Any]:
         "state": event.state,
         "payload": event.payload,
         "occurred_at": event.occurred_at,
-        "created_at": datetime.now(timezone.utc),
+        "created_at": datetime.now(UTC),
     }
 
 
@@ -118,7 +119,7 @@ def persist_many(session: Session, events: Iterable[StateEvent]) -> list[tuple[i
 
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:  # SQLite drops the offset; we store UTC
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -161,7 +162,9 @@ def events_after(session: Session, projects: list[str], after_id: int, limit: in
     return [event_to_wire(row) for row in rows]
 
 
-def events_before(session: Session, projects: list[str], before_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
+def events_before(
+    session: Session, projects: list[str], before_id: int | None, limit: int = 50
+) -> list[dict[str, Any]]:
     """Events of ``projects`` with ``id < before_id`` (or the newest), newest first: the activity feed's pages."""
     if not projects or limit <= 0:
         return []
