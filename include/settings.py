@@ -95,6 +95,19 @@ class Settings(BaseSettings):
         default="",
         description="Base URL of Airflow's API server as seen by the platform. Default: http://<airflow_host>:<airflow_port>.",
     )
+    airflow_database_url: str | None = Field(
+        default=None,
+        description="Airflow's metadata DB (SQLAlchemy URL). Unset: SQLite in AIRFLOW_HOME.",
+    )
+    airflow_executor: str = Field(
+        default="LocalExecutor",
+        pattern=r"^(LocalExecutor|CeleryExecutor)$",
+        description="LocalExecutor (airflow standalone) or CeleryExecutor (components + a Celery worker on Redis).",
+    )
+    admin_username: str = Field(default="admin", description="Airflow admin user the run command creates.")
+    admin_password: str = Field(
+        default="", description="Its password. Default: generated once into state_dir and printed at start-up."
+    )
     github_api_url: str = Field(
         default="https://api.github.com",
         description="Code host REST API base URL (GitHub Enterprise: https://host/api/v3).",
@@ -205,6 +218,17 @@ class Settings(BaseSettings):
     def airflow_home(self) -> Path:
         return self.state_dir / "airflow"
 
+    @field_validator("airflow_database_url")
+    @classmethod
+    def _check_airflow_database_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a SQLAlchemy database URL ({exc})") from None
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         return make_url(self.database_url).get_backend_name() == "sqlite"
@@ -222,6 +246,18 @@ class Settings(BaseSettings):
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+    def resolved_admin_password(self) -> str:
+        """The admin password, generated once into the state dir when not set."""
+        if self.admin_password:
+            return self.admin_password
+        path = self.state_dir / "admin_password"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(12))
             path.chmod(0o600)
         return path.read_text().strip()
 

@@ -109,3 +109,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def platform(pg_url: str):
+    """The whole platform (Airflow standalone, dashboard sidecar, MLflow UI) started like ``./autopr run``.
+
+    One instance per test session, shared by every integration test (starting
+    Airflow costs ~40 s on this machine).  Its app database is ``pg_url``.
+    """
+    from tests.support.stack import running_platform
+
+    with running_platform(_STATE / "platform") as running:
+        yield running

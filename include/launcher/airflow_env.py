@@ -1,0 +1,79 @@
+"""The environment every Airflow process of the platform runs with.
+
+Airflow reads its configuration from ``AIRFLOW__SECTION__KEY`` variables; this
+module derives them from the platform settings so Airflow and the platform
+agree on the JWT secret, the DAG and plugin folders and the ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from include.settings import REPO_ROOT, Settings
+
+
+def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    home = settings.airflow_home
+    venv_bin = str(Path(sys.executable).parent)
+    api = f"http://{settings.airflow_host}:{settings.airflow_port}"
+    env.update(
+        {
+            # standalone starts its components as `airflow` subprocesses found on PATH
+            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": settings.airflow_executor,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.admin_username}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
+            "AIRFLOW__API__HOST": settings.airflow_host,
+            "AIRFLOW__API__PORT": str(settings.airflow_port),
+            "AIRFLOW__API__BASE_URL": api,
+            "AIRFLOW__API_AUTH__JWT_SECRET": settings.resolved_jwt_secret(),
+            "AIRFLOW__API_AUTH__JWT_AUDIENCE": settings.jwt_audience,
+            "AIRFLOW__API_AUTH__JWT_ISSUER": settings.jwt_issuer,
+            # New compiled workflows should appear within seconds, not the default 5 minutes.
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            # Every Airflow process (and DAG task) sees the same platform settings.
+            "AUTOPR_STATE_DIR": str(settings.state_dir),
+            "AUTOPR_DATABASE_URL": settings.database_url,
+            "AUTOPR_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+            "AUTOPR_AIRFLOW_PORT": str(settings.airflow_port),
+            "AUTOPR_AIRFLOW_HOST": settings.airflow_host,
+            "AUTOPR_DASHBOARD_PORT": str(settings.dashboard_port),
+            "AUTOPR_WORKFLOWS_DIR": str(settings.workflows_dir),
+            "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+            "GX_ANALYTICS_ENABLED": "False",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if settings.redis_url:
+        env["AUTOPR_REDIS_URL"] = settings.redis_url
+    if settings.airflow_database_url:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = settings.airflow_database_url
+    else:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    if settings.airflow_executor == "CeleryExecutor":
+        broker = settings.redis_url or ""
+        env["AIRFLOW__CELERY__BROKER_URL"] = broker
+        result_db = settings.airflow_database_url or ""
+        env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + result_db.replace("+psycopg2", "")
+    return env
+
+
+def write_admin_password(settings: Settings) -> tuple[str, str]:
+    """Write the simple auth manager's password file so the login is known and stable."""
+    home = settings.airflow_home
+    home.mkdir(parents=True, exist_ok=True)
+    user, password = settings.admin_username, settings.resolved_admin_password()
+    path = home / "passwords.json"
+    path.write_text(json.dumps({user: password}))
+    path.chmod(0o600)
+    return user, password
