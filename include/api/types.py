@@ -11,10 +11,10 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # same as include.workflows.model (workflows carry it)
 NO_NUL = r"^[^\x00]*$"
 
-Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=100)]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=63)]
 Name = Annotated[str, StringConstraints(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(pattern=NO_NUL, max_length=20000)]
 Username = Annotated[str, StringConstraints(pattern=r"^[^\x00\s/]+$", min_length=1, max_length=200)]

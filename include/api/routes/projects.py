@@ -23,7 +23,7 @@ from include.db.models import Project, ProjectMember, Role
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
-ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="Project slug")]
+ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="Project slug")]
 MemberName = Annotated[str, Path(pattern=r"^[^\x00\s/]+$", max_length=200, description="Airflow username")]
 
 

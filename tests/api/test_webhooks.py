@@ -1,0 +1,121 @@
+"""GitHub webhook receiver: signature, de-duplication, normalisation, matching."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from include.api.routes.webhooks import signature_for, trigger_matches
+from include.codehost.events import from_github
+
+SECRET = "s3cret-for-tests"
+
+
+@pytest.fixture()
+def hook_client(client, monkeypatch):
+    from include.settings import get_settings
+
+    monkeypatch.setenv("AUTOPR_WEBHOOK_SECRET", SECRET)
+    get_settings.cache_clear()
+    yield client
+    get_settings.cache_clear()
+
+
+def pr_payload(action="opened", base="main", labels=()):
+    return {
+        "action": action,
+        "number": 7,
+        "pull_request": {
+            "number": 7, "title": "Fix", "user": {"login": "octo"},
+            "head": {"ref": "feature", "sha": "a" * 40, "repo": {"clone_url": "https://example.test/o/r.git"}},
+            "base": {"ref": base},
+            "labels": [{"name": n} for n in labels],
+        },
+        "repository": {"full_name": "o/r", "clone_url": "https://example.test/o/r.git", "default_branch": "main"},
+        "sender": {"login": "octo"},
+    }
+
+
+def deliver(client, event, payload, secret=SECRET, delivery=None, signature=None):
+    body = json.dumps(payload).encode()
+    headers = {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": signature if signature is not None else signature_for(secret, body),
+    }
+    return client.post("/api/v1/webhooks/github", content=body, headers=headers)
+
+
+def test_signature_matches_githubs_documented_example():
+    # https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries#testing-the-webhook-payload-validation
+    assert signature_for("It's a Secret to Everybody", b"Hello, World!") == (
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    )
+
+
+def test_badly_signed_and_unsigned_deliveries_are_refused(hook_client):
+    r = deliver(hook_client, "pull_request", pr_payload(), secret="wrong")
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert "does not match" in r.json()["detail"]
+    assert deliver(hook_client, "pull_request", pr_payload(), signature="").status_code == 401
+    assert deliver(hook_client, "pull_request", pr_payload(), signature="sha1=abc").status_code == 401
+
+
+def test_no_secret_configured_refuses_everything(client, monkeypatch):
+    from include.settings import get_settings
+
+    monkeypatch.delenv("AUTOPR_WEBHOOK_SECRET", raising=False)
+    get_settings.cache_clear()
+    r = deliver(client, "pull_request", pr_payload())
+    assert r.status_code == 503 and "AUTOPR_WEBHOOK_SECRET" in r.json()["detail"]
+
+
+def test_ping_unsupported_and_malformed(hook_client):
+    assert deliver(hook_client, "ping", {"zen": "hi"}).json()["status"] == "pong"
+    r = deliver(hook_client, "pull_request", pr_payload(action="closed"))
+    assert r.status_code == 202 and r.json()["status"] == "ignored"
+    r = deliver(hook_client, "pull_request", {"action": "opened"})
+    assert r.status_code == 422 and "repository.full_name" in r.json()["detail"]
+    body = b"not json"
+    r = hook_client.post("/api/v1/webhooks/github", content=body, headers={
+        "X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1", "X-Hub-Signature-256": signature_for(SECRET, body)})
+    assert r.status_code == 400
+    r = hook_client.post("/api/v1/webhooks/github", content=b"{}", headers={
+        "X-GitHub-Delivery": "d-2", "X-Hub-Signature-256": signature_for(SECRET, b"{}")})
+    assert r.status_code == 400 and "X-GitHub-Event" in r.json()["detail"]
+
+
+def test_redelivery_is_deduplicated(hook_client):
+    first = deliver(hook_client, "pull_request", pr_payload(), delivery="dup-1")
+    assert first.status_code == 202 and first.json()["status"] == "ignored"  # no workflows yet
+    again = deliver(hook_client, "pull_request", pr_payload(), delivery="dup-1")
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+
+
+def test_unknown_project_scope_is_404(hook_client):
+    body = json.dumps(pr_payload()).encode()
+    r = hook_client.post("/api/v1/webhooks/github?project=nope", content=body, headers={
+        "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "d-3", "X-Hub-Signature-256": signature_for(SECRET, body)})
+    assert r.status_code == 404
+
+
+def test_trigger_filters():
+    pr = from_github("pull_request", pr_payload(base="main", labels=["needs-review"]))
+    assert trigger_matches({"event": "pr_opened"}, pr)[0]
+    assert trigger_matches({"event": "webhook"}, pr)[0]
+    assert not trigger_matches({"event": "push"}, pr)[0]
+    assert trigger_matches({"event": "pr_opened", "branches": ["main", "release/*"]}, pr)[0]
+    assert not trigger_matches({"event": "pr_opened", "branches": ["release/*"]}, pr)[0]
+    assert trigger_matches({"event": "pr_opened", "labels": ["needs-review", "x"]}, pr)[0]
+    assert not trigger_matches({"event": "pr_opened", "labels": ["x"]}, pr)[0]
+    push = from_github("push", {
+        "ref": "refs/heads/release/1.2", "after": "b" * 40,
+        "commits": [{"added": ["src/app.py"], "modified": ["README.md"]}],
+        "repository": {"full_name": "o/r", "default_branch": "main"}, "pusher": {"name": "octo"},
+    })
+    assert trigger_matches({"event": "push", "branches": ["release/*"], "paths": ["src/*.py"]}, push)[0]
+    assert not trigger_matches({"event": "push", "paths": ["docs/*"]}, push)[0]
+    assert not trigger_matches({"event": "push", "branches": ["main"]}, push)[0]
