@@ -39,3 +39,18 @@ describe("undo/redo history", () => {
     expect(h.past[0]).toBe(20);
   });
 });
+
+describe("coalescing", () => {
+  it("merges coalesced edits into the current undo step", () => {
+    let h = record(startHistory("a"), "ab");
+    h = record(h, "abc", { coalesce: true });
+    h = record(h, "abcd", { coalesce: true });
+    expect(h.present).toBe("abcd");
+    expect(undo(h).present).toBe("a");
+  });
+
+  it("never coalesces into the initial state", () => {
+    const h = record(startHistory("a"), "ab", { coalesce: true });
+    expect(undo(h).present).toBe("a");
+  });
+});

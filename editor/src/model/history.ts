@@ -19,8 +19,18 @@ export function startHistory<T>(present: T): History<T> {
   return { past: [], present, future: [] };
 }
 
-export function record<T>(h: History<T>, next: T, same: (a: T, b: T) => boolean = jsonEqual): History<T> {
+/**
+ * Make `next` the present.  With `coalesce`, it replaces the present instead
+ * of adding an undo step: typing a word into a form field is one step, not
+ * one per keystroke.
+ */
+export function record<T>(
+  h: History<T>,
+  next: T,
+  { coalesce = false, same = jsonEqual }: { coalesce?: boolean; same?: (a: T, b: T) => boolean } = {},
+): History<T> {
   if (same(h.present, next)) return h;
+  if (coalesce && h.past.length > 0) return { past: h.past, present: next, future: [] };
   const past = [...h.past, h.present].slice(-HISTORY_LIMIT);
   return { past, present: next, future: [] };
 }
