@@ -1,0 +1,13 @@
+"""Workflow Builder: typed workflow graphs, validated, versioned and compiled into Airflow DAGs.
+
+Modules, in the order data flows through them:
+
+* ``nodes`` / ``model`` — the document (pydantic, ``extra="forbid"``);
+* ``expressions`` — CEL conditions; ``validation`` — all problems at once;
+* ``serialization`` — JSON/YAML import and export; ``schema`` — JSON Schemas for forms;
+* ``store`` — versions and templates in the app database;
+* ``graph`` -> ``compiler`` -> ``dag_builder`` — intermediate graph, compiled files, Airflow DAG;
+* ``triggers`` — event normalisation and trigger filters (shared by the DAG and the webhook API).
+
+Importing this package stays light: nothing here imports Airflow until ``dag_builder`` is used.
+"""

@@ -1,0 +1,382 @@
+"""Typed configs of every workflow node type.
+
+A node's ``type`` (trigger, action, condition, integration, notification)
+picks the config model; inside the config a second discriminator picks the
+subtype (``event`` for triggers, ``action`` for actions, ``channel`` for
+notifications).  The names here are a contract shared with the runtime
+(``include.actions``) and the editor, which builds its forms from the JSON
+Schema of these models (``include.workflows.schema``).
+
+Every model forbids unknown fields, so a typo in a YAML file is an error that
+names the field instead of a silently ignored setting.  Enums are plain
+strings (``Literal``), so exported JSON/YAML stays readable and lossless.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Annotated, Any, Literal, Union
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+# --- shared pieces -----------------------------------------------------------------------------
+
+#: Placeholders allowed in comment, issue and notification templates, with what they expand to.
+#: The runtime fills them when it renders a template; validation rejects any other name.
+TEMPLATE_PLACEHOLDERS: dict[str, str] = {
+    "repository": "owner/name of the repository",
+    "pr_number": "pull request number",
+    "branch": "branch the event is about",
+    "ref": "git ref that was checked out",
+    "sha": "commit SHA that was checked",
+    "event_type": "the trigger event (pr_opened, push, ...)",
+    "project": "project slug",
+    "workflow_id": "workflow id",
+    "workflow_name": "workflow name",
+    "run_id": "Airflow run id",
+    "issues_count": "number of issues found",
+    "critical_count": "number of critical issues",
+    "high_count": "number of high-severity issues",
+    "quality_score": "quality score 0-100",
+    "passed": "whether the quality gate passed (true/false)",
+    "summary": "one-paragraph summary of the findings",
+}
+
+Analyzer = Literal["ruff", "bandit", "radon"]
+TriggerEvent = Literal["pr_opened", "pr_updated", "push", "issue_created", "schedule", "webhook", "manual"]
+
+
+class StrictModel(BaseModel):
+    """Base of every config: unknown fields are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def check_template(value: str) -> str:
+    """Reject templates with unknown placeholders or broken braces, naming the culprit.
+
+    Templates use ``str.format`` syntax (``{issues_count}``, ``{quality_score:.1f}``);
+    literal braces are doubled (``{{``).  Attribute or index access is refused
+    so a template can never reach into Python objects.
+    """
+    try:
+        parsed = list(string.Formatter().parse(value))
+    except ValueError as exc:
+        raise ValueError(f"malformed template ({exc}); write literal braces as {{{{ and }}}}") from None
+    known = ", ".join(sorted(TEMPLATE_PLACEHOLDERS))
+    for _literal, field_name, _spec, _conversion in parsed:
+        if field_name is None:
+            continue
+        if field_name == "":
+            raise ValueError(f"empty placeholder {{}}; use one of: {known}")
+        if field_name not in TEMPLATE_PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {{{field_name}}}; use one of: {known}")
+    return value
+
+
+def _unique(values: list[Any], what: str) -> list[Any]:
+    seen: set[Any] = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"duplicate {what} {v!r}")
+        seen.add(v)
+    return values
+
+
+GlobList = Annotated[list[Annotated[str, Field(min_length=1, max_length=300)]], Field(max_length=100)]
+NameList = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=100)]
+
+
+class RetryPolicy(StrictModel):
+    """How a step retries and how long one attempt may take (mapped onto Airflow task settings)."""
+
+    retries: int = Field(2, ge=0, le=10, description="Retries after a failed attempt.")
+    retry_delay_seconds: int = Field(30, ge=1, le=3600, description="Delay before the first retry.")
+    exponential_backoff: bool = Field(True, description="Double the delay after every retry.")
+    timeout_seconds: int = Field(900, ge=1, le=86400, description="Time limit of one attempt.")
+
+
+# --- trigger -----------------------------------------------------------------------------------
+
+#: Which filters make sense for which event (GitHub Actions semantics: branches are the PR's base
+#: branch or the pushed branch, paths are the changed files, labels are PR / issue labels).
+TRIGGER_FILTERS: dict[str, frozenset[str]] = {
+    "pr_opened": frozenset({"branches", "paths", "labels"}),
+    "pr_updated": frozenset({"branches", "paths", "labels"}),
+    "push": frozenset({"branches", "paths"}),
+    "issue_created": frozenset({"labels"}),
+    "webhook": frozenset({"branches", "paths", "labels"}),
+    "schedule": frozenset(),
+    "manual": frozenset(),
+}
+
+
+class TriggerConfig(StrictModel):
+    """What starts a run: a code-host event, a cron schedule, a webhook or a person."""
+
+    event: TriggerEvent = Field(description="The event that starts the workflow.")
+    cron: str | None = Field(
+        None, description="Cron expression (5 fields, UTC); required for and only for the schedule event."
+    )
+    branches: GlobList = Field(default_factory=list, description="Only run for these branches (fnmatch globs).")
+    paths: GlobList = Field(default_factory=list, description="Only run when a changed file matches (globs).")
+    labels: NameList = Field(default_factory=list, description="Only run when one of these labels is present.")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"not a valid 5-field cron expression: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _per_event_rules(self) -> "TriggerConfig":
+        if self.event == "schedule" and not self.cron:
+            raise ValueError("cron: required when event is 'schedule'")
+        if self.event != "schedule" and self.cron:
+            raise ValueError(f"cron: only allowed when event is 'schedule', not {self.event!r}")
+        allowed = TRIGGER_FILTERS[self.event]
+        for name in ("branches", "paths", "labels"):
+            if getattr(self, name) and name not in allowed:
+                ok = ", ".join(sorted(allowed)) or "none"
+                raise ValueError(f"{name}: the {self.event!r} event takes no {name} filter (allowed: {ok})")
+        return self
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+class QualityCheckConfig(RetryPolicy):
+    """Run analysers on a checkout of the event's repository and score the result."""
+
+    action: Literal["quality_check"]
+    mode: Literal["fast", "full"] = Field("fast", description="fast: changed files only; full: whole repository.")
+    analyzers: list[Analyzer] = Field(
+        default_factory=lambda: ["ruff", "bandit", "radon"], min_length=1, description="Analysers to run."
+    )
+    fail_on_error: bool = Field(False, description="Fail the step when the quality gate is not met.")
+    quality_threshold: float = Field(70.0, ge=0, le=100, description="Minimum quality score (0-100) to pass.")
+
+    @field_validator("analyzers")
+    @classmethod
+    def _no_duplicate_analyzers(cls, value: list[str]) -> list[str]:
+        return _unique(value, "analyzer")
+
+
+class CodeReviewConfig(RetryPolicy):
+    """Produce review issues with severity and confidence (model-scored when a model is served)."""
+
+    action: Literal["code_review"]
+    analyzers: list[Analyzer] = Field(default_factory=lambda: ["ruff", "bandit", "radon"], min_length=1)
+    min_confidence: float = Field(0.5, ge=0, le=1, description="Drop issues below this confidence.")
+    use_model: bool = Field(True, description="Score issues with the learning system's model when available.")
+
+    @field_validator("analyzers")
+    @classmethod
+    def _no_duplicate_analyzers(cls, value: list[str]) -> list[str]:
+        return _unique(value, "analyzer")
+
+
+class CreateIssueConfig(RetryPolicy):
+    """Open an issue on the code host."""
+
+    action: Literal["create_issue"]
+    title_template: str = Field(min_length=1, max_length=256, description="Issue title; placeholders allowed.")
+    body_template: str = Field("", max_length=65536, description="Issue body (Markdown); placeholders allowed.")
+    labels: NameList = Field(default_factory=list)
+
+    @field_validator("title_template", "body_template")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        return check_template(value)
+
+
+class PostCommentConfig(RetryPolicy):
+    """Comment on the pull request (or issue) of the event."""
+
+    action: Literal["post_comment"]
+    template: str = Field(min_length=1, max_length=65536, description="Comment body (Markdown); placeholders allowed.")
+
+    @field_validator("template")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        return check_template(value)
+
+
+class LabelPrConfig(RetryPolicy):
+    """Add (and optionally remove) labels on the pull request."""
+
+    action: Literal["label_pr"]
+    labels: NameList = Field(min_length=1, description="Labels to add.")
+    remove: NameList = Field(default_factory=list, description="Labels to remove.")
+
+
+class RequestReviewConfig(RetryPolicy):
+    """Request reviewers: named people, teams, and/or the learning system's recommendations."""
+
+    action: Literal["request_review"]
+    reviewers: NameList = Field(default_factory=list, description="User logins.")
+    team_reviewers: NameList = Field(default_factory=list, description="Team slugs.")
+    use_recommendations: bool = Field(False, description="Add reviewers recommended by the learning system.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "RequestReviewConfig":
+        if not (self.reviewers or self.team_reviewers or self.use_recommendations):
+            raise ValueError("reviewers: give reviewers, team_reviewers or set use_recommendations")
+        return self
+
+
+class MergePrConfig(RetryPolicy):
+    """Merge the pull request once the named checks passed."""
+
+    action: Literal["merge_pr"]
+    method: Literal["merge", "squash", "rebase"] = "squash"
+    required_checks: NameList = Field(default_factory=list, description="Check names that must have succeeded.")
+
+
+ActionConfig = Annotated[
+    Union[
+        QualityCheckConfig,
+        CodeReviewConfig,
+        CreateIssueConfig,
+        PostCommentConfig,
+        LabelPrConfig,
+        RequestReviewConfig,
+        MergePrConfig,
+    ],
+    Field(discriminator="action"),
+]
+
+ACTION_CONFIGS: dict[str, type[RetryPolicy]] = {
+    "quality_check": QualityCheckConfig,
+    "code_review": CodeReviewConfig,
+    "create_issue": CreateIssueConfig,
+    "post_comment": PostCommentConfig,
+    "label_pr": LabelPrConfig,
+    "request_review": RequestReviewConfig,
+    "merge_pr": MergePrConfig,
+}
+
+
+# --- condition ---------------------------------------------------------------------------------
+
+
+class ConditionConfig(StrictModel):
+    """A CEL expression over ``event`` and ``nodes.<node_id>.<output>``; picks the true or false branch."""
+
+    expression: str = Field(min_length=1, max_length=4000, description="CEL expression that yields a bool.")
+
+    @field_validator("expression")
+    @classmethod
+    def _valid_cel(cls, value: str) -> str:
+        from include.workflows.expressions import check
+
+        error = check(value)
+        if error:
+            raise ValueError(error)
+        return value
+
+
+# --- integration -------------------------------------------------------------------------------
+
+
+class IntegrationConfig(RetryPolicy):
+    """An HTTP call through an Airflow HTTP connection (host, auth and base headers live there)."""
+
+    connection_id: str = Field(min_length=1, max_length=250, description="Airflow connection id (HTTP type).")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    endpoint: str = Field("", max_length=2000, description="Path appended to the connection's host.")
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = Field(None, description="JSON body (any JSON value).")
+    expected_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(
+        default_factory=lambda: [200, 201, 202, 204], min_length=1, description="Status codes that count as success."
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _relative_endpoint(cls, value: str) -> str:
+        if "://" in value:
+            raise ValueError("must be a path; the host comes from the Airflow connection")
+        return value
+
+
+# --- notification ------------------------------------------------------------------------------
+
+
+class SlackNotification(RetryPolicy):
+    """Post to Slack through an incoming-webhook connection."""
+
+    channel: Literal["slack"]
+    connection_id: str = Field(min_length=1, max_length=250, description="Airflow connection holding the webhook.")
+    message: str = Field(min_length=1, max_length=40000)
+
+    @field_validator("message")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        return check_template(value)
+
+
+class EmailNotification(RetryPolicy):
+    """Send an email through Airflow's SMTP connection."""
+
+    channel: Literal["email"]
+    to: list[EmailStr] = Field(min_length=1, max_length=50)
+    subject: str = Field(min_length=1, max_length=300)
+    message: str = Field(min_length=1, max_length=65536)
+
+    @field_validator("subject", "message")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        return check_template(value)
+
+
+class DashboardNotification(RetryPolicy):
+    """Show a message on the live dashboard of the workflow's project."""
+
+    channel: Literal["dashboard"]
+    message: str = Field(min_length=1, max_length=4000)
+    level: Literal["info", "warning", "error"] = "info"
+
+    @field_validator("message")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        return check_template(value)
+
+
+NotificationConfig = Annotated[
+    Union[SlackNotification, EmailNotification, DashboardNotification],
+    Field(discriminator="channel"),
+]
+
+NOTIFICATION_CONFIGS: dict[str, type[RetryPolicy]] = {
+    "slack": SlackNotification,
+    "email": EmailNotification,
+    "dashboard": DashboardNotification,
+}
+
+#: node type -> (discriminator field inside config or None, {subtype: model} or the one model)
+NODE_TYPES: dict[str, tuple[str | None, dict[str, type[StrictModel]] | type[StrictModel]]] = {
+    "trigger": (None, TriggerConfig),
+    "action": ("action", ACTION_CONFIGS),
+    "condition": (None, ConditionConfig),
+    "integration": (None, IntegrationConfig),
+    "notification": ("channel", NOTIFICATION_CONFIGS),
+}
+
+
+def config_model(node_type: str, config: Any) -> type[StrictModel]:
+    """The config model for a node, or ValueError naming the bad type / subtype field."""
+    if node_type not in NODE_TYPES:
+        raise ValueError(f"unknown node type {node_type!r}; use one of: {', '.join(NODE_TYPES)}")
+    key, models = NODE_TYPES[node_type]
+    if key is None:
+        return models  # type: ignore[return-value]
+    assert isinstance(models, dict)
+    sub = config.get(key) if isinstance(config, dict) else None
+    if sub not in models:
+        raise ValueError(f"{key}: must be one of {', '.join(models)} (got {sub!r})")
+    return models[sub]

@@ -1,0 +1,117 @@
+"""JSON and YAML import/export of workflow documents, lossless in both directions.
+
+Exports always carry ``format_version`` and put keys in a reading order
+(id, type, label, position, config; the subtype first inside config).
+Imports parse the text, then validate; syntax errors name the line and
+column, content errors are :class:`~include.workflows.validation.WorkflowInvalid`
+with a pointer per problem.  YAML is read with ``yaml.safe_load`` only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import yaml
+
+from include.workflows.model import FORMAT_VERSION, Workflow
+from include.workflows.validation import Problem, WorkflowInvalid, load_workflow
+
+Format = Literal["json", "yaml"]
+_NODE_KEYS = ("id", "type", "label", "position", "config")
+_SUBTYPE_KEYS = ("event", "action", "channel")
+_HEADER_KEYS = ("format_version", "id", "name", "description", "project", "version", "enabled", "nodes", "edges")
+
+
+class WorkflowParseError(ValueError):
+    """The text is not JSON/YAML at all (``line``/``column`` when the parser knows)."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        self.line, self.column = line, column
+        where = f" at line {line}, column {column}" if line is not None else ""
+        super().__init__(f"{message}{where}")
+
+    @property
+    def problems(self) -> list[Problem]:
+        where = f"line {self.line}" if self.line is not None else None
+        return [Problem(field=where, message=str(self))]
+
+
+def _ordered(mapping: dict[str, Any], first: tuple[str, ...]) -> dict[str, Any]:
+    head = {k: mapping[k] for k in first if k in mapping}
+    return {**head, **{k: v for k, v in mapping.items() if k not in head}}
+
+
+def to_dict(workflow: Workflow) -> dict[str, Any]:
+    """The export form: plain JSON types, unset optionals omitted, keys in reading order."""
+    data = _ordered(workflow.to_dict(), _HEADER_KEYS)
+    nodes = []
+    for node in data["nodes"]:
+        node = _ordered(node, _NODE_KEYS)
+        node["config"] = _ordered(node["config"], _SUBTYPE_KEYS)
+        nodes.append(node)
+    data["nodes"] = nodes
+    return data
+
+
+def to_json(workflow: Workflow, *, indent: int | None = 2) -> str:
+    return json.dumps(to_dict(workflow), indent=indent, ensure_ascii=False) + ("\n" if indent else "")
+
+
+def to_yaml(workflow: Workflow) -> str:
+    return yaml.safe_dump(to_dict(workflow), sort_keys=False, allow_unicode=True, width=120)
+
+
+def dump(workflow: Workflow, fmt: Format) -> str:
+    if fmt == "json":
+        return to_json(workflow)
+    if fmt == "yaml":
+        return to_yaml(workflow)
+    raise ValueError(f"format: must be 'json' or 'yaml', not {fmt!r}")
+
+
+def parse_text(text: str | bytes, fmt: Format) -> Any:
+    """Parse JSON/YAML text into plain data (no validation); WorkflowParseError on bad syntax."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WorkflowParseError(f"not UTF-8 text ({exc.reason})") from None
+    if fmt == "json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise WorkflowParseError(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    if fmt == "yaml":
+        try:
+            return yaml.safe_load(text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            msg = f"invalid YAML: {exc.problem or exc}"
+            if mark is not None:
+                raise WorkflowParseError(msg, mark.line + 1, mark.column + 1) from None
+            raise WorkflowParseError(msg) from None
+        except yaml.YAMLError as exc:
+            raise WorkflowParseError(f"invalid YAML: {exc}") from None
+    raise ValueError(f"format: must be 'json' or 'yaml', not {fmt!r}")
+
+
+def load(text: str | bytes, fmt: Format) -> Workflow:
+    """Parse and validate a workflow document; WorkflowParseError or WorkflowInvalid on bad input."""
+    data = parse_text(text, fmt)
+    if not isinstance(data, dict):
+        raise WorkflowInvalid([Problem(message=f"the document must be a mapping, not {type(data).__name__}")])
+    version = data.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise WorkflowInvalid(
+            [Problem(field="format_version", message=f"unsupported format_version {version!r}; this reader knows '1'")]
+        )
+    return load_workflow(data)
+
+
+def from_json(text: str | bytes) -> Workflow:
+    return load(text, "json")
+
+
+def from_yaml(text: str | bytes) -> Workflow:
+    return load(text, "yaml")
