@@ -1,0 +1,169 @@
+"""Code-host actions: comment, label, request reviewers, open an issue, merge.
+
+Each action reads the repository and pull-request number from the run's event,
+calls GitHub through :mod:`include.codehost.github` (the Airflow GitHub
+provider's connection) and returns what it did.  HTTP failures become
+:class:`ActionFailed` naming the call and GitHub's answer; 5xx and rate limits
+are marked retryable, validation errors are not.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from include.actions.context import ActionFailed, RunContext
+from include.actions.templating import render
+from include.codehost.github import DEFAULT_CONN_ID, CodeHostError, GitHubActions, github_client
+
+log = logging.getLogger(__name__)
+
+# Conclusions GitHub itself accepts for a required status check.
+PASSING_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
+
+
+def _client(node_id: str, config: dict[str, Any], ctx: RunContext) -> GitHubActions:
+    repository = (ctx.event or {}).get("repository")
+    if not repository:
+        raise ActionFailed(node_id, 'event.repository ("owner/name") is required to call the code host')
+    conn_id = config.get("connection_id") or DEFAULT_CONN_ID
+    try:
+        return GitHubActions(github_client(conn_id), repository)
+    except ValueError as exc:
+        raise ActionFailed(node_id, f"code-host connection {conn_id!r}: {exc}") from None
+    except Exception as exc:  # connection not defined, bad GitHub App key, ...
+        if type(exc).__name__ == "AirflowNotFoundException":
+            raise ActionFailed(node_id, f"Airflow connection {conn_id!r} is not defined") from None
+        raise
+
+
+def _number(node_id: str, ctx: RunContext, *, pull_only: bool = False) -> int:
+    event = ctx.event or {}
+    number = event.get("pr_number") or (None if pull_only else event.get("issue_number"))
+    if not number:
+        what = "event.pr_number" if pull_only else "event.pr_number or event.issue_number"
+        raise ActionFailed(node_id, f"{what} is required (this run's event is {event.get('kind', 'unknown')!r})")
+    return int(number)
+
+
+def _failed(node_id: str, exc: CodeHostError) -> ActionFailed:
+    retryable = exc.status is None or exc.status >= 500 or exc.status == 429
+    return ActionFailed(node_id, str(exc), retryable=retryable)
+
+
+def post_comment(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    body = render(node_id, "template", config.get("template") or "{summary}", ctx)
+    if not body.strip():
+        raise ActionFailed(node_id, "config.template rendered an empty comment")
+    gh, number = _client(node_id, config, ctx), _number(node_id, ctx)
+    try:
+        out = gh.post_comment(number, body)
+    except CodeHostError as exc:
+        raise _failed(node_id, exc) from None
+    return {**out, "pr_number": number, "body_length": len(body)}
+
+
+def label_pr(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    labels = [render(node_id, "labels", label, ctx) for label in config.get("labels") or []]
+    remove = [render(node_id, "remove", label, ctx) for label in config.get("remove") or []]
+    if not labels and not remove:
+        raise ActionFailed(node_id, "config.labels and config.remove are both empty")
+    gh, number = _client(node_id, config, ctx), _number(node_id, ctx)
+    try:
+        added = gh.add_labels(number, labels) if labels else []
+        removed = [name for name in remove if gh.remove_label(number, name)]
+    except CodeHostError as exc:
+        raise _failed(node_id, exc) from None
+    return {"pr_number": number, "added": added, "removed": removed}
+
+
+def _recommended_reviewers(ctx: RunContext, count: int = 2) -> tuple[list[str], str]:
+    """Reviewers the learning system recommends, when it serves recommendations."""
+    try:
+        from ml import serving
+    except ImportError:
+        return [], "unavailable"
+    recommend = getattr(serving, "recommend_reviewers", None)
+    if recommend is None:
+        return [], "unavailable"
+    event = ctx.event or {}
+    try:
+        ranked = recommend(
+            repository=event.get("repository"), files=event.get("files") or [], author=event.get("author"), k=count
+        )
+    except Exception as exc:  # noqa: BLE001 - recommendations are a bonus; never fail the request on them
+        log.warning("reviewer recommendations unavailable: %s", exc)
+        return [], "error"
+    names = [r if isinstance(r, str) else r.get("reviewer") or r.get("login") for r in ranked or []]
+    return [n for n in names if n][:count], "model"
+
+
+def request_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    reviewers = list(config.get("reviewers") or [])
+    teams = list(config.get("team_reviewers") or [])
+    source = "config"
+    if config.get("use_recommendations"):
+        recommended, source = _recommended_reviewers(ctx)
+        author = (ctx.event or {}).get("author")
+        reviewers += [r for r in recommended if r not in reviewers and r != author]
+    if not reviewers and not teams:
+        raise ActionFailed(
+            node_id,
+            "no reviewers to request: config.reviewers/team_reviewers are empty "
+            f"and recommendations gave none ({source})",
+        )
+    gh, number = _client(node_id, config, ctx), _number(node_id, ctx, pull_only=True)
+    try:
+        out = gh.request_reviewers(number, reviewers, teams)
+    except CodeHostError as exc:
+        raise _failed(node_id, exc) from None
+    return {**out, "pr_number": number, "recommendation_source": source}
+
+
+def create_issue(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    title = render(node_id, "title_template", config.get("title_template") or "", ctx).strip()
+    if not title:
+        raise ActionFailed(node_id, "config.title_template rendered an empty title")
+    body = render(node_id, "body_template", config.get("body_template") or "{summary}", ctx)
+    labels = [render(node_id, "labels", label, ctx) for label in config.get("labels") or []]
+    gh = _client(node_id, config, ctx)
+    try:
+        return gh.create_issue(title[:256], body, labels)
+    except CodeHostError as exc:
+        raise _failed(node_id, exc) from None
+
+
+def merge_pr(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    method = config.get("method", "merge")
+    required = list(config.get("required_checks") or [])
+    gh, number = _client(node_id, config, ctx), _number(node_id, ctx, pull_only=True)
+    try:
+        head_sha = gh.pull_head_sha(number)
+        expected = (ctx.event or {}).get("sha")
+        if expected and expected != head_sha:
+            raise ActionFailed(
+                node_id,
+                f"PR #{number} head moved from {expected[:12]} to {head_sha[:12]}; not merging "
+                "a commit this run did not check",
+            )
+        if required:
+            latest: dict[str, Any] = {}
+            for run in sorted(gh.check_runs(head_sha), key=lambda r: r.id):
+                latest[run.name] = run  # the newest run of a check decides (re-runs replace older ones)
+            problems = []
+            for name in required:
+                run = latest.get(name)
+                if run is None:
+                    problems.append(f"{name!r} has not run")
+                elif run.status != "completed":
+                    problems.append(f"{name!r} is {run.status}")
+                elif run.conclusion not in PASSING_CONCLUSIONS:
+                    problems.append(f"{name!r} concluded {run.conclusion}")
+            if problems:
+                raise ActionFailed(
+                    node_id, f"not merging PR #{number} at {head_sha[:12]}: required check " + "; ".join(problems)
+                )
+        out = gh.merge(number, method, sha=head_sha)
+    except CodeHostError as exc:
+        raise _failed(node_id, exc) from None
+    return {**out, "pr_number": number, "head_sha": head_sha, "method": method, "checks": required}

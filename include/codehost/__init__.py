@@ -1,0 +1,1 @@
+"""The code host (GitHub / GitHub Enterprise): normalised events and a REST client."""

@@ -1,0 +1,1 @@
+"""Review sessions and issues in the app database (see ``include.reviews.store``)."""

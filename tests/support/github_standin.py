@@ -1,0 +1,565 @@
+"""A local HTTP server impersonating the parts of GitHub's REST API the platform calls.
+
+GitHub cannot be reached from the test machine, so this is the one stand-in the
+test suite allows.  It is a real HTTP server on a free port (any client —
+PyGithub through the Airflow GitHub provider, httpx, curl — talks to it over
+TCP) and it is strict the way GitHub is:
+
+* every request needs ``Authorization: token <t>`` or ``Bearer <t>`` with the
+  configured token (401 ``Bad credentials`` otherwise) and an ``Accept`` header
+  GitHub serves (``application/vnd.github+json``, ``application/json``, ``*/*``;
+  415 otherwise);
+* path parameters are checked (unknown repository / pull / issue → 404);
+* JSON bodies are checked against the documented fields and types; unknown keys,
+  missing required fields and wrong types get 422 ``Validation Failed`` /
+  ``Invalid request`` with GitHub's error shape;
+* answers are documented-shaped JSON (enough for PyGithub to parse), with URLs
+  pointing back at this server (so follow-up calls land here too).
+
+Every request — accepted or not — is recorded in :attr:`GitHubStandIn.requests`
+for assertions.  Served under an optional path prefix (``/api/v3``) to test
+GitHub-Enterprise-style base URLs.
+
+Endpoints (https://docs.github.com/en/rest):
+``GET /repos/{o}/{r}``, ``GET /repos/{o}/{r}/issues/{n}``,
+``POST /repos/{o}/{r}/issues``, ``POST /repos/{o}/{r}/issues/{n}/comments``,
+``POST /repos/{o}/{r}/issues/{n}/labels``,
+``DELETE /repos/{o}/{r}/issues/{n}/labels/{name}``,
+``GET /repos/{o}/{r}/pulls/{n}``, ``POST /repos/{o}/{r}/pulls/{n}/requested_reviewers``,
+``PUT /repos/{o}/{r}/pulls/{n}/merge``, ``GET /repos/{o}/{r}/commits/{ref}/check-runs``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DOCS = "https://docs.github.com/rest"
+_NAME = r"[A-Za-z0-9_.-]+"
+_ACCEPTED_MEDIA = ("application/vnd.github", "application/json", "*/*")
+
+
+@dataclass
+class Recorded:
+    """One request as the stand-in saw it (path without the prefix)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
+
+
+@dataclass
+class PullState:
+    number: int
+    head_sha: str
+    head_ref: str = "feature"
+    base_ref: str = "main"
+    author: str = "octocat"
+    title: str = "A change"
+    state: str = "open"
+    merged: bool = False
+    mergeable: bool = True
+    labels: list[str] = field(default_factory=list)
+    requested_reviewers: list[str] = field(default_factory=list)
+    requested_teams: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IssueState:
+    number: int
+    title: str
+    body: str | None = None
+    author: str = "octocat"
+    labels: list[str] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RepoState:
+    full_name: str
+    default_branch: str = "main"
+    pulls: dict[int, PullState] = field(default_factory=dict)
+    issues: dict[int, IssueState] = field(default_factory=dict)
+    check_runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> runs
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_fields(body: Any, spec: dict[str, tuple[type | tuple[type, ...], bool]], resource: str) -> dict[str, Any]:
+    """Validate a JSON object against {field: (types, required)} like GitHub's 422s."""
+    if not isinstance(body, dict):
+        raise _Reject(400, "Problems parsing JSON")
+    unknown = sorted(set(body) - set(spec))
+    if unknown:
+        raise _Reject(422, f'Invalid request.\n\n"{unknown[0]}" is not a permitted key.')
+    errors = []
+    for name, (types, required) in spec.items():
+        if name not in body:
+            if required:
+                errors.append({"resource": resource, "field": name, "code": "missing_field"})
+            continue
+        value = body[name]
+        if (
+            not isinstance(value, types)
+            or isinstance(value, bool)
+            and bool not in (types if isinstance(types, tuple) else (types,))
+        ):
+            errors.append({"resource": resource, "field": name, "code": "invalid"})
+    if errors:
+        raise _Reject(422, "Validation Failed", errors)
+    return body
+
+
+def _string_list(value: Any, name: str, resource: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _Reject(422, "Validation Failed", [{"resource": resource, "field": name, "code": "invalid"}])
+    return value
+
+
+class GitHubStandIn:
+    """The server.  Use as a context manager or call :meth:`start` / :meth:`stop`."""
+
+    def __init__(self, token: str = "ghp-test-token", prefix: str = "") -> None:
+        self.token = token
+        self.prefix = prefix.rstrip("/")
+        self.repos: dict[str, RepoState] = {}
+        self.requests: list[Recorded] = []
+        self._ids = itertools.count(1000)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------
+    def start(self) -> GitHubStandIn:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _handle(self) -> None:
+                standin._dispatch(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="github-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "stand-in not started"
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """The API base URL to configure clients with."""
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
+
+    def connection_uri_json(self) -> str:
+        """``AIRFLOW_CONN_<ID>`` JSON for an Airflow GitHub connection pointing here (no write throttling)."""
+        return json.dumps(
+            {
+                "conn_type": "github",
+                "host": self.url,
+                "password": self.token,
+                "extra": {"seconds_between_writes": 0, "seconds_between_requests": 0, "retries": 0},
+            }
+        )
+
+    # --- state set-up --------------------------------------------------------
+    def add_repo(self, full_name: str, default_branch: str = "main") -> RepoState:
+        with self._lock:
+            return self.repos.setdefault(full_name, RepoState(full_name, default_branch))
+
+    def add_pull(self, full_name: str, number: int, head_sha: str, **kwargs: Any) -> PullState:
+        repo = self.add_repo(full_name)
+        with self._lock:
+            pull = PullState(number=number, head_sha=head_sha, **kwargs)
+            repo.pulls[number] = pull
+            repo.issues.setdefault(number, IssueState(number, pull.title, author=pull.author, labels=pull.labels))
+            return pull
+
+    def set_check_runs(self, full_name: str, sha: str, runs: list[dict[str, Any]]) -> None:
+        """Runs as ``{"name", "status", "conclusion"}`` dicts."""
+        repo = self.add_repo(full_name)
+        with self._lock:
+            repo.check_runs[sha] = [dict(r) for r in runs]
+
+    # --- assertions helpers --------------------------------------------------
+    def calls(
+        self, method: str | None = None, path_regex: str | None = None, status: int | None = None
+    ) -> list[Recorded]:
+        """Recorded requests filtered by method, full-match path regex and response status."""
+        return [
+            r
+            for r in list(self.requests)
+            if (method is None or r.method == method)
+            and (path_regex is None or re.fullmatch(path_regex, r.path))
+            and (status is None or r.status == status)
+        ]
+
+    # --- request handling ----------------------------------------------------
+    def _dispatch(self, handler: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        body: Any = None
+        rec = Recorded(
+            method=handler.command,
+            path=unquote(parts.path),
+            query=parse_qs(parts.query),
+            headers={k.lower(): v for k, v in handler.headers.items()},
+            body=None,
+        )
+        with self._lock:
+            self.requests.append(rec)
+        status, payload = 500, {"message": "stand-in error"}
+        try:
+            if raw:
+                if "json" not in rec.headers.get("content-type", "application/json"):
+                    raise _Reject(415, "Unsupported 'Content-Type' header")
+                try:
+                    body = json.loads(raw)
+                except json.JSONDecodeError:
+                    raise _Reject(400, "Problems parsing JSON") from None
+            rec.body = body
+            self._check_headers(rec)
+            path = rec.path
+            if self.prefix:
+                if not path.startswith(self.prefix + "/"):
+                    raise _Reject(404, "Not Found")
+                path = path[len(self.prefix) :]
+                rec.path = path
+            with self._lock:
+                status, payload = self._route(handler.command, path, body)
+        except _Reject as rej:
+            status = rej.status
+            payload = {"message": rej.message, "documentation_url": DOCS, "status": str(rej.status)}
+            if rej.errors:
+                payload["errors"] = rej.errors
+        rec.status = status
+        data = b"" if status == 204 else json.dumps(payload).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _check_headers(self, rec: Recorded) -> None:
+        auth = rec.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() not in ("token", "bearer") or not token:
+            raise _Reject(401, "Requires authentication")
+        if token != self.token:
+            raise _Reject(401, "Bad credentials")
+        accept = rec.headers.get("accept", "")
+        if not any(media in accept for media in _ACCEPTED_MEDIA):
+            raise _Reject(415, f"Unsupported 'Accept' header: {accept!r}")
+        version = rec.headers.get("x-github-api-version")
+        if version is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", version):
+            raise _Reject(400, f"Invalid API version: {version!r}")
+
+    def _route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        routes: list[tuple[str, str, Any]] = [
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})", self._get_repo),
+            ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues", self._create_issue),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/(?P<n>\d+)", self._get_issue),
+            ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/(?P<n>\d+)/comments", self._create_comment),
+            ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/(?P<n>\d+)/labels", self._add_labels),
+            (
+                "DELETE",
+                rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/(?P<n>\d+)/labels/(?P<name>[^/]+)",
+                self._remove_label,
+            ),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)", self._get_pull),
+            (
+                "POST",
+                rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)/requested_reviewers",
+                self._request_reviewers,
+            ),
+            ("PUT", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)/merge", self._merge),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/commits/(?P<ref>[^/]+)/check-runs", self._check_runs),
+        ]
+        path_known = False
+        for verb, pattern, fn in routes:
+            m = re.fullmatch(pattern, path)
+            if m:
+                path_known = True
+                if verb == method:
+                    params = m.groupdict()
+                    repo = self.repos.get(f"{params.pop('o')}/{params.pop('r')}")
+                    if repo is None:
+                        raise _Reject(404, "Not Found")
+                    return fn(repo, body, **params)
+        if path_known:
+            raise _Reject(404, "Not Found")  # GitHub answers wrong verbs on known paths with 404 too
+        raise _Reject(404, "Not Found")
+
+    # --- JSON shapes -----------------------------------------------------------
+    def _user(self, login: str) -> dict[str, Any]:
+        return {
+            "login": login,
+            "id": abs(hash(login)) % 10**6,
+            "type": "User",
+            "url": f"{self.url}/users/{login}",
+            "html_url": f"https://github.example/{login}",
+        }
+
+    def _label(self, name: str) -> dict[str, Any]:
+        return {"id": abs(hash(name)) % 10**6, "name": name, "color": "ededed", "default": False, "description": None}
+
+    def _repo_json(self, repo: RepoState) -> dict[str, Any]:
+        owner, name = repo.full_name.split("/")
+        return {
+            "id": abs(hash(repo.full_name)) % 10**6,
+            "name": name,
+            "full_name": repo.full_name,
+            "owner": self._user(owner),
+            "private": False,
+            "url": f"{self.url}/repos/{repo.full_name}",
+            "html_url": f"https://github.example/{repo.full_name}",
+            "clone_url": f"https://github.example/{repo.full_name}.git",
+            "default_branch": repo.default_branch,
+        }
+
+    def _issue_json(self, repo: RepoState, issue: IssueState) -> dict[str, Any]:
+        url = f"{self.url}/repos/{repo.full_name}/issues/{issue.number}"
+        data = {
+            "id": issue.number + 500000,
+            "number": issue.number,
+            "url": url,
+            "html_url": f"https://github.example/{repo.full_name}/issues/{issue.number}",
+            "comments_url": f"{url}/comments",
+            "labels_url": f"{url}/labels{{/name}}",
+            "repository_url": f"{self.url}/repos/{repo.full_name}",
+            "title": issue.title,
+            "body": issue.body,
+            "state": "open",
+            "user": self._user(issue.author),
+            "labels": [self._label(n) for n in issue.labels],
+            "comments": len(issue.comments),
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
+        if issue.number in repo.pulls:
+            data["pull_request"] = {"url": f"{self.url}/repos/{repo.full_name}/pulls/{issue.number}"}
+        return data
+
+    def _pull_json(self, repo: RepoState, pull: PullState) -> dict[str, Any]:
+        url = f"{self.url}/repos/{repo.full_name}/pulls/{pull.number}"
+        return {
+            "id": pull.number + 900000,
+            "number": pull.number,
+            "url": url,
+            "html_url": f"https://github.example/{repo.full_name}/pull/{pull.number}",
+            "issue_url": f"{self.url}/repos/{repo.full_name}/issues/{pull.number}",
+            "state": "closed" if pull.merged else pull.state,
+            "title": pull.title,
+            "user": self._user(pull.author),
+            "labels": [self._label(n) for n in pull.labels],
+            "merged": pull.merged,
+            "mergeable": pull.mergeable,
+            "requested_reviewers": [self._user(n) for n in pull.requested_reviewers],
+            "requested_teams": [{"name": t, "slug": t, "id": abs(hash(t)) % 10**6} for t in pull.requested_teams],
+            "head": {
+                "label": f"{repo.full_name.split('/')[0]}:{pull.head_ref}",
+                "ref": pull.head_ref,
+                "sha": pull.head_sha,
+                "repo": self._repo_json(repo),
+            },
+            "base": {
+                "label": f"{repo.full_name.split('/')[0]}:{pull.base_ref}",
+                "ref": pull.base_ref,
+                "sha": "0" * 40,
+                "repo": self._repo_json(repo),
+            },
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
+
+    # --- handlers ---------------------------------------------------------------
+    def _issue(self, repo: RepoState, n: str) -> IssueState:
+        issue = repo.issues.get(int(n))
+        if issue is None:
+            raise _Reject(404, "Not Found")
+        return issue
+
+    def _pull(self, repo: RepoState, n: str) -> PullState:
+        pull = repo.pulls.get(int(n))
+        if pull is None:
+            raise _Reject(404, "Not Found")
+        return pull
+
+    def _get_repo(self, repo: RepoState, body: Any) -> tuple[int, Any]:
+        return 200, self._repo_json(repo)
+
+    def _get_issue(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        return 200, self._issue_json(repo, self._issue(repo, n))
+
+    def _get_pull(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        return 200, self._pull_json(repo, self._pull(repo, n))
+
+    def _create_issue(self, repo: RepoState, body: Any) -> tuple[int, Any]:
+        _check_fields(
+            body,
+            {
+                "title": ((str, int), True),
+                "body": ((str, type(None)), False),
+                "assignee": ((str, type(None)), False),
+                "milestone": ((str, int, type(None)), False),
+                "labels": (list, False),
+                "assignees": (list, False),
+                "type": ((str, type(None)), False),
+            },
+            "Issue",
+        )
+        if not str(body["title"]).strip():
+            raise _Reject(422, "Validation Failed", [{"resource": "Issue", "field": "title", "code": "missing_field"}])
+        labels = []
+        for item in body.get("labels") or []:
+            name = item.get("name") if isinstance(item, dict) else item
+            if not isinstance(name, str) or not name:
+                raise _Reject(422, "Validation Failed", [{"resource": "Issue", "field": "labels", "code": "invalid"}])
+            labels.append(name)
+        _string_list(body.get("assignees", []), "assignees", "Issue")
+        number = max([*repo.issues, *repo.pulls, 0]) + 1
+        issue = IssueState(number, str(body["title"]), body.get("body"), labels=labels)
+        repo.issues[number] = issue
+        return 201, self._issue_json(repo, issue)
+
+    def _create_comment(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        _check_fields(body, {"body": (str, True)}, "IssueComment")
+        issue = self._issue(repo, n)
+        comment_id = next(self._ids)
+        comment = {
+            "id": comment_id,
+            "node_id": f"IC_{comment_id}",
+            "url": f"{self.url}/repos/{repo.full_name}/issues/comments/{comment_id}",
+            "html_url": f"https://github.example/{repo.full_name}/issues/{n}#issuecomment-{comment_id}",
+            "issue_url": f"{self.url}/repos/{repo.full_name}/issues/{n}",
+            "body": body["body"],
+            "user": self._user("autopr[bot]"),
+            "author_association": "NONE",
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
+        issue.comments.append(comment)
+        return 201, comment
+
+    def _add_labels(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        if isinstance(body, list):  # GitHub also accepts a bare array
+            names = _string_list(body, "labels", "Label")
+        else:
+            _check_fields(body, {"labels": (list, True)}, "Label")
+            names = _string_list(body["labels"], "labels", "Label")
+        if not names:
+            raise _Reject(422, "Validation Failed", [{"resource": "Label", "field": "labels", "code": "missing_field"}])
+        issue = self._issue(repo, n)
+        for name in names:
+            if name not in issue.labels:
+                issue.labels.append(name)
+        if int(n) in repo.pulls:
+            repo.pulls[int(n)].labels = issue.labels
+        return 200, [self._label(x) for x in issue.labels]
+
+    def _remove_label(self, repo: RepoState, body: Any, n: str, name: str) -> tuple[int, Any]:
+        issue = self._issue(repo, n)
+        if name not in issue.labels:
+            raise _Reject(404, "Label does not exist")
+        issue.labels.remove(name)
+        return 200, [self._label(x) for x in issue.labels]
+
+    def _request_reviewers(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        _check_fields(body, {"reviewers": (list, False), "team_reviewers": (list, False)}, "PullRequest")
+        reviewers = _string_list(body.get("reviewers", []), "reviewers", "PullRequest")
+        teams = _string_list(body.get("team_reviewers", []), "team_reviewers", "PullRequest")
+        if not reviewers and not teams:
+            raise _Reject(
+                422, "Validation Failed", [{"resource": "PullRequest", "field": "reviewers", "code": "missing_field"}]
+            )
+        pull = self._pull(repo, n)
+        if pull.author in reviewers:
+            raise _Reject(422, "Review cannot be requested from pull request author.")
+        pull.requested_reviewers = sorted(set(pull.requested_reviewers) | set(reviewers))
+        pull.requested_teams = sorted(set(pull.requested_teams) | set(teams))
+        return 201, self._pull_json(repo, pull)
+
+    def _merge(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        body = {} if body is None else body
+        _check_fields(
+            body,
+            {
+                "commit_title": (str, False),
+                "commit_message": (str, False),
+                "sha": (str, False),
+                "merge_method": (str, False),
+            },
+            "PullRequest",
+        )
+        if body.get("merge_method", "merge") not in ("merge", "squash", "rebase"):
+            raise _Reject(
+                422, "Validation Failed", [{"resource": "PullRequest", "field": "merge_method", "code": "invalid"}]
+            )
+        pull = self._pull(repo, n)
+        if pull.merged or pull.state != "open" or not pull.mergeable:
+            raise _Reject(405, "Pull Request is not mergeable")
+        if body.get("sha") and body["sha"] != pull.head_sha:
+            raise _Reject(409, "Head branch was modified. Review and try the merge again.")
+        pull.merged = True
+        merge_sha = f"{abs(hash((repo.full_name, pull.number))):040x}"[:40]
+        return 200, {"sha": merge_sha, "merged": True, "message": "Pull Request successfully merged"}
+
+    def _check_runs(self, repo: RepoState, body: Any, ref: str) -> tuple[int, Any]:
+        runs = []
+        for i, run in enumerate(repo.check_runs.get(ref, [])):
+            run_id = 7000 + i
+            runs.append(
+                {
+                    "id": run_id,
+                    "name": run["name"],
+                    "head_sha": ref,
+                    "status": run.get("status", "completed"),
+                    "conclusion": run.get("conclusion"),
+                    "url": f"{self.url}/repos/{repo.full_name}/check-runs/{run_id}",
+                    "html_url": f"https://github.example/{repo.full_name}/runs/{run_id}",
+                    "started_at": _now(),
+                    "completed_at": _now() if run.get("status", "completed") == "completed" else None,
+                }
+            )
+        return 200, {"total_count": len(runs), "check_runs": runs}
