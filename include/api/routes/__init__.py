@@ -4,6 +4,8 @@ from include.api.routes.editor import router as editor_router
 from include.api.routes.health import router as health_router
 from include.api.routes.projects import router as projects_router
 from include.api.routes.reviews import router as reviews_router
+from include.api.routes.runs import router as runs_router
+from include.api.routes.schemas import router as schemas_router
 from include.api.routes.webhooks import router as webhooks_router
 
-ROUTERS = [health_router, projects_router, editor_router, reviews_router, webhooks_router]
+ROUTERS = [health_router, projects_router, editor_router, reviews_router, webhooks_router, runs_router, schemas_router]

@@ -29,7 +29,15 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from include.api.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, Unprocessable, problem_responses
+from include.api.errors import (
+    BadRequest,
+    NotFound,
+    ProblemError,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
+)
 from include.api.types import SLUG_PATTERN
 from include.db.models import Project, WebhookDelivery, Workflow, WorkflowVersion
 from include.db.session import session_scope
@@ -111,9 +119,8 @@ def trigger_matches(trigger: dict[str, Any], event: Any) -> tuple[bool, str]:
         if not branch or not any(fnmatchcase(branch, pattern) for pattern in branches):
             return False, f"branch {branch!r} not in {branches}"
     paths = trigger.get("paths") or []
-    if paths and event.files is not None:
-        if not any(fnmatchcase(f, p) for f in event.files for p in paths):
-            return False, f"no changed file matches {paths}"
+    if paths and event.files is not None and not any(fnmatchcase(f, p) for f in event.files for p in paths):
+        return False, f"no changed file matches {paths}"
     labels = trigger.get("labels") or []
     if labels and not set(labels) & set(event.labels or []):
         return False, f"none of the labels {labels}"
@@ -238,11 +245,9 @@ def _dispatch(event_name: str, delivery_id: str, payload: Any, project: str | No
             started = start_run(workflow_id, event.to_conf(), run_id=f"webhook__{delivery_id}__{workflow_id}",
                                 note=f"GitHub {event_name} delivery {delivery_id}")
             runs.append(StartedRun(workflow_id=workflow_id, project=slug, **started))
-        except ServiceUnavailable as exc:
+        except ProblemError as exc:  # one workflow's failure must not stop the others
+            log.warning("webhook %s: starting workflow %s failed: %s", delivery_id, workflow_id, exc.detail)
             runs.append(StartedRun(workflow_id=workflow_id, project=slug, dag_id="", error=exc.detail))
-        except Exception as exc:  # one workflow's failure must not stop the others
-            log.warning("webhook %s: starting workflow %s failed: %s", delivery_id, workflow_id, exc)
-            runs.append(StartedRun(workflow_id=workflow_id, project=slug, dag_id="", error=str(getattr(exc, "detail", exc))))
 
     started = [r for r in runs if r.error is None]
     if not started:

@@ -1,0 +1,233 @@
+"""Workflow runs: start one through Airflow's REST API, list runs and per-node states.
+
+A workflow compiles to one DAG (``include.workflows.compiler.dag_id_for``);
+each node is one task, so a run's task instances are the per-node states.
+Runs are started with ``conf={"event": ...}`` — the same shape a webhook
+delivery produces — so a manual run and a code-host event run the same code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+
+from include.airflow_client import AirflowClient, AirflowError, AirflowUnavailable, ui_url
+from include.api.deps import CurrentUser, DbSession, _token_from, authorize
+from include.api.errors import (
+    BadGateway,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+    problem_responses,
+)
+from include.api.types import NO_NUL, SLUG_PATTERN
+from include.db.models import Project, Role, Workflow
+from include.db.session import session_scope
+from include.settings import get_settings
+
+router = APIRouter(prefix="/api/v1/projects/{project}/workflows/{workflow}/runs", tags=["runs"])
+
+ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63)]
+WorkflowSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63)]
+RunId = Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=250)]
+
+
+def dag_id_of(project_slug: str, workflow_slug: str) -> str:
+    from include.workflows.compiler import dag_id_for
+
+    return dag_id_for(project_slug, workflow_slug)
+
+
+def airflow_client(user_token: str | None = None) -> AirflowClient:
+    """The service user when configured, else the caller's own Airflow token."""
+    settings = get_settings()
+    if settings.airflow_api_username:
+        return AirflowClient(settings=settings)
+    if user_token:
+        return AirflowClient(token=user_token, settings=settings)
+    raise ServiceUnavailable(
+        "No Airflow credentials to start runs with: set AUTOPR_AIRFLOW_API_USERNAME and AUTOPR_AIRFLOW_API_PASSWORD"
+    )
+
+
+def start_run(workflow_id: int, conf: dict[str, Any], *, run_id: str | None = None, note: str | None = None,
+              user_token: str | None = None) -> dict[str, Any]:
+    """Start one run of a stored workflow; returns ``{"dag_id", "run_id", "url"}``.
+
+    The DAG is unpaused first (Airflow creates DAGs paused, and a run of a
+    paused DAG would sit queued).  A ``run_id`` Airflow already has counts as
+    started: webhook redeliveries with the same id never run twice.
+    """
+    with session_scope() as session:
+        row = session.execute(
+            select(Workflow, Project.slug).join(Project, Project.id == Workflow.project_id).where(Workflow.id == workflow_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"Workflow {workflow_id} not found")
+        workflow, project_slug = row
+        if workflow.deleted_at is not None:
+            raise Conflict(f"Workflow {workflow.slug!r} is deleted; restore it first")
+        if not workflow.enabled:
+            raise Conflict(f"Workflow {workflow.slug!r} is disabled")
+        dag_id = dag_id_of(project_slug, workflow.slug)
+    with airflow_client(user_token) as client:
+        try:
+            dag = client.get_dag(dag_id)
+            if dag is None:
+                raise ServiceUnavailable(
+                    f"Airflow has not loaded DAG {dag_id!r} yet (it appears within seconds of a save); retry shortly",
+                    headers={"Retry-After": "5"},
+                )
+            if dag.get("is_paused"):
+                client.set_paused(dag_id, False)
+            try:
+                run = client.trigger_dag_run(dag_id, conf, run_id=run_id, note=note)
+            except AirflowError as exc:
+                if exc.status == 409 and run_id:
+                    run = client.get_dag_run(dag_id, run_id)
+                else:
+                    raise
+        except AirflowUnavailable as exc:
+            raise ServiceUnavailable(f"Airflow is unreachable: {exc.detail}") from None
+        except AirflowError as exc:
+            raise BadGateway(f"Airflow refused to start {dag_id!r}: {exc.status} {exc.detail}") from None
+    return {"dag_id": dag_id, "run_id": run["dag_run_id"], "url": ui_url(dag_id, run["dag_run_id"])}
+
+
+# --- API models -----------------------------------------------------------------------------------
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event: dict[str, Any] | None = Field(
+        None, description="A code-host event (CodeHostEvent shape); default: a manual event with no repository."
+    )
+    note: str | None = Field(None, max_length=1000, pattern=NO_NUL)
+
+
+class RunOut(BaseModel):
+    dag_id: str
+    run_id: str
+    state: str | None = None
+    run_type: str | None = None
+    conf: dict[str, Any] | None = None
+    queued_at: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    url: str
+
+
+class RunList(BaseModel):
+    items: list[RunOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class NodeState(BaseModel):
+    node_id: str = Field(description="The workflow node (Airflow task id)")
+    state: str | None
+    try_number: int | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    duration: float | None = None
+    url: str
+
+
+class RunDetail(RunOut):
+    nodes: list[NodeState]
+
+
+def _run_out(dag_id: str, run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "dag_id": dag_id, "run_id": run["dag_run_id"], "state": run.get("state"), "run_type": run.get("run_type"),
+        "conf": run.get("conf"), "queued_at": run.get("queued_at"), "start_date": run.get("start_date"),
+        "end_date": run.get("end_date"), "url": ui_url(dag_id, run["dag_run_id"]),
+    }
+
+
+def _workflow_row(session, user, project: str, workflow: str, needed: Role) -> Workflow:
+    proj = authorize(session, user, project, needed)
+    row = session.scalar(select(Workflow).where(Workflow.project_id == proj.id, Workflow.slug == workflow))
+    if row is None:
+        raise NotFound(f"Workflow {workflow!r} not found in project {project!r}")
+    return row
+
+
+def _airflow_call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except AirflowUnavailable as exc:
+        raise ServiceUnavailable(f"Airflow is unreachable: {exc.detail}") from None
+    except AirflowError as exc:
+        if exc.status == 404:
+            return None
+        raise BadGateway(f"Airflow: {exc.status} {exc.detail}") from None
+
+
+# --- routes ------------------------------------------------------------------------------------------
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut, summary="Run a workflow now (editor)",
+             responses=problem_responses(401, 403, 404, 409, 422, 502, 503))
+def trigger_run(project: ProjectSlug, workflow: WorkflowSlug, body: RunCreate, user: CurrentUser,
+                session: DbSession, request: Request, response: Response) -> RunOut:
+    row = _workflow_row(session, user, project, workflow, Role.editor)
+    from include.codehost.events import CodeHostEvent
+
+    try:
+        event = CodeHostEvent.model_validate(body.event or {"kind": "manual", "author": user.username})
+    except ValidationError as exc:
+        errors = [{"pointer": "/event/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise Unprocessable("Invalid event", errors=errors) from None
+    workflow_id = row.id
+    session.commit()  # release the row before the (slow) Airflow round trips
+    started = start_run(workflow_id, event.to_conf(), note=body.note or f"started by {user.username} via AutoPR",
+                        user_token=_token_from(request))
+    with airflow_client(_token_from(request)) as client:
+        run = _airflow_call(client.get_dag_run, started["dag_id"], started["run_id"]) or {"dag_run_id": started["run_id"]}
+    response.headers["Location"] = f"{request.url.path.rstrip('/')}/{started['run_id']}"
+    return RunOut(**_run_out(started["dag_id"], run))
+
+
+@router.get("", response_model=RunList, summary="Runs of a workflow, newest first",
+            responses=problem_responses(401, 404, 502, 503))
+def list_runs(project: ProjectSlug, workflow: WorkflowSlug, user: CurrentUser, session: DbSession, request: Request,
+              limit: Annotated[int, Query(ge=1, le=100)] = 25,
+              offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> RunList:
+    _workflow_row(session, user, project, workflow, Role.viewer)
+    dag_id = dag_id_of(project, workflow)
+    session.commit()
+    with airflow_client(_token_from(request)) as client:
+        data = _airflow_call(client.list_dag_runs, dag_id, limit=limit, offset=offset)
+    if data is None:  # Airflow has not parsed the DAG yet: no runs
+        return RunList(items=[], total=0, limit=limit, offset=offset)
+    return RunList(items=[RunOut(**_run_out(dag_id, r)) for r in data["dag_runs"]],
+                   total=data["total_entries"], limit=limit, offset=offset)
+
+
+@router.get("/{run_id}", response_model=RunDetail, summary="One run with the state of every node",
+            responses=problem_responses(401, 404, 502, 503))
+def get_run(project: ProjectSlug, workflow: WorkflowSlug, run_id: RunId, user: CurrentUser, session: DbSession,
+            request: Request) -> RunDetail:
+    _workflow_row(session, user, project, workflow, Role.viewer)
+    dag_id = dag_id_of(project, workflow)
+    session.commit()
+    with airflow_client(_token_from(request)) as client:
+        run = _airflow_call(client.get_dag_run, dag_id, run_id)
+        if run is None:
+            raise NotFound(f"Run {run_id!r} of workflow {workflow!r} not found")
+        tasks = _airflow_call(client.task_instances, dag_id, run_id) or []
+    nodes = [
+        NodeState(node_id=t["task_id"], state=t.get("state"), try_number=t.get("try_number"),
+                  start_date=t.get("start_date"), end_date=t.get("end_date"), duration=t.get("duration"),
+                  url=ui_url(dag_id, run_id, t["task_id"]))
+        for t in tasks
+    ]
+    return RunDetail(**_run_out(dag_id, run), nodes=nodes)
