@@ -100,8 +100,8 @@ def _store(node_id: str, ctx: RunContext, findings: list[Finding], commit_sha: s
 
 
 def quality_check(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    mode = config.get("mode", "full")
-    threshold = float(config.get("quality_threshold", 0))
+    mode = config.get("mode", "fast")
+    threshold = float(config.get("quality_threshold", 70.0))
     fail_on_error = bool(config.get("fail_on_error", False))
     result, commit_sha = _analyse(node_id, ctx, list(config.get("analyzers") or DEFAULT_ANALYZERS), mode)
     findings = result.findings
@@ -145,8 +145,9 @@ def quality_check(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict
         passed,
         session_id,
     )
-    if fail_on_error and errors:
-        raise ActionFailed(node_id, f"{errors} error-level issue(s) found (fail_on_error); review session {session_id}")
+    if fail_on_error and not passed:
+        why = f"{errors} error-level issue(s)" if errors else f"quality score {score:g} below {threshold:g}"
+        raise ActionFailed(node_id, f"quality gate failed: {why} (fail_on_error); review session {session_id}")
     return outputs
 
 
@@ -193,7 +194,7 @@ def _model_scores(findings: list[Finding], repository: str) -> tuple[list[Findin
 
 
 def code_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    min_confidence = float(config.get("min_confidence", 0.0))
+    min_confidence = float(config.get("min_confidence", 0.5))
     use_model = bool(config.get("use_model", True))
     result, commit_sha = _analyse(
         node_id,

@@ -15,10 +15,14 @@ from include.actions.context import ActionFailed, RunContext
 
 _FORMATTER = string.Formatter()
 
-# Placeholders every template may use (documented in the node schema).
+# Placeholders every template may use.  A superset of the names the workflow
+# validator accepts (include.workflows.nodes.TEMPLATE_PLACEHOLDERS), so any
+# template that passed validation renders.
 KNOWN_PLACEHOLDERS = (
     "issues_count",
     "errors_count",
+    "critical_count",
+    "high_count",
     "hidden_count",
     "quality_score",
     "passed",
@@ -27,12 +31,15 @@ KNOWN_PLACEHOLDERS = (
     "repository",
     "pr_number",
     "issue_number",
+    "branch",
     "ref",
     "sha",
+    "event_type",
     "author",
     "title",
     "project",
     "workflow_id",
+    "workflow_name",
     "dag_id",
     "run_id",
 )
@@ -46,16 +53,21 @@ def template_values(ctx: RunContext) -> dict[str, Any]:
         "pr_number": event.get("pr_number", ""),
         "issue_number": event.get("issue_number", ""),
         "ref": event.get("ref", ""),
+        "branch": str(event.get("ref") or "").removeprefix("refs/heads/"),
+        "event_type": event.get("kind", ""),
         "sha": event.get("sha", ""),
         "author": event.get("author", ""),
         "title": event.get("title", ""),
         "project": ctx.project,
         "workflow_id": ctx.workflow_id,
+        "workflow_name": ctx.workflow_id,
         "dag_id": ctx.dag_id,
         "run_id": ctx.run_id,
         # Defaults so a template also renders when no analysis ran upstream.
         "issues_count": 0,
         "errors_count": 0,
+        "critical_count": 0,
+        "high_count": 0,
         "hidden_count": 0,
         "quality_score": "n/a",
         "passed": "n/a",
@@ -66,6 +78,9 @@ def template_values(ctx: RunContext) -> dict[str, Any]:
         for key, value in (outputs or {}).items():
             if isinstance(value, (str, int, float, bool)) or value is None:
                 values[key] = value
+            elif key == "by_severity" and isinstance(value, dict):
+                values["critical_count"] = value.get("critical", 0)
+                values["high_count"] = value.get("high", 0)
     return values
 
 
