@@ -38,7 +38,10 @@ RunId = Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=250)]
 
 
 def dag_id_of(project_slug: str, workflow_slug: str) -> str:
-    from include.workflows.compiler import dag_id_for
+    try:
+        from include.workflows.compiler import dag_id_for
+    except ImportError:
+        from include.workflows.dag_builder import dag_id_for
 
     return dag_id_for(project_slug, workflow_slug)
 

@@ -21,7 +21,6 @@ import hmac
 import json
 import logging
 from datetime import datetime
-from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -93,38 +92,26 @@ def trigger_of(spec: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def event_branch(event: Any) -> str | None:
-    """The branch filters apply to (GitHub Actions semantics): a PR's base, the pushed branch."""
-    if event.kind in ("pr_opened", "pr_updated"):
-        return event.base_ref
-    return event.ref
-
-
 def trigger_matches(trigger: dict[str, Any], event: Any) -> tuple[bool, str]:
-    """Whether a trigger config starts a run for a normalised event, and why not if it does not.
+    """Whether a stored trigger config starts a run for a normalised event (and why not).
 
-    A ``webhook`` trigger takes every code-host event; other triggers take
-    their own event kind.  Every filter that is set must pass: ``branches``
-    (globs on the branch), ``paths`` (some changed file matches a glob; when the
-    code host does not list the files, as for pull requests, the filter cannot
-    exclude the run and the workflow's checks see the whole change) and
-    ``labels`` (one of the labels is present).
+    Webhook deliveries start code-host triggers only (``pr_opened``,
+    ``pr_updated``, ``push``, ``issue_created``) and the catch-all ``webhook``
+    trigger; ``manual`` and ``schedule`` workflows are never started by events.
+    The filter semantics (branches, paths, labels) are the runtime gate's own
+    (:func:`include.workflows.triggers.trigger_matches`), so the dispatcher and
+    the DAG's first task never disagree.
     """
-    wanted = trigger.get("event")
-    if wanted != "webhook" and wanted != event.kind:
-        return False, f"trigger is {wanted!r}"
-    branches = trigger.get("branches") or []
-    if branches:
-        branch = event_branch(event)
-        if not branch or not any(fnmatchcase(branch, pattern) for pattern in branches):
-            return False, f"branch {branch!r} not in {branches}"
-    paths = trigger.get("paths") or []
-    if paths and event.files is not None and not any(fnmatchcase(f, p) for f in event.files for p in paths):
-        return False, f"no changed file matches {paths}"
-    labels = trigger.get("labels") or []
-    if labels and not set(labels) & set(event.labels or []):
-        return False, f"none of the labels {labels}"
-    return True, ""
+    from include.workflows.nodes import TriggerConfig
+    from include.workflows.triggers import trigger_matches as gate
+
+    if trigger.get("event") in ("manual", "schedule"):
+        return False, f"{trigger.get('event')!r} workflows are not started by code-host events"
+    try:
+        config = TriggerConfig.model_validate(trigger)
+    except ValueError as exc:
+        return False, f"stored trigger is invalid: {exc}"
+    return gate(config, event.model_dump(mode="json", exclude_none=True))
 
 
 def matching_workflows(session, event: Any, project_slug: str | None) -> list[tuple[Workflow, str]]:
