@@ -1,0 +1,15 @@
+"""Airflow DAGs of compiled AutoPR workflows kept outside this DAG folder.
+
+Compiled workflows are a spec (``<project>__<id>.json``) plus a one-line DAG
+file each, in ``AUTOPR_WORKFLOWS_DIR`` (default ``dags/workflows/``, which
+Airflow parses directly: one file, one DAG, one import error per workflow).
+When that directory lies outside the DAG folder, this loader builds their DAGs
+instead — reading files only, no database or network at parse time.
+"""
+
+from pathlib import Path
+
+from include.settings import get_settings
+from include.workflows.loader import load_external_workflows
+
+globals().update(load_external_workflows(get_settings().workflows_dir, Path(__file__).resolve().parent))
