@@ -1,0 +1,27 @@
+"""``python -m dashboard_server``: serve the sidecar with uvicorn on settings.dashboard_host:dashboard_port."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from include.settings import get_settings
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        "dashboard_server.server:app",
+        host=settings.dashboard_host,
+        port=settings.dashboard_port,
+        # Every frame is small JSON; compressing it once per recipient costs more CPU than it saves.
+        ws_per_message_deflate=False,
+        log_level="warning",
+        lifespan="on",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The sidecar's reads of the app database (membership, replay, feed, catch-up sweep).
+
+All functions are synchronous SQLAlchemy calls; the Socket.IO handlers run
+them with ``asyncio.to_thread`` so a slow query never stalls the event loop
+that writes frames to every client.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from include.auth.access import projects_of, role_in_project
+from include.db.models import ExecutionEvent
+from include.db.session import session_scope
+from include.events import store
+from include.events.store import event_to_wire
+
+REPLAY_PAGE = 500
+
+
+def role_of(username: str, project: str) -> str | None:
+    with session_scope() as session:
+        role = role_in_project(session, username, project)
+        return role.value if role is not None else None
+
+
+def member_projects(username: str) -> dict[str, str]:
+    with session_scope() as session:
+        return {slug: role.value for slug, role in projects_of(session, username).items()}
+
+
+def events_after(project: str, after_id: int, limit: int = REPLAY_PAGE) -> list[dict]:
+    """One page of a project's events with id > after_id, oldest first (replay)."""
+    with session_scope() as session:
+        return store.events_after(session, [project], after_id, limit)
+
+
+def feed_page(project: str, before_id: int | None, limit: int) -> list[dict]:
+    """A page of a project's activity, newest first; page on with ``before_id``."""
+    with session_scope() as session:
+        return store.events_before(session, [project], before_id, limit)
+
+
+def max_event_id() -> int:
+    with session_scope() as session:
+        return store.latest_event_id(session)
+
+
+def sweep_after(after_id: int, limit: int = 2000) -> list[tuple[dict, float]]:
+    """Every event with id > after_id (all projects), with its persist time as epoch seconds."""
+    with session_scope() as session:
+        rows = session.scalars(
+            select(ExecutionEvent).where(ExecutionEvent.id > after_id).order_by(ExecutionEvent.id).limit(limit)
+        ).all()
+        return [(event_to_wire(row), _epoch(row.created_at)) for row in rows]
+
+
+def _epoch(value: datetime) -> float:
+    # SQLite hands DateTime(timezone=True) back naive; the platform stores UTC.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()

@@ -1,0 +1,265 @@
+"""Lean fan-out of state events to the clients in a project room.
+
+python-socketio's ``AsyncServer.emit`` to a room already encodes the packet
+once, but then creates one asyncio task per recipient, and each task goes
+through the engine.io server's sid lookup, a ping-timeout check, a logging
+call and an awaited ``Queue.put``.  With 1,000 clients in one room that is
+1,000 tasks to create, schedule and tear down per event, on the same core that
+writes the frames.  This module keeps its own index ``project -> {sid: Client}``
+and, per event:
+
+* builds the Socket.IO packet and its engine.io frame **once** (the engine.io
+  ``Packet`` caches its encoded text, so every writer sends the same string);
+* puts that one frame object straight into each recipient's engine.io send
+  queue with ``put_nowait`` -- no task per recipient, no awaits, so a whole
+  room is served in one synchronous step that nothing can interleave with.
+
+Each engine.io socket's own writer task then drains its queue (batching all
+pending frames per wake-up) into the websocket.  What is left per recipient is
+that writer wake-up plus the websocket frame write in uvicorn; that is what
+limits one process (see bench/bench_dashboard.py).
+
+Replay correctness lives here too: while a client's replay from the database
+runs, live events for that project are *held* for it, then flushed if the
+replay did not already carry them -- so a joining client sees history, then
+live events, with no gap and no duplicate.  A process-wide window of recently
+delivered ids drops re-publishes (a relay that crashed between publish and ack
+sends again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+from dashboard_server import metrics
+
+log = logging.getLogger(__name__)
+
+STATE_EVENT = "event"  # name of the Socket.IO event carrying one state event
+NOTIFICATION_EVENT = "notification"
+MAX_QUEUED_FRAMES = 20_000  # a client this far behind is disconnected; it reconnects and replays
+REPLAY_MEMO_SECONDS = 30.0
+
+
+def encode_frame(event: str, data: object) -> eio_packet.Packet:
+    """One engine.io MESSAGE packet carrying a Socket.IO EVENT; encoded once, shared by all writers."""
+    text = str(sio_packet.EVENT) + json.dumps([event, data], separators=(",", ":"), default=str)
+    frame = eio_packet.Packet(eio_packet.MESSAGE, data=text)
+    frame.encode()  # fills encode_cache: every writer reuses the same string
+    return frame
+
+
+@dataclass(eq=False)
+class Client:
+    """One authenticated Socket.IO connection."""
+
+    sid: str
+    username: str
+    ip: str
+    expires_at: float
+    last_event_id: int | None
+    socket: object  # engine.io AsyncSocket; frames go into its queue
+    projects: set[str] = field(default_factory=set)
+    # project -> live frames held while that project's replay runs
+    holding: dict[str, list[tuple[int, list[eio_packet.Packet]]]] = field(default_factory=dict)
+    # project -> (floor, replayed ids): live copies of replayed events (id in ids, or below the
+    # floor when a long replay's memo was truncated) arriving after the replay are dropped
+    replay_memo: dict[str, tuple[int, set[int]]] = field(default_factory=dict)
+    expiry: asyncio.TimerHandle | None = None
+
+    def put(self, frames: list[eio_packet.Packet]) -> bool:
+        sock = self.socket
+        if sock.closed or sock.closing:
+            return False
+        queue = sock.queue
+        if queue.qsize() > MAX_QUEUED_FRAMES:
+            return False
+        for frame in frames:
+            queue.put_nowait(frame)
+        return True
+
+
+class RecentIds:
+    """A bounded set of event ids already fanned out by this process."""
+
+    def __init__(self, size: int = 200_000):
+        self._ids: set[int] = set()
+        self._order: deque[int] = deque()
+        self._size = size
+
+    def add(self, event_id: int) -> bool:
+        """Remember ``event_id``; False if it was already there."""
+        if event_id in self._ids:
+            return False
+        self._ids.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+        return True
+
+    def __contains__(self, event_id: int) -> bool:
+        return event_id in self._ids
+
+
+def notification_for(wire: dict) -> dict | None:
+    """The warning a failed task produces (or a notification event passed through)."""
+    if wire.get("event_type") == "notification":
+        payload = wire.get("payload") or {}
+        return {
+            "level": payload.get("level", "info"),
+            "message": payload.get("message") or f"{wire.get('dag_id')}: {wire.get('state')}",
+            "event_id": wire["id"],
+            "project": wire["project"],
+            "dag_id": wire.get("dag_id"),
+            "run_id": wire.get("run_id"),
+            "task_id": wire.get("task_id"),
+            "occurred_at": wire.get("occurred_at"),
+        }
+    if wire.get("event_type") == "task_instance" and wire.get("state") == "failed":
+        return {
+            "level": "warning",
+            "message": f"Task {wire.get('task_id')} failed in {wire.get('dag_id')} "
+            f"run {wire.get('run_id')} (try {wire.get('try_number')})",
+            "event_id": wire["id"],
+            "project": wire["project"],
+            "dag_id": wire.get("dag_id"),
+            "run_id": wire.get("run_id"),
+            "task_id": wire.get("task_id"),
+            "occurred_at": wire.get("occurred_at"),
+        }
+    return None
+
+
+def _occurred_epoch(wire: dict) -> float | None:
+    value = wire.get("occurred_at")
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+class Fanout:
+    """Who is in which project room on this instance, and how events reach them."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, Client] = {}
+        self.rooms: dict[str, dict[str, Client]] = {}
+        self.recent = RecentIds()
+        self.on_slow_client = None  # callable(sid): set by the server to disconnect laggards
+
+    # -- membership -------------------------------------------------------
+    def add(self, client: Client) -> None:
+        self.clients[client.sid] = client
+        metrics.CONNECTIONS.set(len(self.clients))
+
+    def remove(self, sid: str) -> Client | None:
+        client = self.clients.pop(sid, None)
+        if client is not None:
+            for project in list(client.projects):
+                self.leave(client, project)
+            if client.expiry is not None:
+                client.expiry.cancel()
+        metrics.CONNECTIONS.set(len(self.clients))
+        return client
+
+    def enter(self, client: Client, project: str, *, hold: bool) -> None:
+        """Put the client in the project's room; with ``hold`` its live events wait for the replay."""
+        client.projects.add(project)
+        if hold:
+            client.holding[project] = []
+        self.rooms.setdefault(project, {})[client.sid] = client
+
+    def leave(self, client: Client, project: str) -> None:
+        client.projects.discard(project)
+        client.holding.pop(project, None)
+        client.replay_memo.pop(project, None)
+        room = self.rooms.get(project)
+        if room is not None:
+            room.pop(client.sid, None)
+            if not room:
+                del self.rooms[project]
+
+    def watchers(self, project: str) -> list[str]:
+        return sorted({c.username for c in self.rooms.get(project, {}).values()})
+
+    # -- delivery -----------------------------------------------------------
+    def deliver(self, wire: dict, source: str) -> int:
+        """Send one persisted event to every client of its project here; returns recipients.
+
+        Synchronous on purpose: no await means no other coroutine (a join, a
+        replay flush) can observe the room half-served.
+        """
+        event_id = int(wire["id"])
+        if not self.recent.add(event_id):
+            return 0
+        metrics.EVENTS_IN.labels(source).inc()
+        project = wire["project"]
+        room = self.rooms.get(project)
+        occurred = _occurred_epoch(wire)
+        if not room:
+            return 0
+        frames = [encode_frame(STATE_EVENT, wire)]
+        note = notification_for(wire)
+        if note is not None:
+            frames.append(encode_frame(NOTIFICATION_EVENT, note))
+        sent = 0
+        slow: list[str] = []
+        for client in room.values():
+            held = client.holding.get(project)
+            if held is not None:
+                held.append((event_id, frames))
+                continue
+            memo = client.replay_memo.get(project) if client.replay_memo else None
+            if memo is not None and (event_id < memo[0] or event_id in memo[1]):
+                continue
+            if client.put(frames):
+                sent += 1
+            elif not client.socket.closed:
+                slow.append(client.sid)
+        metrics.EVENTS_OUT.labels("live").inc(sent)
+        if occurred is not None:
+            metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - occurred))
+        for sid in slow:
+            metrics.DROPPED_SLOW.inc()
+            if self.on_slow_client is not None:
+                self.on_slow_client(sid)
+        return sent
+
+    def send_replayed(self, client: Client, rows: list[dict]) -> None:
+        frames = [encode_frame(STATE_EVENT, row) for row in rows]
+        if frames and not client.put(frames) and self.on_slow_client is not None:
+            self.on_slow_client(client.sid)
+        metrics.EVENTS_OUT.labels("replay").inc(len(frames))
+
+    def finish_replay(self, client: Client, project: str, replayed: set[int]) -> int:
+        """Flush live events held during the replay that it did not carry (in id order)."""
+        held = client.holding.pop(project, None) or []
+        flushed = 0
+        for event_id, frames in sorted(held, key=lambda item: item[0]):
+            if event_id in replayed:
+                continue
+            client.put(frames)
+            flushed += 1
+        if replayed:
+            # A relay may publish an event a moment after the replay query already read
+            # it; remember what the replay carried for a while so that copy is dropped.
+            kept = sorted(replayed)[-5000:]
+            floor = kept[0] if len(kept) < len(replayed) else -1
+            client.replay_memo[project] = (floor, set(kept))
+            loop = asyncio.get_running_loop()
+            loop.call_later(REPLAY_MEMO_SECONDS, client.replay_memo.pop, project, None)
+        metrics.EVENTS_OUT.labels("held").inc(flushed)
+        return flushed

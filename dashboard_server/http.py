@@ -1,0 +1,171 @@
+"""HTTP side of the sidecar: health, metrics, login, projects, activity feed, the page.
+
+Small Starlette app mounted behind the Socket.IO ASGI app (everything not
+under /socket.io/ lands here).  API calls authenticate with the same Airflow
+JWT as the socket (``Authorization: Bearer <token>``) and check project
+membership on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from dashboard_server import db, metrics
+from dashboard_server.payloads import SLUG_PATTERN, LoginRequest, describe
+from include.auth.tokens import Identity, TokenError, verify_token
+from include.settings import get_settings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+FEED_MAX = 200
+
+
+def _problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "field": field}, status_code=status)
+
+
+def _identity(request: Request) -> Identity | JSONResponse:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return _problem(401, "missing bearer token", "Authorization")
+    try:
+        return verify_token(token.strip(), get_settings())
+    except TokenError as exc:
+        return _problem(401, exc.reason, "Authorization")
+
+
+async def healthz(request: Request) -> JSONResponse:
+    from dashboard_server import server
+
+    return JSONResponse(
+        {
+            "status": "ok",
+            "connections": len(server.fanout.clients),
+            "rooms": len(server.fanout.rooms),
+            "redis": bool(get_settings().redis_url),
+            "tasks": server.task_status(),
+        }
+    )
+
+
+async def metrics_view(request: Request) -> Response:
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def config(request: Request) -> JSONResponse:
+    settings = get_settings()
+    return JSONResponse({"airflow_ui_url": settings.airflow_ui_url.rstrip("/")})
+
+
+async def login(request: Request) -> JSONResponse:
+    """Exchange Airflow credentials for an Airflow JWT (the page cannot call Airflow cross-origin)."""
+    try:
+        body = LoginRequest.model_validate(await request.json())
+    except ValidationError as exc:
+        problem = describe(exc)
+        return _problem(422, problem["message"], problem["field"])
+    except ValueError:
+        return _problem(422, "body must be JSON {username, password}", "body")
+    url = get_settings().airflow_api_url.rstrip("/") + "/auth/token"
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            reply = await client.post(url, json={"username": body.username, "password": body.password})
+    except httpx.HTTPError as exc:
+        return _problem(502, f"Airflow is unreachable at {url}: {exc.__class__.__name__}")
+    if reply.status_code in (401, 403):
+        return _problem(401, "invalid username or password", "password")
+    if reply.status_code >= 400:
+        return _problem(502, f"Airflow answered {reply.status_code} to the login")
+    token = reply.json().get("access_token")
+    try:
+        identity = verify_token(token, get_settings())
+    except TokenError as exc:
+        # Airflow and the platform disagree on the JWT secret/audience: say so plainly.
+        return _problem(502, f"Airflow issued a token this dashboard cannot verify ({exc.reason})")
+    return JSONResponse(
+        {
+            "access_token": token,
+            "token_type": "bearer",
+            "username": identity.username,
+            "expires_at": identity.expires_at,
+        }
+    )
+
+
+async def projects(request: Request) -> JSONResponse:
+    identity = _identity(request)
+    if isinstance(identity, JSONResponse):
+        return identity
+    member = await asyncio.to_thread(db.member_projects, identity.username)
+    return JSONResponse(
+        {"username": identity.username, "projects": [{"slug": s, "role": r} for s, r in sorted(member.items())]}
+    )
+
+
+def _int_param(request: Request, name: str, default: int | None, low: int, high: int | None = None):
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return _problem(422, f"must be an integer, got {raw!r}", name)
+    if value < low or (high is not None and value > high):
+        return _problem(422, f"must be between {low} and {high}" if high else f"must be >= {low}", name)
+    return value
+
+
+async def feed(request: Request) -> JSONResponse:
+    """``GET /api/feed?project=&before_id=&limit=``: a project's events, newest first."""
+    identity = _identity(request)
+    if isinstance(identity, JSONResponse):
+        return identity
+    import re
+
+    project = request.query_params.get("project", "")
+    if not re.match(SLUG_PATTERN, project):
+        return _problem(422, "required: a project slug", "project")
+    before_id = _int_param(request, "before_id", None, 1)
+    limit = _int_param(request, "limit", 50, 1, FEED_MAX)
+    for value in (before_id, limit):
+        if isinstance(value, JSONResponse):
+            return value
+    role = await asyncio.to_thread(db.role_of, identity.username, project)
+    if role is None:
+        return _problem(403, f"not a member of project {project!r}", "project")
+    items = await asyncio.to_thread(db.feed_page, project, before_id, limit)
+    next_before = items[-1]["id"] if len(items) == limit else None
+    return JSONResponse({"project": project, "items": items, "next_before_id": next_before})
+
+
+def build_http_app() -> Starlette:
+    settings = get_settings()
+    routes = [
+        Route("/healthz", healthz),
+        Route("/metrics", metrics_view),
+        Route("/api/config", config),
+        Route("/api/login", login, methods=["POST"]),
+        Route("/api/projects", projects),
+        Route("/api/feed", feed),
+        Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"),
+    ]
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.dashboard_allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    ]
+    return Starlette(routes=routes, middleware=middleware)
