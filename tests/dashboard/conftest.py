@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -55,11 +55,11 @@ class Sidecar:
             dashboard_port=self.port,
         )
 
-    def start(self, timeout: float = 30.0) -> "Sidecar":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dashboard_server"], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=log
-        )
+    def start(self, timeout: float = 30.0) -> Sidecar:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "dashboard_server"], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=log
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -139,16 +139,16 @@ def unique(prefix: str) -> str:
 def task_event(project: str, n: int, state: str = "success", **over):
     from include.events.schema import StateEvent
 
-    values = dict(
-        event_type="task_instance",
-        project=project,
-        dag_id=over.pop("dag_id", "demo_dag"),
-        run_id=over.pop("run_id", f"manual__{project}"),  # event keys are global: keep runs apart
-        task_id=over.pop("task_id", f"task_{n}"),
-        try_number=1,
-        state=state,
-        occurred_at=datetime.now(timezone.utc),
-    )
+    values = {
+        "event_type": "task_instance",
+        "project": project,
+        "dag_id": over.pop("dag_id", "demo_dag"),
+        "run_id": over.pop("run_id", f"manual__{project}"),  # event keys are global: keep runs apart
+        "task_id": over.pop("task_id", f"task_{n}"),
+        "try_number": 1,
+        "state": state,
+        "occurred_at": datetime.now(UTC),
+    }
     values.update(over)
     return StateEvent(**values)
 
@@ -169,9 +169,10 @@ class Watcher:
     def _auth(self):
         return {"token": self.token, "last_event_id": self.last_event_id}
 
-    async def connect(self, reconnection: bool = False, **kw) -> "Watcher":
-        self.client = socketio.AsyncClient(reconnection=reconnection, reconnection_delay=0.2,
-                                           reconnection_delay_max=1.0, randomization_factor=0.2)
+    async def connect(self, reconnection: bool = False, **kw) -> Watcher:
+        self.client = socketio.AsyncClient(
+            reconnection=reconnection, reconnection_delay=0.2, reconnection_delay_max=1.0, randomization_factor=0.2
+        )
 
         @self.client.on("event")
         async def on_event(data):
@@ -185,10 +186,17 @@ class Watcher:
                 await self.client.emit("join", {"project": project})
 
         for name in ("notification", "presence", "error"):
-            self.client.on(name, (lambda n: (lambda data: self.received[n].append(data)))(name))
-        await self.client.connect(self.url, auth=self._auth, transports=["websocket"], headers=self.headers,
-                                  wait_timeout=10, **kw)
+            self.client.on(name, self._recorder(name))
+        await self.client.connect(
+            self.url, auth=self._auth, transports=["websocket"], headers=self.headers, wait_timeout=10, **kw
+        )
         return self
+
+    def _recorder(self, name: str):
+        def record(data):
+            self.received[name].append(data)
+
+        return record
 
     async def join(self, project: str, **extra) -> dict:
         self.projects.append(project)

@@ -42,7 +42,9 @@ def test_healthz_metrics_and_page(sidecar):
 async def test_connect_refusals_name_the_reason(sidecar):
     assert "missing token" in await refused(sidecar, None)
     assert "missing token" in await refused(sidecar, {"last_event_id": 3})
-    wrong = mint_token("alice", settings=sidecar.settings.model_copy(update={"jwt_secret": "not-the-secret-" + "x" * 64}))
+    wrong = mint_token(
+        "alice", settings=sidecar.settings.model_copy(update={"jwt_secret": "not-the-secret-" + "x" * 64})
+    )
     assert "bad token signature" in await refused(sidecar, {"token": wrong})
     expired = token_for(sidecar, "alice", ttl=-30)
     assert "token expired" in await refused(sidecar, {"token": expired})
@@ -54,16 +56,22 @@ async def test_foreign_origin_refused_allowed_origin_accepted(sidecar):
     token = token_for(sidecar, "alice")
     client = socketio.AsyncClient(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await client.connect(sidecar.url, auth={"token": token}, transports=["websocket"],
-                             headers={"Origin": "http://evil.example.com"}, wait_timeout=5)
+        await client.connect(
+            sidecar.url,
+            auth={"token": token},
+            transports=["websocket"],
+            headers={"Origin": "http://evil.example.com"},
+            wait_timeout=5,
+        )
     await client.disconnect()
     ok = await Watcher(sidecar.url, token, headers={"Origin": sidecar.url}).connect()
     assert ok.client.connected
     await ok.close()
     # HTTP API: CORS headers only for allowed origins
-    good = httpx.options(sidecar.url + "/api/feed", headers={"Origin": sidecar.url, "Access-Control-Request-Method": "GET"})
-    bad = httpx.options(sidecar.url + "/api/feed", headers={"Origin": "http://evil.example.com",
-                                                             "Access-Control-Request-Method": "GET"})
+    async with httpx.AsyncClient() as http:
+        preflight = {"Access-Control-Request-Method": "GET"}
+        good = await http.options(sidecar.url + "/api/feed", headers={"Origin": sidecar.url, **preflight})
+        bad = await http.options(sidecar.url + "/api/feed", headers={"Origin": "http://evil.example.com", **preflight})
     assert good.headers.get("access-control-allow-origin") == sidecar.url
     assert "access-control-allow-origin" not in bad.headers
 
@@ -236,8 +244,11 @@ def test_feed_pages_with_bearer_token_and_membership(sidecar, pg_url):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         first = httpx.get(sidecar.url + "/api/feed", params={"project": project, "limit": 4}, headers=headers).json()
-        second = httpx.get(sidecar.url + "/api/feed", headers=headers,
-                           params={"project": project, "limit": 4, "before_id": first["next_before_id"]}).json()
+        second = httpx.get(
+            sidecar.url + "/api/feed",
+            headers=headers,
+            params={"project": project, "limit": 4, "before_id": first["next_before_id"]},
+        ).json()
         if len(first["items"]) + len(second["items"]) == 7:
             break
         time.sleep(0.1)
