@@ -11,12 +11,13 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from include.api.app import create_app
+from include.events import listener as event_listener
 
 
 class AutoPRPlugin(AirflowPlugin):
     name = "autopr"
     fastapi_apps = [{"app": create_app(), "url_prefix": "/autopr", "name": "AutoPR Platform API"}]
-    listeners: list = []
+    listeners: list = [event_listener]
     external_views: list = [
         # Same-origin iframe in Airflow's nav: the editor is served by the platform app above.
         {
