@@ -218,6 +218,10 @@ def _document_problems(app: FastAPI) -> None:
                 responses = operation["responses"]
                 if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
                     responses["422"] = {"description": _STATUS_TEXT[422], "content": {PROBLEM_JSON: {"schema": problem_ref}}}
+                if operation.get("requestBody"):  # unparseable bodies (not JSON at all)
+                    responses.setdefault("400", {"description": _STATUS_TEXT[400]})
+                if operation.get("security"):
+                    responses.setdefault("401", {"description": _STATUS_TEXT[401]})
                 for code, response in responses.items():
                     if code[0] in "45":
                         response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
