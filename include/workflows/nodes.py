@@ -27,6 +27,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 TEMPLATE_PLACEHOLDERS: dict[str, str] = {
     "repository": "owner/name of the repository",
     "pr_number": "pull request number",
+    "issue_number": "issue number (issue events)",
+    "title": "pull request or issue title",
+    "author": "who opened the pull request / issue or pushed",
     "branch": "branch the event is about",
     "ref": "git ref that was checked out",
     "sha": "commit SHA that was checked",
@@ -34,8 +37,10 @@ TEMPLATE_PLACEHOLDERS: dict[str, str] = {
     "project": "project slug",
     "workflow_id": "workflow id",
     "workflow_name": "workflow name",
+    "dag_id": "Airflow DAG id",
     "run_id": "Airflow run id",
     "issues_count": "number of issues found",
+    "errors_count": "number of analyser errors",
     "critical_count": "number of critical issues",
     "high_count": "number of high-severity issues",
     "quality_score": "quality score 0-100",
@@ -324,6 +329,7 @@ class EmailNotification(RetryPolicy):
     """Send an email through Airflow's SMTP connection."""
 
     channel: Literal["email"]
+    connection_id: str = Field("smtp_default", min_length=1, max_length=250, description="Airflow SMTP connection.")
     to: list[EmailStr] = Field(min_length=1, max_length=50)
     subject: str = Field(min_length=1, max_length=300)
     message: str = Field(min_length=1, max_length=65536)
