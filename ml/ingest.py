@@ -1,0 +1,161 @@
+"""Load real, human-graded data into the app database through the normal review path.
+
+Why this module exists: the severity model must learn from the same rows the
+platform stores in production — review issues with reviewer feedback — so
+the shared security advisories (``/work/shared/data/advisories.parquet``) are
+imported *as* issues with human-assigned severity, not fed to training
+through a side door.  Each advisory becomes:
+
+* one review session (``source="advisory-import"``, ``repository`` = the
+  package, ``ref`` = the advisory id, which makes re-imports idempotent),
+  stored with :func:`include.reviews.store.record_review`;
+* one issue: ``message`` = title + description, ``analyzer`` = the audit tool
+  of the ecosystem (bundler-audit, cargo-audit, npm-audit), ``file_path`` =
+  its lock file, ``rule`` = ``vulnerable-dependency/<ecosystem>``,
+  ``severity`` = the advisory's CVSS band;
+* one feedback row via :func:`include.reviews.feedback.record_feedback`:
+  ``helpful`` with ``corrected_severity`` = the CVSS band — the advisory
+  database's graders are the human reviewers here.
+
+``created_at`` of the issue and the feedback is set to the advisory's
+``published`` date (``record_review`` stamps "now"), so time-ordered splits
+train on older advisories and test on newer ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from include.db.models import Project, ReviewSession
+from include.reviews.feedback import FeedbackIn, record_feedback
+from include.reviews.store import record_review
+
+log = logging.getLogger(__name__)
+
+ADVISORIES_PATH = Path("/work/shared/data/advisories.parquet")
+ADVISORY_SOURCE = "advisory-import"
+IMPORT_USER = "advisory-import"
+
+AUDIT_TOOL = {"rubysec": "bundler-audit", "rustsec": "cargo-audit", "nodejs": "npm-audit"}
+LOCK_FILE = {
+    "rubygems": "Gemfile.lock",
+    "ruby-core": ".ruby-version",
+    "crates.io": "Cargo.lock",
+    "npm": "package-lock.json",
+    "node-core": ".nvmrc",
+}
+MAX_MESSAGE = 20000
+
+
+def load_advisories(path: Path | str = ADVISORIES_PATH) -> pd.DataFrame:
+    """The advisories sorted oldest first, ``published`` as a UTC timestamp."""
+    frame = pd.read_parquet(path)
+    frame["published"] = pd.to_datetime(frame["published"], utc=True)
+    return frame.sort_values(["published", "id"], kind="stable").reset_index(drop=True)
+
+
+def _published(value: Any) -> datetime:
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return datetime.combine(ts.date(), time(12, 0), tzinfo=timezone.utc)
+
+
+def advisory_issue(row: Any) -> dict[str, Any]:
+    """One advisory (a row of :func:`load_advisories`) → an issue dict for ``record_review``."""
+    title = str(row["title"] or "").strip()
+    description = str(row["description"] or "").strip()
+    message = f"{title}\n\n{description}".strip()[:MAX_MESSAGE] or str(row["id"])
+    return {
+        "file_path": LOCK_FILE.get(row["ecosystem"], "dependencies.lock"),
+        "line": None,
+        "rule": f"vulnerable-dependency/{row['ecosystem']}",
+        "analyzer": AUDIT_TOOL.get(row["source"], str(row["source"])),
+        "severity": str(row["severity"]),
+        "message": message,
+        "confidence": 1.0,
+        "context": {
+            "advisory_id": str(row["id"]),
+            "package": str(row["package"]),
+            "ecosystem": str(row["ecosystem"]),
+            "published": _published(row["published"]).date().isoformat(),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    imported: int
+    skipped: int
+
+
+def _existing_refs(session: Session, project_slug: str) -> set[str]:
+    stmt = (
+        select(ReviewSession.ref)
+        .join(Project, Project.id == ReviewSession.project_id)
+        .where(Project.slug == project_slug, ReviewSession.source == ADVISORY_SOURCE)
+    )
+    return {ref for ref in session.scalars(stmt) if ref}
+
+
+def ingest_advisories(
+    session: Session,
+    project_slug: str,
+    advisories: pd.DataFrame | None = None,
+    *,
+    severity_override: dict[str, str] | None = None,
+) -> IngestResult:
+    """Import advisories as reviewed issues into ``project_slug`` (idempotent by advisory id).
+
+    ``severity_override`` maps advisory id → the severity the "reviewer"
+    assigns instead of the CVSS band (tests use it to show that corrected
+    labels move the model).  The caller owns the transaction.
+    """
+    frame = load_advisories() if advisories is None else advisories
+    existing = _existing_refs(session, project_slug)
+    overrides = severity_override or {}
+    imported = skipped = 0
+    for row in frame.to_dict("records"):
+        advisory_id = str(row["id"])
+        if advisory_id in existing:
+            skipped += 1
+            continue
+        issue = advisory_issue(row)
+        review = record_review(session, project_slug, str(row["package"]), [issue],
+                               ref=advisory_id, source=ADVISORY_SOURCE)
+        stamp = _published(row["published"])
+        review.created_at = stamp
+        stored = review.issues[0]
+        stored.created_at = stamp
+        label = overrides.get(advisory_id, str(row["severity"]))
+        record_feedback(session, stored, IMPORT_USER,
+                        FeedbackIn(feedback_type="helpful", corrected_severity=label,
+                                   comment="CVSS-derived severity from the advisory database"),
+                        created_at=stamp)
+        imported += 1
+    session.flush()
+    log.info("advisories: imported %d, skipped %d already present", imported, skipped)
+    return IngestResult(imported=imported, skipped=skipped)
+
+
+def time_splits(frame: pd.DataFrame, time_column: str, fractions: Iterable[float] = (0.6, 0.7, 0.8, 0.9)
+                ) -> Iterator[tuple[float, pd.DataFrame, pd.DataFrame]]:
+    """Time-ordered train/test splits at several cut points (train = older, test = newer).
+
+    Each cut point ``q`` trains on the oldest ``q`` share and tests on the next
+    ``min(1 - q, 0.2)`` share, so no single split decides anything.
+    """
+    ordered = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
+    n = len(ordered)
+    for q in fractions:
+        cut = int(n * q)
+        end = min(n, cut + max(1, int(n * 0.2)))
+        yield q, ordered.iloc[:cut], ordered.iloc[cut:end]
