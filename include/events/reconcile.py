@@ -1,0 +1,324 @@
+"""Reconcile state events from Airflow's REST API: the states no listener hook reports.
+
+Airflow's listener hooks cover a task instance running / succeeding / failing /
+skipping itself, and a DAG run running / succeeding / failing.  Nothing fires
+when the scheduler queues a task, marks it ``upstream_failed``, skips it by
+trigger rule or branch, or queues a DAG run.  The reconciler polls Airflow's
+public API for task instances and DAG runs updated since its last poll and
+hands an event for each such state to the same outbox the listener uses.
+
+It is also the safety net for hook-reported states: if a task's ``success``
+event was lost (a worker disk died with the spool on it), the reconciler
+reports it once the task instance has been in that state for ``grace``
+seconds.  The grace keeps it from racing the listener (which would put a
+``success`` before its ``running``).  Event keys are idempotent, so a state
+reported by both the listener and the reconciler is stored once.
+
+Authentication: a bearer token from ``POST /auth/token`` with
+``settings.airflow_api_username`` / ``airflow_api_password`` (re-issued on
+401), or a token passed in.  The sidecar runs :func:`run_reconciler` (or calls
+:func:`reconcile_once` on a timer); scripts can use :func:`reconcile_once_sync`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from include.events.outbox import Outbox, get_outbox
+from include.events.schema import DEFAULT_PROJECT, StateEvent, project_from_tags
+from include.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+#: Task-instance states no listener hook reports.
+TI_HOOKLESS_STATES = frozenset(
+    {"scheduled", "queued", "upstream_failed", "skipped", "removed", "deferred", "up_for_reschedule", "awaiting_input"}
+)
+#: Task-instance states hooks report; reconciled only after the grace period (safety net).
+TI_HOOK_STATES = frozenset({"running", "success", "failed", "up_for_retry"})
+DAG_RUN_HOOKLESS_STATES = frozenset({"queued"})
+DAG_RUN_HOOK_STATES = frozenset({"running", "success", "failed"})
+PAGE_SIZE = 100
+
+
+class ReconcileError(RuntimeError):
+    """Airflow's API refused or failed; the message says which call and why."""
+
+
+@dataclass
+class ReconcileResult:
+    task_instances_seen: int = 0
+    dag_runs_seen: int = 0
+    emitted: int = 0
+    next_since: datetime | None = None
+    emitted_events: list[StateEvent] = field(default_factory=list, repr=False)
+
+
+def _parse_dt(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class AirflowApi:
+    """A tiny client for the few Airflow API calls the reconciler needs (token handling included)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str = "",
+        password: str = "",
+        token: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.password = password
+        self.token = token
+        self._static_token = token is not None
+        self._client = client
+        self._own_client = client is None
+        self.timeout = timeout
+
+    async def __aenter__(self) -> AirflowApi:
+        if self._client is None:
+            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def login(self) -> str:
+        if not self.username:
+            raise ReconcileError("no Airflow credentials: set AUTOPR_AIRFLOW_API_USERNAME / _PASSWORD or pass a token")
+        resp = await self._client.post(
+            f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password}
+        )
+        if resp.status_code not in (200, 201):
+            raise ReconcileError(f"POST /auth/token failed: HTTP {resp.status_code} {resp.text[:200]}")
+        self.token = resp.json()["access_token"]
+        return self.token
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        if self.token is None:
+            await self.login()
+        for attempt in (1, 2):
+            resp = await self._client.get(
+                f"{self.base_url}{path}", params=params, headers={"Authorization": f"Bearer {self.token}"}
+            )
+            if resp.status_code == 401 and attempt == 1 and not self._static_token:
+                await self.login()  # expired token: log in again once
+                continue
+            if resp.status_code != 200:
+                raise ReconcileError(f"GET {path} failed: HTTP {resp.status_code} {resp.text[:200]}")
+            return resp.json()
+        raise ReconcileError(f"GET {path}: unauthorized")  # pragma: no cover
+
+    async def paged(self, path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """All pages of a collection endpoint (offset paging, which every list endpoint supports)."""
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = await self.get(path, {**params, "limit": PAGE_SIZE, "offset": offset})
+            batch = list(page.get(key) or [])
+            items.extend(batch)
+            total = page.get("total_entries")
+            offset += len(batch)
+            if not batch or len(batch) < PAGE_SIZE or (total is not None and offset >= total):
+                return items
+
+
+class Reconciler:
+    """Remembers where the last poll ended and which project each DAG belongs to."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        outbox: Outbox | None = None,
+        token: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        lookback: timedelta = timedelta(hours=1),
+        overlap: timedelta = timedelta(seconds=30),
+        grace: timedelta = timedelta(seconds=60),
+    ):
+        self.settings = settings or get_settings()
+        self.outbox = outbox or get_outbox(self.settings)
+        self.api = AirflowApi(
+            self.settings.airflow_api_url,
+            username=self.settings.airflow_api_username,
+            password=self.settings.airflow_api_password,
+            token=token,
+            client=client,
+        )
+        self.lookback = lookback
+        self.overlap = overlap
+        self.grace = grace
+        self.since: datetime | None = None
+        self._projects: dict[str, str] = {}
+
+    async def _project(self, dag_id: str) -> str:
+        if dag_id not in self._projects:
+            try:
+                dag = await self.api.get(f"/api/v2/dags/{dag_id}")
+                self._projects[dag_id] = project_from_tags(dag.get("tags") or [])
+            except ReconcileError as exc:
+                log.warning("reconciler: tags of %s unavailable (%s); using project %s", dag_id, exc, DEFAULT_PROJECT)
+                return DEFAULT_PROJECT
+        return self._projects[dag_id]
+
+    def _due(
+        self, state: str, hookless: frozenset[str], hooked: frozenset[str], changed: datetime | None, now: datetime
+    ) -> bool:
+        if state in hookless:
+            return True
+        if state in hooked:
+            return changed is not None and now - changed >= self.grace
+        return False
+
+    def _ti_event(self, ti: dict[str, Any], project: str, now: datetime) -> StateEvent | None:
+        state = ti.get("state")
+        if not state:
+            return None
+        start, end = _parse_dt(ti.get("start_date")), _parse_dt(ti.get("end_date"))
+        queued = _parse_dt(ti.get("queued_when"))
+        scheduled = _parse_dt(ti.get("scheduled_when"))
+        changed = end or start if state in TI_HOOK_STATES else (end or queued or scheduled or start)
+        if not self._due(state, TI_HOOKLESS_STATES, TI_HOOK_STATES, changed, now):
+            return None
+        if state == "queued" and start is not None:
+            return None  # already started: "queued" would arrive after "running"
+        return StateEvent(
+            event_type="task_instance",
+            project=project,
+            dag_id=ti["dag_id"],
+            run_id=ti.get("dag_run_id") or ti.get("run_id"),
+            task_id=ti["task_id"],
+            map_index=int(ti.get("map_index", -1)),
+            try_number=int(ti.get("try_number") or 0),
+            state=state,
+            occurred_at=changed or now,
+            payload={
+                "source": "reconciler",
+                "start_date": ti.get("start_date"),
+                "end_date": ti.get("end_date"),
+                "duration": ti.get("duration"),
+                "operator": ti.get("operator"),
+                "hostname": ti.get("hostname"),
+                "max_tries": ti.get("max_tries"),
+            },
+        )
+
+    def _dag_run_event(self, run: dict[str, Any], project: str, now: datetime) -> StateEvent | None:
+        state = run.get("state")
+        if not state:
+            return None
+        start, end, queued = (_parse_dt(run.get(k)) for k in ("start_date", "end_date", "queued_at"))
+        changed = (end or start) if state in DAG_RUN_HOOK_STATES else queued
+        if not self._due(state, DAG_RUN_HOOKLESS_STATES, DAG_RUN_HOOK_STATES, changed, now):
+            return None
+        return StateEvent(
+            event_type="dag_run",
+            project=project,
+            dag_id=run["dag_id"],
+            run_id=run["dag_run_id"],
+            state=state,
+            occurred_at=changed or now,
+            payload={
+                "source": "reconciler",
+                "run_type": run.get("run_type"),
+                "logical_date": run.get("logical_date"),
+                "start_date": run.get("start_date"),
+                "end_date": run.get("end_date"),
+            },
+        )
+
+    async def run_once(self, since: datetime | None = None) -> ReconcileResult:
+        """One poll: fetch what changed since the last poll, emit the missing events, advance."""
+        now = datetime.now(UTC)
+        since = since or self.since or (now - self.lookback)
+        params = {"updated_at_gte": since.isoformat(), "order_by": "id"}
+        result = ReconcileResult()
+        async with self.api:
+            runs = await self.api.paged("/api/v2/dags/~/dagRuns", "dag_runs", params)
+            tis = await self.api.paged("/api/v2/dags/~/dagRuns/~/taskInstances", "task_instances", params)
+            result.dag_runs_seen, result.task_instances_seen = len(runs), len(tis)
+            events: list[StateEvent] = []
+            # Queued DAG runs first, then task instances in the order Airflow created them.
+            for run in runs:
+                event = self._dag_run_event(run, await self._project(run["dag_id"]), now)
+                if event is not None:
+                    events.append(event)
+            for ti in tis:
+                event = self._ti_event(ti, await self._project(ti["dag_id"]), now)
+                if event is not None:
+                    events.append(event)
+        events.sort(key=lambda e: e.occurred_at)
+        for event in events:
+            self.outbox.put(event)
+        result.emitted = len(events)
+        result.emitted_events = events
+        # Overlap the next window: a row updated while we were reading is not missed.
+        self.since = result.next_since = now - self.overlap
+        return result
+
+
+_default: dict[tuple, Reconciler] = {}
+
+
+async def reconcile_once(
+    *,
+    settings: Settings | None = None,
+    outbox: Outbox | None = None,
+    token: str | None = None,
+    since: datetime | None = None,
+    grace: timedelta | None = None,
+) -> ReconcileResult:
+    """Poll Airflow once and emit missing state events; later calls continue where this one ended."""
+    settings = settings or get_settings()
+    key = (settings.airflow_api_url, settings.events_stream, settings.redis_url, str(settings.state_dir), token)
+    reconciler = _default.get(key)
+    if reconciler is None:
+        reconciler = _default[key] = Reconciler(settings=settings, outbox=outbox, token=token)
+    if outbox is not None:
+        reconciler.outbox = outbox
+    if grace is not None:
+        reconciler.grace = grace
+    return await reconciler.run_once(since=since)
+
+
+def reconcile_once_sync(**kwargs: Any) -> ReconcileResult:
+    """:func:`reconcile_once` for synchronous callers (CLI, tests, cron)."""
+    return asyncio.run(reconcile_once(**kwargs))
+
+
+async def run_reconciler(
+    stop: asyncio.Event, *, interval: float = 15.0, settings: Settings | None = None, **kwargs: Any
+) -> None:
+    """Reconcile every ``interval`` seconds until ``stop`` is set (errors are logged, never fatal)."""
+    reconciler = Reconciler(settings=settings, **kwargs)
+    while not stop.is_set():
+        try:
+            result = await reconciler.run_once()
+            if result.emitted:
+                log.info("reconciler emitted %d event(s)", result.emitted)
+        except Exception as exc:  # noqa: BLE001 - Airflow down is not fatal; try again next round
+            log.warning("reconciler poll failed: %s", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
