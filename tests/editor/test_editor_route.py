@@ -83,3 +83,13 @@ def test_without_a_build_the_error_says_how_to_build(client, tmp_path, monkeypat
 
 def test_the_editor_is_not_in_the_openapi_document(client):
     assert not any(p.startswith("/editor") for p in client.get("/openapi.json").json()["paths"])
+
+
+def test_config_names_the_airflow_ui_and_the_dashboard(client, monkeypatch, settings):
+    client.cookies.set("_token", mint_token("alice"))
+    data = client.get("/editor/config.json").json()
+    assert data["user"] == "alice"
+    assert data["airflow_ui_url"] == settings.airflow_ui_url.rstrip("/")
+    assert data["dashboard_url"].endswith(f":{settings.dashboard_port}")
+    client.cookies.clear()
+    assert client.get("/editor/config.json").status_code == 401

@@ -16,7 +16,7 @@ describe("draft autosave", () => {
   it("saves, loads and clears a draft per workflow", () => {
     const store = memoryStore();
     const wf = { ...emptyWorkflow("demo"), id: "wf-1", name: "Draft" };
-    saveDraft(store, wf, 4, 1000);
+    saveDraft(store, "wf-1", wf, 4, 1000);
     expect(loadDraft(store, "wf-1")).toEqual({ savedAt: 1000, baseVersion: 4, workflow: wf });
     expect(loadDraft(store, "wf-2")).toBeNull();
     clearDraft(store, "wf-1");
@@ -32,6 +32,6 @@ describe("draft autosave", () => {
     store.setItem(draftKey("x"), "{not json");
     expect(loadDraft(store, "x")).toBeNull();
     const full: KeyValueStore = { ...store, setItem: () => { throw new Error("QuotaExceededError"); } };
-    expect(() => saveDraft(full, emptyWorkflow(), 0)).not.toThrow();
+    expect(() => saveDraft(full, null, emptyWorkflow(), 0)).not.toThrow();
   });
 });

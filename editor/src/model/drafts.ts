@@ -22,14 +22,15 @@ export interface KeyValueStore {
 
 const PREFIX = "autopr-editor-draft:";
 
+/** Drafts of saved workflows are kept per "project/id"; a never-saved workflow has one "new" slot. */
 export function draftKey(workflowId: string | null | undefined): string {
   return PREFIX + (workflowId || "new");
 }
 
-export function saveDraft(store: KeyValueStore, workflow: Workflow, baseVersion: number, now = Date.now()): void {
+export function saveDraft(store: KeyValueStore, key: string | null, workflow: Workflow, baseVersion: number, now = Date.now()): void {
   const draft: Draft = { savedAt: now, baseVersion, workflow };
   try {
-    store.setItem(draftKey(workflow.id), JSON.stringify(draft));
+    store.setItem(draftKey(key), JSON.stringify(draft));
   } catch {
     // Storage full or disabled (private mode): autosave is a comfort, never an error.
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configFormSchema, problemsToErrorSchema, simplify, subtypes, untypedFields, withoutNulls, type JSONSchema } from "./schema";
+import { configFormSchema, nodeFormSchema, problemsToErrorSchema, simplify, subtypes, untypedFields, withoutNulls, type JSONSchema } from "./schema";
 
 // Shapes exactly as pydantic 2 writes them for include/workflows/nodes.py.
 const trigger: JSONSchema = {
@@ -110,5 +110,21 @@ describe("server problems on form fields", () => {
       mode: { __errors: ["bad mode"] },
     });
     expect(other.map((p) => p.message)).toEqual(["not reachable from the trigger", "too long"]);
+  });
+});
+
+describe("node form schema from the node-types endpoint", () => {
+  it("uses the subtype's schema and drops the 2020-12 dialect marker", () => {
+    const entry = {
+      discriminator: "action",
+      config: action,
+      subtypes: { post_comment: { $schema: "https://json-schema.org/draft/2020-12/schema", ...action.$defs!.PostCommentConfig } },
+    };
+    const form = nodeFormSchema(entry, { action: "post_comment" })!;
+    expect(form.title).toBe("PostCommentConfig");
+    expect(form).not.toHaveProperty("$schema");
+    expect(nodeFormSchema(entry, { action: "nope" })).toBeNull();
+    expect(nodeFormSchema({ discriminator: null, config: trigger }, { event: "push" })!.title).toBe("TriggerConfig");
+    expect(nodeFormSchema(undefined, {})).toBeNull();
   });
 });

@@ -53,7 +53,7 @@ export function simplify(schema: JSONSchema, root: JSONSchema = schema, depth = 
     const { $ref, ...rest } = s;
     s = { ...resolveRef(root, $ref), ...rest };
   }
-  const { $defs: _defs, definitions: _definitions, ...out } = s;
+  const { $defs: _defs, definitions: _definitions, $schema: _dialect, ...out } = s;
   if (out.anyOf) {
     const nonNull = out.anyOf.filter((b) => !isNullSchema(b));
     if (nonNull.length === 1 && nonNull.length < out.anyOf.length) {
@@ -177,4 +177,27 @@ export function problemsToErrorSchema(
     cursor.__errors = [...(cursor.__errors ?? []), problem.message];
   }
   return { errorSchema, other };
+}
+
+/** The platform's `GET /schemas/node-types` entry for one node type. */
+export interface NodeTypeEntry {
+  title?: string;
+  description?: string;
+  discriminator: string | null;
+  config: JSONSchema;
+  subtypes?: Record<string, JSONSchema>;
+}
+
+/**
+ * The form schema for a node from the platform's node-type entry: the
+ * subtype's own schema when the type has subtypes (actions, notifications),
+ * else the type's config schema.  Null when the subtype is unknown.
+ */
+export function nodeFormSchema(entry: NodeTypeEntry | undefined, config: Record<string, unknown>): JSONSchema | null {
+  if (!entry) return null;
+  if (entry.discriminator && entry.subtypes) {
+    const sub = entry.subtypes[String(config[entry.discriminator])];
+    return sub ? simplify(sub) : null;
+  }
+  return configFormSchema(entry.config, config);
 }

@@ -98,9 +98,15 @@ describe("editor reducer", () => {
   it("tracks unsaved changes against the last save", () => {
     expect(isDirty(initialState())).toBe(false);
     expect(isDirty(built)).toBe(true);
-    const saved = editorReducer(built, { type: "saved", workflow: { ...currentWorkflow(built), id: "wf-1", version: 1 }, etag: '"1"' });
+    const sent = { ...currentWorkflow(built), id: "wf-1" };
+    const saved = editorReducer(built, { type: "saved", sent, version: 1, etag: '"1"' });
     expect(isDirty(saved)).toBe(false);
     expect(saved.etag).toBe('"1"');
+    expect(saved.meta).toMatchObject({ id: "wf-1", version: 1 });
+    // undo after a save changes the graph but not the stored version it is based on
+    const undone = editorReducer(saved, { type: "undo" });
+    expect(undone.meta).toMatchObject({ id: "wf-1", version: 1 });
+    expect(isDirty(undone)).toBe(true);
     expect(isDirty(editorReducer(saved, { type: "setMeta", patch: { name: "Renamed" } }))).toBe(true);
   });
 

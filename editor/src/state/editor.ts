@@ -42,7 +42,7 @@ export interface EditorState {
 
 export type EditorAction =
   | { type: "load"; workflow: Workflow; etag?: string | null; saved: boolean; keepHistory?: boolean }
-  | { type: "saved"; workflow: Workflow; etag: string | null }
+  | { type: "saved"; sent: Workflow; version: number; etag: string | null }
   | { type: "nodesChange"; changes: NodeChange<EditorNode>[] }
   | { type: "edgesChange"; changes: EdgeChange<EditorEdge>[] }
   | { type: "connect"; source: string; target: string; sourceHandle?: string | null }
@@ -116,12 +116,12 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
       };
     }
     case "saved": {
-      // The server's copy is now the baseline; the canvas keeps its selection and history.
-      const shown = show(state, action.workflow);
+      // What was sent is now the baseline.  The canvas is left alone: the user
+      // may have kept editing while the request was in flight.
       return {
-        ...shown,
-        history: { ...state.history, present: action.workflow },
-        savedJson: comparable(action.workflow),
+        ...state,
+        meta: { ...state.meta, id: action.sent.id, version: action.version },
+        savedJson: comparable(action.sent),
         etag: action.etag,
         lastEditKey: null,
       };
@@ -190,7 +190,14 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
     case "redo": {
       const history = action.type === "undo" ? undo(state.history) : redo(state.history);
       if (history === state.history) return state;
-      return { ...show(state, history.present), history, lastEditKey: null };
+      // Undo changes the graph, not which stored version the canvas is based on.
+      // Nor, once saved, the workflow's address (id and project).
+      const snapshot = {
+        ...history.present,
+        version: state.meta.version,
+        ...(state.etag ? { id: state.meta.id, project: state.meta.project } : {}),
+      };
+      return { ...show(state, snapshot), history, lastEditKey: null };
     }
   }
 }

@@ -20,8 +20,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from include.api.deps import current_user
+from include.api.deps import CurrentUser, current_user
 from include.api.errors import NotFound, ServiceUnavailable, Unauthorized
+from include.settings import get_settings
 
 EDITOR_DIR = Path(__file__).resolve().parent.parent / "static" / "editor"
 BUILD_COMMAND = "npm ci --prefix editor && npm run build --prefix editor"
@@ -50,6 +51,20 @@ async def _index(request: Request) -> Response:
         return _login_redirect(request)
     # The HTML names the hashed bundles: never cache it, or a rebuilt editor is not picked up.
     return FileResponse(root / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/editor/config.json")
+def editor_config(user: CurrentUser, request: Request) -> dict[str, str]:
+    """Where the editor links to: the Airflow UI (run grid) and the live dashboard."""
+    settings = get_settings()
+    host = settings.dashboard_host
+    if host in ("", "0.0.0.0", "::"):  # bound to every interface: reachable under the name the user typed
+        host = request.url.hostname or "127.0.0.1"
+    return {
+        "user": user.username,
+        "airflow_ui_url": settings.airflow_ui_url.rstrip("/"),
+        "dashboard_url": f"{request.url.scheme}://{host}:{settings.dashboard_port}",
+    }
 
 
 @router.get("/editor")

@@ -1,0 +1,302 @@
+/**
+ * The platform REST API as the editor uses it.
+ *
+ * Every call goes to the same origin as the Airflow UI with the browser's
+ * cookies, so the Airflow UI session (`_token` cookie) authenticates it: the
+ * editor holds no credential of its own.  A 401 sends the whole Airflow
+ * window to Airflow's login and back.  Errors arrive as RFC 9457
+ * problem+json; `ApiError` keeps the per-field `errors` so the editor can
+ * show them on nodes and form fields.
+ */
+import type { ValidationProblem, Workflow } from "../model/types";
+
+/** "/autopr/" when the editor is served at "/autopr/editor/". */
+export const PLATFORM_BASE = import.meta.env.BASE_URL.replace(/editor\/?$/, "");
+/** Airflow's own root ("/" unless Airflow runs under a sub-path). */
+export const AIRFLOW_BASE = PLATFORM_BASE.replace(/autopr\/?$/, "");
+const API = `${PLATFORM_BASE}api/v1`;
+
+export interface ProblemItem {
+  pointer?: string;
+  message: string;
+  node_id?: string | null;
+  edge_id?: string | null;
+  field?: string | null;
+}
+
+export interface Problem {
+  type?: string;
+  title?: string;
+  status: number;
+  detail?: string;
+  errors?: ProblemItem[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+  }
+
+  /** The validation problems the server attached, in the editor's shape. */
+  get problems(): ValidationProblem[] {
+    return (this.problem.errors ?? []).map(toValidationProblem);
+  }
+}
+
+export function toValidationProblem(item: ProblemItem): ValidationProblem {
+  if (item.node_id || item.edge_id) {
+    return { node_id: item.node_id ?? null, edge_id: item.edge_id ?? null, field: item.field ?? null, message: item.message };
+  }
+  return { field: item.field ?? item.pointer ?? null, message: item.message };
+}
+
+/** Send the top-level Airflow window (the editor is an iframe in it) to Airflow's login, then back. */
+export function redirectToLogin(): void {
+  let target: Window = window;
+  try {
+    if (window.top && window.top !== window && window.top.location.origin === window.location.origin) target = window.top;
+  } catch {
+    // cross-origin parent: log in inside the frame
+  }
+  const next = target.location.pathname + target.location.search + target.location.hash;
+  target.location.href = `${AIRFLOW_BASE}api/v2/auth/login?next=${encodeURIComponent(next)}`;
+}
+
+export interface Response<T> {
+  data: T;
+  etag: string | null;
+  status: number;
+}
+
+async function request<T>(
+  method: string,
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string>; text?: string; contentType?: string; accept?: string } = {},
+): Promise<Response<T>> {
+  const headers: Record<string, string> = { Accept: options.accept ?? "application/json", ...options.headers };
+  let body: BodyInit | undefined;
+  if (options.text !== undefined) {
+    body = options.text;
+    headers["Content-Type"] = options.contentType ?? "text/plain";
+  } else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers["Content-Type"] = "application/json";
+  }
+  let resp: globalThis.Response;
+  try {
+    resp = await fetch(API + path, { method, headers, body, credentials: "same-origin" });
+  } catch (err) {
+    throw new ApiError(0, { status: 0, title: "Network error", detail: `Cannot reach the platform API (${(err as Error).message})` });
+  }
+  if (resp.status === 401) {
+    redirectToLogin();
+    throw new ApiError(401, { status: 401, title: "Signed out", detail: "Your Airflow session ended; taking you to the login page." });
+  }
+  const type = resp.headers.get("content-type") ?? "";
+  let data: unknown = null;
+  if (resp.status !== 204) {
+    data = type.includes("json") ? await resp.json().catch(() => null) : await resp.text();
+  }
+  if (!resp.ok) {
+    const problem: Problem =
+      data && typeof data === "object"
+        ? { status: resp.status, ...(data as object) }
+        : { status: resp.status, title: resp.statusText, detail: typeof data === "string" ? data.slice(0, 500) : undefined };
+    throw new ApiError(resp.status, problem);
+  }
+  return { data: data as T, etag: resp.headers.get("etag"), status: resp.status };
+}
+
+// --- shapes -------------------------------------------------------------------------------------
+
+export interface ProjectOut {
+  slug: string;
+  name: string;
+  description: string;
+  role: "viewer" | "editor" | "admin";
+}
+
+export interface WorkflowSummary {
+  id?: string;
+  slug?: string;
+  name: string;
+  description?: string;
+  project?: string;
+  version: number;
+  enabled?: boolean;
+  updated_at?: string;
+}
+
+export interface VersionOut {
+  version: number;
+  created_at?: string;
+  created_by?: string | null;
+  author?: string | null;
+  message?: string | null;
+  note?: string | null;
+}
+
+export interface TemplateOut {
+  id: string | number;
+  slug?: string;
+  name: string;
+  description?: string;
+  public?: boolean;
+  is_public?: boolean;
+  owner?: string | null;
+  spec?: Workflow;
+  workflow?: Workflow;
+  node_count?: number;
+}
+
+export interface RunOut {
+  dag_id: string;
+  run_id: string;
+  state?: string | null;
+  url: string;
+  start_date?: string | null;
+  end_date?: string | null;
+  queued_at?: string | null;
+}
+
+export interface NodeStateOut {
+  node_id: string;
+  state: string | null;
+  url: string;
+  duration?: number | null;
+}
+
+export interface RunDetail extends RunOut {
+  nodes: NodeStateOut[];
+}
+
+export interface DryRunTask {
+  task_id: string;
+  node_type?: string;
+  type?: string;
+  operator?: string;
+  upstream?: string[];
+  downstream?: string[];
+  [key: string]: unknown;
+}
+
+export interface DryRunOut {
+  dag_id: string;
+  schedule?: string | null;
+  tasks: DryRunTask[];
+  branches?: unknown;
+  [key: string]: unknown;
+}
+
+export interface NodeTypeSchemas {
+  [type: string]: {
+    title: string;
+    description: string;
+    discriminator: string | null;
+    config: Record<string, unknown>;
+    subtypes?: Record<string, Record<string, unknown>>;
+  };
+}
+
+export interface EditorConfig {
+  airflow_ui_url: string;
+  dashboard_url: string;
+}
+
+// --- routes -------------------------------------------------------------------------------------
+
+const wf = (project: string, slug: string) => `/projects/${encodeURIComponent(project)}/workflows/${encodeURIComponent(slug)}`;
+
+/** Workflow documents may come back bare or wrapped ({workflow|spec: {...}}); the editor wants the document. */
+export function unwrapWorkflow(data: unknown): Workflow {
+  const d = data as Record<string, unknown>;
+  const doc = (d?.spec ?? d?.workflow ?? d?.document ?? d) as Workflow;
+  return doc;
+}
+
+function items<T>(data: unknown): T[] {
+  if (Array.isArray(data)) return data as T[];
+  const d = data as { items?: T[] };
+  return d?.items ?? [];
+}
+
+export const api = {
+  async editorConfig(): Promise<EditorConfig> {
+    const resp = await fetch(`${import.meta.env.BASE_URL}config.json`, { credentials: "same-origin" });
+    if (!resp.ok) return { airflow_ui_url: AIRFLOW_BASE.replace(/\/$/, ""), dashboard_url: "" };
+    return (await resp.json()) as EditorConfig;
+  },
+  async projects(): Promise<ProjectOut[]> {
+    return (await request<ProjectOut[]>("GET", "/projects")).data;
+  },
+  async createProject(slug: string, name: string): Promise<ProjectOut> {
+    return (await request<ProjectOut>("POST", "/projects", { body: { slug, name } })).data;
+  },
+  async nodeTypes(): Promise<NodeTypeSchemas> {
+    return (await request<NodeTypeSchemas>("GET", "/schemas/node-types")).data;
+  },
+  async listWorkflows(project: string): Promise<WorkflowSummary[]> {
+    return items<WorkflowSummary>((await request("GET", `/projects/${encodeURIComponent(project)}/workflows?limit=100`)).data);
+  },
+  async getWorkflow(project: string, slug: string): Promise<{ workflow: Workflow; etag: string | null }> {
+    const r = await request("GET", wf(project, slug));
+    return { workflow: unwrapWorkflow(r.data), etag: r.etag };
+  },
+  async createWorkflow(workflow: Workflow): Promise<{ workflow: Workflow; etag: string | null }> {
+    const r = await request("POST", `/projects/${encodeURIComponent(workflow.project)}/workflows`, { body: workflow });
+    return { workflow: unwrapWorkflow(r.data), etag: r.etag };
+  },
+  async updateWorkflow(workflow: Workflow, etag: string | null): Promise<{ workflow: Workflow; etag: string | null }> {
+    const r = await request("PUT", wf(workflow.project, workflow.id), {
+      body: workflow,
+      headers: etag ? { "If-Match": etag } : {},
+    });
+    return { workflow: unwrapWorkflow(r.data), etag: r.etag };
+  },
+  async validate(workflow: Workflow): Promise<ValidationProblem[]> {
+    try {
+      const r = await request<{ valid?: boolean; problems?: ProblemItem[]; errors?: ProblemItem[] }>(
+        "POST",
+        `/projects/${encodeURIComponent(workflow.project || "default")}/workflows/validate`,
+        { body: workflow },
+      );
+      return (r.data?.problems ?? r.data?.errors ?? []).map(toValidationProblem);
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 422 || err.status === 400) && err.problem.errors) return err.problems;
+      throw err;
+    }
+  },
+  async dryRun(workflow: Workflow): Promise<DryRunOut> {
+    return (await request<DryRunOut>("POST", `/projects/${encodeURIComponent(workflow.project)}/workflows/dry-run`, { body: workflow })).data;
+  },
+  async versions(project: string, slug: string): Promise<VersionOut[]> {
+    return items<VersionOut>((await request("GET", `${wf(project, slug)}/versions`)).data);
+  },
+  async restoreVersion(project: string, slug: string, version: number, etag: string | null) {
+    const r = await request("POST", `${wf(project, slug)}/versions/${version}/restore`, {
+      headers: etag ? { "If-Match": etag } : {},
+    });
+    return { workflow: unwrapWorkflow(r.data), etag: r.etag };
+  },
+  async templates(): Promise<TemplateOut[]> {
+    return items<TemplateOut>((await request("GET", "/templates")).data);
+  },
+  async template(id: string | number): Promise<TemplateOut> {
+    return (await request<TemplateOut>("GET", `/templates/${encodeURIComponent(String(id))}`)).data;
+  },
+  async saveAsTemplate(project: string, slug: string, body: { name: string; description: string; public: boolean }) {
+    return (await request<TemplateOut>("POST", `${wf(project, slug)}/template`, { body })).data;
+  },
+  async startRun(project: string, slug: string, event: Record<string, unknown> | null, note?: string): Promise<RunOut> {
+    return (await request<RunOut>("POST", `${wf(project, slug)}/runs`, { body: { event, note } })).data;
+  },
+  async run(project: string, slug: string, runId: string): Promise<RunDetail> {
+    return (await request<RunDetail>("GET", `${wf(project, slug)}/runs/${encodeURIComponent(runId)}`)).data;
+  },
+  async runs(project: string, slug: string): Promise<RunOut[]> {
+    return items<RunOut>((await request("GET", `${wf(project, slug)}/runs?limit=10`)).data);
+  },
+};

@@ -1,0 +1,441 @@
+/**
+ * The editor's dialogs: open, versions, templates, import, dry run and run.
+ * Each loads what it shows from the platform API when it opens.
+ */
+import { useCallback, useEffect, useRef, useState } from "react";
+import {
+  ApiError,
+  api,
+  type DryRunOut,
+  type EditorConfig,
+  type RunDetail,
+  type RunOut,
+  type TemplateOut,
+  type VersionOut,
+  type WorkflowSummary,
+} from "../api/client";
+import { ImportError, importWorkflow } from "../model/io";
+import type { Workflow } from "../model/types";
+import { Modal } from "./Modal";
+
+function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const reload = useCallback(() => {
+    setError(null);
+    load().then(setData, (err: Error) => setError(err.message));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useEffect(reload, [reload]);
+  return { data, error, reload };
+}
+
+const when = (iso?: string | null) => (iso ? new Date(iso).toLocaleString() : "");
+
+// --- open -----------------------------------------------------------------------------------------
+
+export function OpenDialog({ project, onOpen, onClose }: { project: string; onOpen: (slug: string) => void; onClose: () => void }) {
+  const { data, error } = useLoad(() => api.listWorkflows(project), [project]);
+  return (
+    <Modal title={`Workflows in ${project}`} onClose={onClose}>
+      {error && <p className="text-danger">{error}</p>}
+      {!data && !error && <p>Loading…</p>}
+      {data?.length === 0 && <p>No workflows yet in this project.</p>}
+      <ul className="list">
+        {data?.map((w: WorkflowSummary) => {
+          const slug = w.slug ?? w.id ?? "";
+          return (
+            <li key={slug}>
+              <button type="button" className="link" onClick={() => onOpen(slug)}>
+                {w.name}
+              </button>{" "}
+              <span className="muted small">
+                {slug} · v{w.version} {w.enabled === false ? "· disabled" : ""} {when(w.updated_at)}
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+    </Modal>
+  );
+}
+
+// --- versions -------------------------------------------------------------------------------------
+
+export function VersionsDialog({
+  workflow,
+  onRestore,
+  onClose,
+}: {
+  workflow: Workflow;
+  onRestore: (version: number) => Promise<void>;
+  onClose: () => void;
+}) {
+  const { data, error } = useLoad(() => api.versions(workflow.project, workflow.id), [workflow.project, workflow.id]);
+  const [busy, setBusy] = useState<number | null>(null);
+  const [restoreError, setRestoreError] = useState<string | null>(null);
+  const versions = data ? [...data].sort((a, b) => b.version - a.version) : null;
+  return (
+    <Modal title={`Version history of ${workflow.name}`} onClose={onClose}>
+      {error && <p className="text-danger">{error}</p>}
+      {restoreError && <p className="text-danger">{restoreError}</p>}
+      {!versions && !error && <p>Loading…</p>}
+      <table className="table" data-testid="versions">
+        <thead>
+          <tr>
+            <th>Version</th>
+            <th>Saved</th>
+            <th>By</th>
+            <th>Note</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {versions?.map((v: VersionOut) => (
+            <tr key={v.version} data-testid={`version-${v.version}`}>
+              <td>v{v.version}</td>
+              <td>{when(v.created_at)}</td>
+              <td>{v.created_by ?? v.author ?? ""}</td>
+              <td>{v.message ?? v.note ?? ""}</td>
+              <td>
+                {v.version === workflow.version ? (
+                  <span className="muted">current</span>
+                ) : (
+                  <button
+                    type="button"
+                    disabled={busy !== null}
+                    onClick={async () => {
+                      setBusy(v.version);
+                      setRestoreError(null);
+                      try {
+                        await onRestore(v.version);
+                      } catch (err) {
+                        setRestoreError((err as Error).message);
+                      } finally {
+                        setBusy(null);
+                      }
+                    }}
+                  >
+                    {busy === v.version ? "Restoring…" : `Restore v${v.version}`}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted small">Restoring saves the old version's content as a new version; nothing is lost.</p>
+    </Modal>
+  );
+}
+
+// --- templates ------------------------------------------------------------------------------------
+
+export function TemplatesDialog({
+  canSaveCurrent,
+  onUse,
+  onSaveCurrent,
+  onClose,
+}: {
+  canSaveCurrent: boolean;
+  onUse: (template: TemplateOut) => Promise<void>;
+  onSaveCurrent: (name: string, description: string, isPublic: boolean) => Promise<void>;
+  onClose: () => void;
+}) {
+  const { data, error, reload } = useLoad(() => api.templates(), []);
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [isPublic, setPublic] = useState(false);
+  const [message, setMessage] = useState<string | null>(null);
+  return (
+    <Modal title="Template gallery" onClose={onClose} wide>
+      {error && <p className="text-danger">{error}</p>}
+      {!data && !error && <p>Loading…</p>}
+      <div className="gallery">
+        {data?.map((t) => (
+          <div key={String(t.id)} className="template-card" data-testid={`template-${t.slug ?? t.id}`}>
+            <h3>{t.name}</h3>
+            <p className="muted">{t.description}</p>
+            <p className="small">
+              {(t.public ?? t.is_public) ? "Public" : `Private${t.owner ? ` · ${t.owner}` : ""}`}
+              {t.node_count !== undefined ? ` · ${t.node_count} nodes` : ""}
+            </p>
+            <button type="button" onClick={() => onUse(t).catch((err: Error) => setMessage(err.message))}>
+              Use template
+            </button>
+          </div>
+        ))}
+        {data?.length === 0 && <p>No templates yet.</p>}
+      </div>
+      <h3>Save the current workflow as a template</h3>
+      {!canSaveCurrent && <p className="muted small">Save the workflow first.</p>}
+      <div className="row">
+        <input placeholder="Template name" value={name} onChange={(e) => setName(e.target.value)} disabled={!canSaveCurrent} />
+        <input placeholder="Description" value={description} onChange={(e) => setDescription(e.target.value)} disabled={!canSaveCurrent} />
+        <label className="checkbox">
+          <input type="checkbox" checked={isPublic} onChange={(e) => setPublic(e.target.checked)} disabled={!canSaveCurrent} /> Public
+        </label>
+        <button
+          type="button"
+          disabled={!canSaveCurrent || !name.trim()}
+          onClick={() =>
+            onSaveCurrent(name.trim(), description, isPublic).then(
+              () => {
+                setMessage(`Saved template “${name.trim()}”.`);
+                setName("");
+                reload();
+              },
+              (err: Error) => setMessage(err.message),
+            )
+          }
+        >
+          Save as template
+        </button>
+      </div>
+      {message && <p className="small">{message}</p>}
+    </Modal>
+  );
+}
+
+// --- import ---------------------------------------------------------------------------------------
+
+export function ImportDialog({ onImport, onClose }: { onImport: (workflow: Workflow) => void; onClose: () => void }) {
+  const [text, setText] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const tryImport = (source: string) => {
+    try {
+      onImport(importWorkflow(source));
+    } catch (err) {
+      setError(err instanceof ImportError ? err.message : String(err));
+    }
+  };
+  return (
+    <Modal title="Import a workflow (YAML or JSON)" onClose={onClose}>
+      <input
+        type="file"
+        accept=".yaml,.yml,.json,application/json,text/yaml"
+        data-testid="import-file"
+        onChange={async (e) => {
+          const file = e.target.files?.[0];
+          if (file) tryImport(await file.text());
+        }}
+      />
+      <p className="muted small">…or paste the document:</p>
+      <textarea rows={12} value={text} onChange={(e) => setText(e.target.value)} data-testid="import-text" />
+      {error && <p className="text-danger">{error}</p>}
+      <button type="button" disabled={!text.trim()} onClick={() => tryImport(text)}>
+        Import
+      </button>
+    </Modal>
+  );
+}
+
+// --- dry run --------------------------------------------------------------------------------------
+
+export function DryRunDialog({ workflow, onClose }: { workflow: Workflow; onClose: () => void }) {
+  const { data, error } = useLoad<DryRunOut>(() => api.dryRun(workflow), [JSON.stringify(workflow)]);
+  return (
+    <Modal title="Dry run: the DAG Airflow will run" onClose={onClose} wide>
+      {error && <p className="text-danger">{error}</p>}
+      {!data && !error && <p>Compiling…</p>}
+      {data && <DryRunView result={data} />}
+    </Modal>
+  );
+}
+
+export function DryRunView({ result }: { result: DryRunOut }) {
+  const { dag_id, schedule, tasks, ...rest } = result;
+  const extras = Object.entries(rest).filter(([k]) => !["branches"].includes(k));
+  return (
+    <div data-testid="dry-run">
+      <p>
+        DAG <code>{dag_id}</code> · schedule <code>{schedule ?? "none (runs when triggered)"}</code>
+      </p>
+      <table className="table">
+        <thead>
+          <tr>
+            <th>Task</th>
+            <th>Kind</th>
+            <th>Runs after</th>
+            <th>Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {tasks.map((t) => {
+            const { task_id, node_type, type, operator, upstream, downstream: _d, ...details } = t;
+            return (
+              <tr key={task_id}>
+                <td>
+                  <code>{task_id}</code>
+                </td>
+                <td>{[node_type ?? type, operator].filter(Boolean).join(" · ")}</td>
+                <td>{(upstream ?? []).join(", ")}</td>
+                <td className="small">
+                  {Object.entries(details)
+                    .filter(([, v]) => v !== null && v !== undefined && v !== "")
+                    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+                    .join(" · ")}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {result.branches !== undefined && (
+        <>
+          <h3>Branches</h3>
+          <pre className="code">{JSON.stringify(result.branches, null, 2)}</pre>
+        </>
+      )}
+      {extras.length > 0 && <pre className="code small">{JSON.stringify(Object.fromEntries(extras), null, 2)}</pre>}
+    </div>
+  );
+}
+
+// --- run ------------------------------------------------------------------------------------------
+
+const FINISHED = new Set(["success", "failed"]);
+
+export function sampleEvent(triggerEvent: string | undefined): Record<string, unknown> {
+  const kind = triggerEvent ?? "manual";
+  if (kind === "pr_opened" || kind === "pr_updated") {
+    return { kind, repository: "owner/repo", clone_url: "https://github.com/owner/repo.git", ref: "feature", base_ref: "main", pr_number: 1 };
+  }
+  if (kind === "push") return { kind, repository: "owner/repo", clone_url: "https://github.com/owner/repo.git", ref: "main" };
+  if (kind === "issue_created") return { kind, repository: "owner/repo", issue_number: 1, title: "Example issue" };
+  return { kind };
+}
+
+export function RunDialog({
+  workflow,
+  config,
+  onStates,
+  onClose,
+}: {
+  workflow: Workflow;
+  config: EditorConfig | null;
+  onStates: (states: Map<string, string | null>) => void;
+  onClose: () => void;
+}) {
+  const trigger = workflow.nodes.find((n) => n.type === "trigger");
+  const [eventText, setEventText] = useState(() => JSON.stringify(sampleEvent(trigger?.config.event as string | undefined), null, 2));
+  const [error, setError] = useState<string | null>(null);
+  const [run, setRun] = useState<RunOut | RunDetail | null>(null);
+  const [starting, setStarting] = useState(false);
+  const timer = useRef<number | null>(null);
+  const recent = useLoad(() => api.runs(workflow.project, workflow.id), [workflow.project, workflow.id]);
+
+  const poll = useCallback(
+    (runId: string) => {
+      api.run(workflow.project, workflow.id, runId).then(
+        (detail) => {
+          setRun(detail);
+          onStates(new Map(detail.nodes.map((n) => [n.node_id, n.state])));
+          if (!FINISHED.has(detail.state ?? "")) timer.current = window.setTimeout(() => poll(runId), 2000);
+        },
+        (err: Error) => {
+          setError(err.message);
+          timer.current = window.setTimeout(() => poll(runId), 4000);
+        },
+      );
+    },
+    [workflow.project, workflow.id, onStates],
+  );
+  useEffect(() => () => void (timer.current && clearTimeout(timer.current)), []);
+
+  const start = async () => {
+    let event: Record<string, unknown> | null = null;
+    if (eventText.trim()) {
+      try {
+        event = JSON.parse(eventText);
+      } catch (err) {
+        setError(`The event is not valid JSON: ${(err as Error).message}`);
+        return;
+      }
+    }
+    setStarting(true);
+    setError(null);
+    try {
+      // A DAG appears in Airflow a few seconds after a save: retry "not loaded yet" for a while.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const started = await api.startRun(workflow.project, workflow.id, event);
+          setRun(started);
+          poll(started.run_id);
+          break;
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 503 && attempt < 20) {
+            setError(`${err.message} (retrying…)`);
+            await new Promise((r) => setTimeout(r, 3000));
+            continue;
+          }
+          throw err;
+        }
+      }
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError && err.problem.errors ? `${err.message}: ${err.problems.map((p) => `${p.field ?? ""} ${p.message}`).join("; ")}` : (err as Error).message);
+    } finally {
+      setStarting(false);
+    }
+  };
+
+  const dashboard = config?.dashboard_url ? `${config.dashboard_url}/?project=${encodeURIComponent(workflow.project)}` : null;
+  return (
+    <Modal title={`Run ${workflow.name}`} onClose={onClose} wide>
+      <label className="field-label" htmlFor="run-event">
+        Event (the run's <code>conf.event</code>; edit the repository and ref to check)
+      </label>
+      <textarea id="run-event" rows={8} value={eventText} onChange={(e) => setEventText(e.target.value)} className="code" />
+      <div className="row">
+        <button type="button" className="primary" onClick={start} disabled={starting} data-testid="start-run">
+          {starting ? "Starting…" : "Start run"}
+        </button>
+        {dashboard && (
+          <a href={dashboard} target="_blank" rel="noreferrer">
+            Live dashboard ↗
+          </a>
+        )}
+      </div>
+      {error && <p className="text-danger">{error}</p>}
+      {run && (
+        <div className="run" data-testid="run-status">
+          <p>
+            Run <code>{run.run_id}</code> of DAG <code>{run.dag_id}</code>:{" "}
+            <strong className={`state state-${run.state ?? "queued"}`} data-testid="run-state">
+              {run.state ?? "queued"}
+            </strong>{" "}
+            <a href={run.url} target="_top" data-testid="run-grid-link">
+              Open in the Airflow grid
+            </a>
+          </p>
+          {"nodes" in run && (
+            <ul className="list">
+              {run.nodes.map((n) => (
+                <li key={n.node_id}>
+                  <code>{n.node_id}</code>: <span className={`state state-${n.state ?? "none"}`}>{n.state ?? "no status"}</span>{" "}
+                  <a href={n.url} target="_top">
+                    log
+                  </a>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      <h3>Recent runs</h3>
+      {recent.error && <p className="text-danger small">{recent.error}</p>}
+      <ul className="list small">
+        {recent.data?.map((r) => (
+          <li key={r.run_id}>
+            <a href={r.url} target="_top">
+              {r.run_id}
+            </a>{" "}
+            <span className={`state state-${r.state}`}>{r.state}</span> {when(r.start_date ?? r.queued_at)}
+          </li>
+        ))}
+        {recent.data?.length === 0 && <li className="muted">No runs yet.</li>}
+      </ul>
+    </Modal>
+  );
+}
