@@ -22,6 +22,11 @@ from lark import Token, Tree
 
 VARIABLES = ("event", "nodes")
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
+#: Functions and methods CEL offers here (celpy's standard library plus macros); anything else
+#: would only fail when a run evaluates it, so it is refused up front.
+FUNCTIONS = frozenset(
+    {name for name in celpy.evaluation.base_functions if name[:1].isalpha()} | _MACROS | {"has", "dyn"}
+)
 _env = celpy.Environment()
 
 
@@ -30,15 +35,16 @@ class ExpressionError(ValueError):
 
 
 @lru_cache(maxsize=1024)
-def _compile(expr: str) -> tuple[Any, frozenset[str], frozenset[str]]:
-    """(program, free variable names, node ids referenced as nodes.<id> / nodes["id"])."""
+def _compile(expr: str) -> tuple[Any, frozenset[str], frozenset[str], frozenset[str]]:
+    """(program, free variable names, node ids referenced as nodes.<id> / nodes["id"], functions called)."""
     ast = _env.compile(expr)
-    free, refs = _scan(ast)
-    return _env.program(ast), free, refs
+    free, refs, calls = _scan(ast)
+    return _env.program(ast), free, refs, calls
 
 
-def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str]]:
-    """Free identifiers (minus macro-bound ones) and ``nodes.<id>`` references of a CEL AST."""
+def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Free identifiers (minus macro-bound ones), ``nodes.<id>`` references and called functions."""
+    calls: set[str] = set()
     idents: set[str] = set()
     bound: set[str] = set()
     refs: set[str] = set()
@@ -67,8 +73,11 @@ def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str]]:
     for node in tree.iter_subtrees():
         if node.data == "ident" and node.children:
             idents.add(str(node.children[0]))
-        elif node.data == "member_dot_arg" and len(node.children) >= 3:
+        elif node.data == "ident_arg" and node.children:
+            calls.add(str(node.children[0]))
+        elif node.data == "member_dot_arg" and len(node.children) >= 2:
             method = str(node.children[1])
+            calls.add(method)
             if method in _MACROS and isinstance(node.children[2], Tree) and node.children[2].children:
                 name = ident_of(node.children[2].children[0])
                 if name:
@@ -81,7 +90,7 @@ def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str]]:
                 key = string_literal(node.children[1])
                 if key is not None:
                     refs.add(key)
-    return frozenset(idents - bound), frozenset(refs)
+    return frozenset(idents - bound), frozenset(refs), frozenset(calls)
 
 
 def check(expr: str) -> str | None:
@@ -89,7 +98,7 @@ def check(expr: str) -> str | None:
     if not isinstance(expr, str) or not expr.strip():
         return "expression is empty"
     try:
-        _program, free, _refs = _compile(expr)
+        _program, free, _refs, calls = _compile(expr)
     except celpy.CELParseError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         return f"CEL syntax error: {first}"
@@ -98,6 +107,9 @@ def check(expr: str) -> str | None:
     unknown = sorted(free - set(VARIABLES))
     if unknown:
         return f"unknown variable {unknown[0]!r}; conditions can use: {', '.join(VARIABLES)}"
+    unknown = sorted(calls - FUNCTIONS)
+    if unknown:
+        return f"unknown function {unknown[0]!r}; CEL offers: {', '.join(sorted(FUNCTIONS))}"
     return None
 
 
