@@ -7,8 +7,16 @@ in the exact format Airflow issues, against the session's PostgreSQL database;
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from fastapi.testclient import TestClient
+
+from tests.conftest import free_port
+
+# In-process tests have no Airflow: point the client at a closed port so a
+# best-effort re-parse request fails fast instead of reaching someone's 8080.
+os.environ["AUTOPR_AIRFLOW_API_URL"] = f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture()
@@ -45,3 +53,23 @@ def project(client):
     r = client.post("/api/v1/projects", json={"slug": "other", "name": "Other"}, headers=auth("mallory"))
     assert r.status_code == 201, r.text
     return "acme"
+
+
+def workflow_doc(wf_id: str = "review", project: str = "acme", **extra) -> dict:
+    """A small valid workflow: manual trigger -> dashboard notification."""
+    return {
+        "id": wf_id, "name": "Review", "project": project,
+        "nodes": [
+            {"id": "start", "type": "trigger", "config": {"event": "manual"}},
+            {"id": "notify", "type": "notification", "config": {"channel": "dashboard", "message": "found {issues_count}"}},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "notify"}],
+        **extra,
+    }
+
+
+@pytest.fixture()
+def workflow(client, project):
+    r = client.post("/api/v1/projects/acme/workflows", json=workflow_doc(), headers=auth("ed"))
+    assert r.status_code == 201, r.text
+    return r.json()

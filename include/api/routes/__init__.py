@@ -6,6 +6,8 @@ from include.api.routes.projects import router as projects_router
 from include.api.routes.reviews import router as reviews_router
 from include.api.routes.runs import router as runs_router
 from include.api.routes.schemas import router as schemas_router
+from include.api.routes.templates import router as templates_router
 from include.api.routes.webhooks import router as webhooks_router
+from include.api.routes.workflows import router as workflows_router
 
-ROUTERS = [health_router, projects_router, editor_router, reviews_router, webhooks_router, runs_router, schemas_router]
+ROUTERS = [health_router, projects_router, editor_router, reviews_router, webhooks_router, workflows_router, runs_router, templates_router, schemas_router]

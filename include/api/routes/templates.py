@@ -1,0 +1,91 @@
+"""The template library: public templates plus the caller's own, saved from and instantiated into projects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Path, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from include.api.deps import CurrentUser, DbSession, authorize
+from include.api.errors import problem_responses
+from include.api.routes.workflows import (
+    ITEM,
+    ProjectSlug,
+    WorkflowOut,
+    WorkflowSlug,
+    _load,
+    _respond,
+    commit_and_reparse,
+    store_errors,
+)
+from include.api.types import SLUG_PATTERN, Name, Text
+from include.db.models import Role
+from include.workflows import store
+from include.workflows.validation import WorkflowInvalid
+
+router = APIRouter(tags=["templates"])
+
+TemplateId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+
+class TemplateSave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    description: Text | None = None
+    category: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]+$")] = "custom"
+    is_public: bool = False
+
+
+class TemplateInstantiate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project: Annotated[str, Field(pattern=SLUG_PATTERN, max_length=63)]
+    id: Annotated[str, Field(pattern=SLUG_PATTERN, max_length=63, description="The new workflow's id")]
+    name: Name | None = None
+
+
+@router.get("/api/v1/templates", response_model=list[store.TemplateRecord],
+            summary="Templates: the public library plus the caller's own", responses=problem_responses(401))
+def list_templates(user: CurrentUser, session: DbSession):
+    return store.list_templates(session, user.username)
+
+
+@router.get("/api/v1/templates/{template_id}", response_model=store.TemplateRecord, summary="One template",
+            responses=problem_responses(401, 404))
+def get_template(template_id: TemplateId, user: CurrentUser, session: DbSession):
+    try:
+        return store.get_template(session, template_id, user.username)
+    except store.StoreError as exc:
+        raise store_errors(exc) from None
+
+
+@router.post(ITEM + "/template", status_code=status.HTTP_201_CREATED, response_model=store.TemplateRecord,
+             summary="Save a workflow as a template (editor)", responses=problem_responses(401, 403, 404, 409, 422))
+def save_as_template(project: ProjectSlug, workflow: WorkflowSlug, body: TemplateSave, user: CurrentUser,
+                     session: DbSession, response: Response):
+    record = _load(session, user, project, workflow, Role.editor)
+    try:
+        template = store.save_as_template(session, record.spec, body.name, body.is_public, user.username,
+                                          description=body.description, category=body.category)
+    except (store.StoreError, WorkflowInvalid) as exc:
+        raise store_errors(exc) from None
+    session.commit()
+    response.headers["Location"] = f"/api/v1/templates/{template.id}"
+    return template
+
+
+@router.post("/api/v1/templates/{template_id}/instantiate", status_code=status.HTTP_201_CREATED,
+             response_model=WorkflowOut, summary="Create a workflow in a project from a template (editor there)",
+             responses=problem_responses(401, 403, 404, 409, 422))
+def instantiate(template_id: TemplateId, body: TemplateInstantiate, user: CurrentUser, session: DbSession,
+                request: Request, response: Response, background: BackgroundTasks) -> WorkflowOut:
+    authorize(session, user, body.project, Role.editor)
+    try:
+        record = store.instantiate_template(session, template_id, body.project, body.id, user.username, name=body.name)
+    except (store.StoreError, WorkflowInvalid) as exc:
+        raise store_errors(exc) from None
+    commit_and_reparse(session, background, request, record)
+    response.headers["Location"] = f"/api/v1/projects/{body.project}/workflows/{record.id}"
+    return _respond(response, record)
