@@ -153,10 +153,28 @@ def _drop_slow(sid: str) -> None:
 fanout.on_slow_client = _drop_slow
 
 
-async def _broadcast_presence(project: str) -> list[str]:
-    watchers = await presence.watchers(project)
-    await sio.emit("presence", {"project": project, "watchers": watchers, "count": len(watchers)}, room=_room(project))
-    return watchers
+PRESENCE_DEBOUNCE = 0.5
+_presence_due: set[str] = set()
+
+
+async def _broadcast_presence(project: str) -> None:
+    """Tell a project's room who is watching, at most every PRESENCE_DEBOUNCE seconds.
+
+    Broadcasting on every join would cost O(room size) per join, O(n^2) when a
+    thousand clients join one room after a deploy; coalescing keeps it O(n).
+    """
+    if project in _presence_due:
+        return
+    _presence_due.add(project)
+
+    async def later() -> None:
+        await asyncio.sleep(PRESENCE_DEBOUNCE)
+        _presence_due.discard(project)
+        watchers = await presence.watchers(project)
+        body = {"project": project, "watchers": watchers, "count": len(watchers)}
+        await sio.emit("presence", body, room=_room(project))
+
+    asyncio.ensure_future(later())
 
 
 # --- handlers -------------------------------------------------------------------
@@ -251,7 +269,8 @@ async def join(sid, data=None):
             return await _error(sid, "join", "replay failed; join again", "last_event_id")
         fanout.finish_replay(client, project, replayed)
     await presence.joined(client.username, sid, project)
-    watchers = await _broadcast_presence(project)
+    await _broadcast_presence(project)
+    watchers = await presence.watchers(project)
     return {"ok": True, "project": project, "role": role, "replayed": len(replayed), "watchers": watchers}
 
 

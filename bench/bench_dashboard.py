@@ -1,0 +1,321 @@
+"""Benchmark: events from the listener's hand-off to 1,000 live Socket.IO clients.
+
+    .venv/bin/python bench/bench_dashboard.py [--load a|b|both] [--seconds 20] [--redis-url URL]
+
+What runs, each in its own process(es), all on this machine:
+* the sidecar, started as the run command starts it (``python -m dashboard_server``),
+  with its relay reading the outbox, persisting to the app database and fanning out;
+* 1,000 Socket.IO clients in Node processes (bench/dashboard_clients, socket.io-client
+  from npm: a Node socket costs far less CPU than a Python AsyncClient, and the clients
+  share the same two cores as the server);
+* this script, the publisher: it puts StateEvents into the outbox exactly as the Airflow
+  listener does (``get_outbox(settings).put``), at a fixed rate.
+
+Loads (the issue's): (a) 1,000 clients over 50 projects, 20 events/s (400 deliveries/s);
+(b) 1,000 clients in ONE project, 5 events/s (5,000 deliveries/s).
+Latency is end to end: outbox.put (wall clock in the event payload) -> client receive.
+The app database is a fresh PostgreSQL database when 127.0.0.1:5432 answers, else SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+CLIENT_DIR = REPO / "bench" / "dashboard_clients"
+N_CLIENTS = 1000
+NODE_PROCS = 2
+PG_ADMIN = os.environ.get("AUTOPR_BENCH_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_node_clients() -> None:
+    if not (CLIENT_DIR / "node_modules" / "socket.io-client").exists():
+        print("installing socket.io-client for the load clients (npm ci) ...", flush=True)
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CLIENT_DIR, check=True)
+
+
+def make_database(state: Path) -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+
+    try:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        name = f"autopr_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+        def drop() -> None:
+            from include.db.session import reset_engine
+
+            reset_engine()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+        return url, drop
+    except Exception as exc:  # noqa: BLE001 - fall back to the embedded default
+        print(f"PostgreSQL not available ({exc.__class__.__name__}); using SQLite", flush=True)
+        return f"sqlite:///{state / 'autopr.db'}", lambda: None
+
+
+def seed(url: str, projects: list[str]) -> list[tuple[str, str]]:
+    """Projects and 1,000 members spread round-robin; returns (username, project) per client."""
+    from include.db.migrate import upgrade
+    from include.db.models import Project, ProjectMember, Role
+    from include.db.session import session_scope
+
+    upgrade(url)
+    pairs = [(f"user{i:04d}", projects[i % len(projects)]) for i in range(N_CLIENTS)]
+    with session_scope(url) as session:
+        ids = {}
+        for slug in set(projects):
+            p = Project(slug=slug, name=slug)
+            session.add(p)
+            session.flush()
+            ids[slug] = p.id
+        session.add_all(ProjectMember(project_id=ids[p], username=u, role=Role.viewer) for u, p in pairs)
+    return pairs
+
+
+class Sampler(threading.Thread):
+    """Peak RSS and CPU of the sidecar while the load runs."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.proc = psutil.Process(pid)
+        self.peak_rss = 0
+        self.running = True
+        self.cpu: list[float] = []
+
+    def cpu_seconds(self) -> float:
+        times = self.proc.cpu_times()
+        return times.user + times.system
+
+    def run(self) -> None:
+        self.proc.cpu_percent(None)
+        while self.running:
+            try:
+                self.peak_rss = max(self.peak_rss, self.proc.memory_info().rss)
+                self.cpu.append(self.proc.cpu_percent(None))
+            except psutil.Error:
+                return
+            time.sleep(0.5)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def run_load(name: str, projects: list[str], rate: float, seconds: float, redis_url: str | None) -> dict:
+    state = Path(tempfile.mkdtemp(prefix=f"autopr-bench-{name}-"))
+    db_url, drop_db = make_database(state)
+    port = free_port()
+    secret = uuid.uuid4().hex * 2
+    stream = f"autopr-bench:{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPR_")}
+    env.update(
+        AUTOPR_STATE_DIR=str(state),
+        AUTOPR_DATABASE_URL=db_url,
+        AUTOPR_JWT_SECRET=secret,
+        AUTOPR_DASHBOARD_PORT=str(port),
+        AUTOPR_EVENTS_STREAM=stream,
+        AUTOPR_DASHBOARD_CONNECT_BURST="5000",
+        AUTOPR_DASHBOARD_CONNECT_RATE="1000",
+    )
+    if redis_url:
+        env["AUTOPR_REDIS_URL"] = redis_url
+    from include.auth.tokens import mint_token
+    from include.events.outbox import get_outbox
+    from include.events.schema import StateEvent
+    from include.settings import load_settings
+
+    settings = load_settings(
+        state_dir=state,
+        database_url=db_url,
+        jwt_secret=secret,
+        redis_url=redis_url,
+        events_stream=stream,
+        dashboard_port=port,
+    )
+    pairs = seed(db_url, projects)
+    sidecar = subprocess.Popen(
+        [sys.executable, "-m", "dashboard_server"],
+        cwd=REPO,
+        env=env,
+        stdout=open(state / "sidecar.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
+    nodes: list[subprocess.Popen] = []
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or sidecar.poll() is not None:
+                raise RuntimeError("sidecar did not start:\n" + (state / "sidecar.log").read_text()[-2000:])
+            time.sleep(0.2)
+        specs = [{"token": mint_token(u, ttl_seconds=3600, settings=settings), "project": p} for u, p in pairs]
+        t0 = time.monotonic()
+        for k in range(NODE_PROCS):
+            node = subprocess.Popen(
+                ["node", "clients.js", f"http://127.0.0.1:{port}"],
+                cwd=CLIENT_DIR,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=open(state / f"node{k}.log", "w"),
+            )
+            node.stdin.write(json.dumps(specs[k::NODE_PROCS]) + "\n")
+            node.stdin.flush()
+            nodes.append(node)
+        for node in nodes:
+            line = node.stdout.readline()
+            if not line.startswith("READY"):
+                raise RuntimeError(f"load clients failed: {line!r}; see {state}/node*.log")
+        print(f"  {N_CLIENTS} clients connected and joined in {time.monotonic() - t0:.1f}s", flush=True)
+        time.sleep(1.0)
+        sampler = Sampler(sidecar.pid)
+        sampler.start()
+        cpu_before = sampler.cpu_seconds()
+        load_before = os.getloadavg()[0]
+        outbox = get_outbox(settings)
+        n_events = int(rate * seconds)
+        per_project: dict[str, int] = {}
+        start = time.perf_counter()
+        for i in range(n_events):
+            target = start + i / rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            project = projects[i % len(projects)]
+            per_project[project] = per_project.get(project, 0) + 1
+            outbox.put(
+                StateEvent(
+                    event_type="task_instance",
+                    project=project,
+                    dag_id=f"bench_{name}",
+                    run_id=f"run_{stream}",
+                    task_id=f"t{i}",
+                    try_number=1,
+                    state="success",
+                    occurred_at=datetime.now(UTC),
+                    payload={"t": time.time()},
+                )
+            )
+        publish_s = time.perf_counter() - start
+        time.sleep(3.0)  # drain
+        sampler.running = False
+        cpu_used = sampler.cpu_seconds() - cpu_before
+        members = {p: sum(1 for _, q in pairs if q == p) for p in set(projects)}
+        expected = sum(n * members[p] for p, n in per_project.items())
+        reports = []
+        for node in nodes:
+            node.stdin.write("REPORT\n")
+            node.stdin.flush()
+            reports.append(json.loads(node.stdout.readline()))
+        latencies = [x for r in reports for x in r["latencies"]]
+        return {
+            "load": name,
+            "events_sent": n_events,
+            "publish_seconds": round(publish_s, 2),
+            "deliveries_expected": expected,
+            "deliveries": sum(r["deliveries"] for r in reports),
+            "duplicates": sum(r["dups"] for r in reports),
+            "reconnects": sum(r["reconnects"] for r in reports),
+            "p50_ms": round(pct(latencies, 0.50), 1),
+            "p99_ms": round(pct(latencies, 0.99), 1),
+            "max_ms": round(max(latencies), 1) if latencies else None,
+            "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+            "sidecar_peak_rss_mb": round(sampler.peak_rss / 2**20, 1),
+            "sidecar_cpu_mean_pct": round(statistics.fmean(sampler.cpu), 1) if sampler.cpu else None,
+            # CPU the sidecar spent per delivered frame: comparable across runs even when
+            # other work on the machine steals cores (then latency is not).
+            "sidecar_cpu_us_per_delivery": round(cpu_used / max(1, expected) * 1e6, 1),
+            "machine_load_avg_1m": round(load_before, 2),
+            "database": db_url.split(":", 1)[0],
+            "redis": bool(redis_url),
+        }
+    finally:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+        sidecar.terminate()
+        try:
+            sidecar.wait(15)
+        except subprocess.TimeoutExpired:
+            sidecar.kill()
+        drop_db()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--load", choices=["a", "b", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=20.0, help="publishing time per load")
+    parser.add_argument("--redis-url", default=None, help="run the sidecar with Redis (Stream outbox + Redis manager)")
+    args = parser.parse_args()
+    ensure_node_clients()
+    loads = {
+        "a": ([f"proj-{i:02d}" for i in range(50)], 20.0, 100.0),
+        "b": (["one-big-project"], 5.0, 250.0),
+    }
+    results = []
+    for name in ("a", "b") if args.load == "both" else (args.load,):
+        projects, rate, target = loads[name]
+        print(
+            f"load ({name}): {N_CLIENTS} clients, {len(set(projects))} project(s), {rate:g} events/s, "
+            f"{args.seconds:g}s, redis={'yes' if args.redis_url else 'no'}",
+            flush=True,
+        )
+        result = run_load(name, projects, rate, args.seconds, args.redis_url)
+        result["target_p99_ms"] = target
+        result["ok"] = (
+            result["deliveries"] == result["deliveries_expected"]
+            and result["duplicates"] == 0
+            and result["p99_ms"] < target
+        )
+        print("  " + json.dumps(result), flush=True)
+        results.append(result)
+    print(
+        "\nload  sent  delivered/expected  dups  p50 ms  p99 ms (target)  max ms  RSS MB  CPU%  us/delivery  loadavg  ok"
+    )
+    for r in results:
+        print(
+            f"({r['load']})  {r['events_sent']:>5}  {r['deliveries']:>8}/{r['deliveries_expected']:<8}  "
+            f"{r['duplicates']:>4}  {r['p50_ms']:>6}  {r['p99_ms']:>6} ({r['target_p99_ms']:g})  {r['max_ms']:>6}  "
+            f"{r['sidecar_peak_rss_mb']:>6}  {r['sidecar_cpu_mean_pct']:>5}  {r['sidecar_cpu_us_per_delivery']:>8}  "
+            f"{r['machine_load_avg_1m']:>6}  {r['ok']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
