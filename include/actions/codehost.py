@@ -107,11 +107,17 @@ def request_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dic
         author = (ctx.event or {}).get("author")
         reviewers += [r for r in recommended if r not in reviewers and r != author]
     if not reviewers and not teams:
-        raise ActionFailed(
-            node_id,
-            "no reviewers to request: config.reviewers/team_reviewers are empty "
-            f"and recommendations gave none ({source})",
-        )
+        # Only reachable with use_recommendations and nobody named (the config schema requires one of
+        # the three): until the learning system serves recommendations there is no one to ask, which
+        # is a documented no-op, not a failure of the pull request's workflow.
+        log.warning("node %s: no reviewers to request (recommendations: %s); nothing sent", node_id, source)
+        return {
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "pr_number": (ctx.event or {}).get("pr_number"),
+            "recommendation_source": source,
+            "skipped": "no reviewers configured or recommended",
+        }
     gh, number = _client(node_id, config, ctx), _number(node_id, ctx, pull_only=True)
     try:
         out = gh.request_reviewers(number, reviewers, teams)

@@ -2,86 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import textwrap
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
 from tests.support.github_standin import GitHubStandIn
-
-# A file the real analysers have plenty to say about.
-BAD_PY = textwrap.dedent(
-    """
-    import os
-    import sys
-    import subprocess
-
-
-    def run(cmd):
-        subprocess.call(cmd, shell=True)
-        return eval(input())
-
-
-    def tangled(a, b, c, d):
-        if a:
-            if b:
-                for i in range(10):
-                    if c and i % 2:
-                        while d:
-                            d -= 1
-                            if d == 3 or (a and b) or c:
-                                return 1
-                    elif i > 5:
-                        try:
-                            return 2
-                        except ValueError:
-                            return 3
-            elif c:
-                return 4
-        elif b or c or d:
-            return 5
-        return 0
-    """
-).lstrip()
-
-CLEAN_PY = 'def add(a: int, b: int) -> int:\n    """Add two numbers."""\n    return a + b\n'
-
-
-@dataclass
-class GitRepo:
-    path: Path
-    first_sha: str  # only clean.py
-    bad_sha: str  # clean.py + app/bad.py
-    url: str
-
-
-def _git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=dev@example.com", "-c", "user.name=Dev", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def make_repo(root: Path) -> GitRepo:
-    root.mkdir(parents=True, exist_ok=True)
-    _git(root, "init", "-q", "-b", "main")
-    (root / "clean.py").write_text(CLEAN_PY)
-    _git(root, "add", ".")
-    _git(root, "commit", "-q", "-m", "clean start")
-    first = _git(root, "rev-parse", "HEAD")
-    (root / "app").mkdir()
-    (root / "app" / "bad.py").write_text(BAD_PY)
-    (root / "README.md").write_text("not python\n")
-    _git(root, "add", ".")
-    _git(root, "commit", "-q", "-m", "add risky code")
-    bad = _git(root, "rev-parse", "HEAD")
-    return GitRepo(path=root, first_sha=first, bad_sha=bad, url=root.as_uri())
+from tests.support.sample_repo import GitRepo, make_repo
 
 
 @pytest.fixture(scope="session")

@@ -57,12 +57,10 @@ def test_fast_mode_analyses_only_changed_python_files(git_repo):
 
 
 def test_unknown_commit_is_a_clear_error(git_repo):
-    with pytest.raises(CheckoutError, match="deadbeef"):
-        with checkout(git_repo.url, sha="deadbeef" * 5):
-            pass
-    with pytest.raises(CheckoutError, match="not a commit sha"):
-        with checkout(git_repo.url, sha="main; rm -rf /"):
-            pass
+    with pytest.raises(CheckoutError, match="deadbeef"), checkout(git_repo.url, sha="deadbeef" * 5):
+        pass
+    with pytest.raises(CheckoutError, match="not a commit sha"), checkout(git_repo.url, sha="main; rm -rf /"):
+        pass
 
 
 def test_severity_mapping_is_ordinal_and_total():

@@ -64,14 +64,12 @@ def test_bad_issues_are_named_and_nothing_is_stored(project, issue, message):
 
     from include.db.models import ReviewSession
 
-    with pytest.raises(ReviewInputError, match=message):
-        with session_scope() as session:
-            record_review(session, "acme", "acme/app", [ISSUE, issue][::-1])
+    with pytest.raises(ReviewInputError, match=message), session_scope() as session:
+        record_review(session, "acme", "acme/app", [ISSUE, issue][::-1])
     with session_scope() as session:
         assert session.scalar(select(func.count()).select_from(ReviewSession)) == 0
 
 
 def test_unknown_project(db):
-    with pytest.raises(ReviewInputError, match="project 'ghost' does not exist"):
-        with session_scope() as session:
-            record_review(session, "ghost", "acme/app", [ISSUE])
+    with pytest.raises(ReviewInputError, match="project 'ghost' does not exist"), session_scope() as session:
+        record_review(session, "ghost", "acme/app", [ISSUE])
