@@ -118,7 +118,7 @@ def persist_many(session: Session, events: Iterable[StateEvent]) -> list[tuple[i
 
 
 def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite drops the offset; we store UTC
+    if isinstance(value, datetime) and value.tzinfo is None:  # SQLite drops the offset; we store UTC
         return value.replace(tzinfo=UTC)
     return value
 
