@@ -123,6 +123,19 @@ class Settings(BaseSettings):
     ab_challenger_share: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Share of repositories served by the challenger model."
     )
+    severity_model_name: str = Field(default="autopr-severity", description="Registered MLflow model serving severity.")
+    helpfulness_model_name: str = Field(
+        default="autopr-helpfulness", description="Registered MLflow model giving calibrated P(helpful) per issue."
+    )
+    model_refresh_seconds: float = Field(
+        default=10.0, gt=0, description="How often serving re-reads model aliases (swap without restart)."
+    )
+    confidence_threshold: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="Issues whose calibrated P(helpful) is below this are hidden."
+    )
+    reviewer_load_penalty: float = Field(
+        default=0.15, ge=0.0, description="Reviewer score divisor per open review request: score / (1 + k * open)."
+    )
     promote_min_macro_f1_gain: float = Field(
         default=0.01, ge=0.0, le=1.0,
         description="A challenger is promoted only if its holdout macro-F1 beats the champion's by at least this.",

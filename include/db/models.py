@@ -271,3 +271,47 @@ class WebhookDelivery(Base):
     runs: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
     detail: Mapped[str] = mapped_column(Text, default="", nullable=False)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+
+
+class MLPrediction(Base):
+    """One served severity prediction: which model version and A/B arm answered it.
+
+    The learning metrics join these to feedback (by issue) to compare model
+    versions and A/B arms on what reviewers said afterwards.
+    """
+
+    __tablename__ = "ml_predictions"
+    __table_args__ = (Index("ix_ml_predictions_model", "model_name", "model_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True)
+    repository: Mapped[str] = mapped_column(String(300), nullable=False, index=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("review_issues.id", ondelete="SET NULL"), nullable=True, index=True)
+    model_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(100), nullable=False)
+    arm: Mapped[str] = mapped_column(String(32), nullable=False)
+    predicted_severity: Mapped[Severity] = mapped_column(_enum(Severity, "ml_prediction_severity"), nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+
+
+class CodeChange(Base):
+    """A change (pull request) with its author, files and reviewers.
+
+    The history reviewer recommendations learn from; open changes give each
+    reviewer's current load of review requests.
+    """
+
+    __tablename__ = "code_changes"
+    __table_args__ = (UniqueConstraint("project_id", "repository", "change_key", name="uq_code_changes_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    repository: Mapped[str] = mapped_column(String(300), nullable=False)
+    change_key: Mapped[str] = mapped_column(String(200), nullable=False)
+    author: Mapped[str] = mapped_column(String(200), nullable=False)
+    files: Mapped[list[str]] = mapped_column(JsonType, default=list, nullable=False)
+    reviewers: Mapped[list[str]] = mapped_column(JsonType, default=list, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="merged", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
