@@ -274,6 +274,15 @@ def _create(session: Session, user: Identity, project: str, document: dict[str, 
              responses=problem_responses(400, 401, 403, 404, 409, 415, 422))
 async def import_workflow(project: ProjectSlug, user: CurrentUser, request: Request, response: Response,
                           background: BackgroundTasks, fmt: FormatQuery = None) -> WorkflowOut:
+    from starlette.concurrency import run_in_threadpool
+
+    from include.db.session import session_scope
+
+    def check_role() -> None:  # who may import is decided before the body is even parsed
+        with session_scope() as session:
+            authorize(session, user, project, Role.editor)
+
+    await run_in_threadpool(check_role)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if fmt is None:
         if content_type in YAML_TYPES:
@@ -292,11 +301,7 @@ async def import_workflow(project: ProjectSlug, user: CurrentUser, request: Requ
     if not isinstance(document, dict):
         raise Unprocessable("A workflow document must be an object", errors=[{"pointer": "/", "message": "not an object"}])
 
-    from starlette.concurrency import run_in_threadpool
-
     def work() -> WorkflowOut:
-        from include.db.session import session_scope
-
         with session_scope() as session:
             authorize(session, user, project, Role.editor)
             return _create(session, user, project, document, request, response, background, comment=f"imported ({fmt})")
