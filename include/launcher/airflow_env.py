@@ -56,6 +56,11 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     )
     if settings.redis_url:
         env["AUTOPR_REDIS_URL"] = settings.redis_url
+    # The platform API inside the API server starts workflow runs (webhooks) as this Airflow user.
+    env["AUTOPR_AIRFLOW_API_USERNAME"] = settings.airflow_api_username or settings.admin_username
+    env["AUTOPR_AIRFLOW_API_PASSWORD"] = settings.airflow_api_password or settings.resolved_admin_password()
+    if settings.webhook_secret:
+        env["AUTOPR_WEBHOOK_SECRET"] = settings.webhook_secret
     if settings.airflow_database_url:
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = settings.airflow_database_url
     else:
