@@ -22,9 +22,10 @@ limits one process (see bench/bench_dashboard.py).
 Replay correctness lives here too: while a client's replay from the database
 runs, live events for that project are *held* for it, then flushed if the
 replay did not already carry them -- so a joining client sees history, then
-live events, with no gap and no duplicate.  A process-wide window of recently
-delivered ids drops re-publishes (a relay that crashed between publish and ack
-sends again).
+live events, with no gap and no duplicate.  Per client and project a *floor*
+(the highest id it already has) drops later copies, and a process-wide window
+of recently delivered ids drops re-publishes (a relay that crashed between
+publish and ack sends its batch again).
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 STATE_EVENT = "event"  # name of the Socket.IO event carrying one state event
 NOTIFICATION_EVENT = "notification"
 MAX_QUEUED_FRAMES = 20_000  # a client this far behind is disconnected; it reconnects and replays
-REPLAY_MEMO_SECONDS = 30.0
 
 
 def encode_frame(event: str, data: object) -> eio_packet.Packet:
@@ -71,9 +71,11 @@ class Client:
     projects: set[str] = field(default_factory=set)
     # project -> live frames held while that project's replay runs
     holding: dict[str, list[tuple[int, list[eio_packet.Packet]]]] = field(default_factory=dict)
-    # project -> (floor, replayed ids): live copies of replayed events (id in ids, or below the
-    # floor when a long replay's memo was truncated) arriving after the replay are dropped
-    replay_memo: dict[str, tuple[int, set[int]]] = field(default_factory=dict)
+    # project -> highest id the client already has there (its last_event_id, then what the
+    # replay sent).  Relays persist and publish in id order (include/events/store.py), so a
+    # live event at or below it is a copy: a relay re-publishing after a crash, or an
+    # event the replay query already read.
+    floors: dict[str, int] = field(default_factory=dict)
     expiry: asyncio.TimerHandle | None = None
 
     def put(self, frames: list[eio_packet.Packet]) -> bool:
@@ -185,7 +187,7 @@ class Fanout:
     def leave(self, client: Client, project: str) -> None:
         client.projects.discard(project)
         client.holding.pop(project, None)
-        client.replay_memo.pop(project, None)
+        client.floors.pop(project, None)
         room = self.rooms.get(project)
         if room is not None:
             room.pop(client.sid, None)
@@ -222,10 +224,11 @@ class Fanout:
             if held is not None:
                 held.append((event_id, frames))
                 continue
-            memo = client.replay_memo.get(project) if client.replay_memo else None
-            if memo is not None and (event_id < memo[0] or event_id in memo[1]):
+            floors = client.floors
+            if event_id <= floors.get(project, 0):
                 continue
             if client.put(frames):
+                floors[project] = event_id
                 sent += 1
             elif not client.socket.closed:
                 slow.append(client.sid)
@@ -244,22 +247,21 @@ class Fanout:
             self.on_slow_client(client.sid)
         metrics.EVENTS_OUT.labels("replay").inc(len(frames))
 
-    def finish_replay(self, client: Client, project: str, replayed: set[int]) -> int:
-        """Flush live events held during the replay that it did not carry (in id order)."""
+    def finish_replay(self, client: Client, project: str, floor: int) -> int:
+        """Flush live events held during the replay that it did not carry (in id order).
+
+        ``floor`` is the highest id the client now has for the project (its
+        last_event_id or the last replayed id); held events at or below it were
+        in the replay.
+        """
         held = client.holding.pop(project, None) or []
+        client.floors[project] = floor
         flushed = 0
         for event_id, frames in sorted(held, key=lambda item: item[0]):
-            if event_id in replayed:
+            if event_id <= floor:
                 continue
             client.put(frames)
+            client.floors[project] = event_id
             flushed += 1
-        if replayed:
-            # A relay may publish an event a moment after the replay query already read
-            # it; remember what the replay carried for a while so that copy is dropped.
-            kept = sorted(replayed)[-5000:]
-            floor = kept[0] if len(kept) < len(replayed) else -1
-            client.replay_memo[project] = (floor, set(kept))
-            loop = asyncio.get_running_loop()
-            loop.call_later(REPLAY_MEMO_SECONDS, client.replay_memo.pop, project, None)
         metrics.EVENTS_OUT.labels("held").inc(flushed)
         return flushed

@@ -249,7 +249,7 @@ async def join(sid, data=None):
     after = request.last_event_id if request.last_event_id is not None else client.last_event_id
     fanout.enter(client, project, hold=after is not None)
     await sio.enter_room(sid, _room(project))
-    replayed: set[int] = set()
+    replayed = 0
     if after is not None:
         try:
             cursor = after
@@ -258,20 +258,21 @@ async def join(sid, data=None):
                 if project not in client.projects or sid not in fanout.clients:
                     return {"ok": False, "event": "join", "message": "left during replay"}
                 fanout.send_replayed(client, rows)
-                replayed.update(int(row["id"]) for row in rows)
+                replayed += len(rows)
+                if rows:
+                    cursor = int(rows[-1]["id"])
                 if len(rows) < db.REPLAY_PAGE:
                     break
-                cursor = int(rows[-1]["id"])
         except Exception:
             log.exception("replay of %s for %s failed", project, client.username)
             fanout.leave(client, project)
             await sio.leave_room(sid, _room(project))
             return await _error(sid, "join", "replay failed; join again", "last_event_id")
-        fanout.finish_replay(client, project, replayed)
+        fanout.finish_replay(client, project, cursor)
     await presence.joined(client.username, sid, project)
     await _broadcast_presence(project)
     watchers = await presence.watchers(project)
-    return {"ok": True, "project": project, "role": role, "replayed": len(replayed), "watchers": watchers}
+    return {"ok": True, "project": project, "role": role, "replayed": replayed, "watchers": watchers}
 
 
 @sio.event

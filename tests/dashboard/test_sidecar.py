@@ -197,7 +197,7 @@ async def test_replay_after_reconnect_nothing_missed_nothing_twice(sidecar, pg_u
     for n in range(12, 20):
         sidecar.put(task_event(project, n))
     ack = await ack_task
-    assert ack["ok"] and ack["replayed"] == 7
+    assert ack["ok"] and ack["replayed"] >= 7  # plus any of the concurrent ones already stored
     await back.wait_for(lambda: len(back.events) >= 15)
     await asyncio.sleep(0.5)
     all_ids = gina.ids + back.ids
