@@ -19,7 +19,7 @@ from typing import Iterator
 import httpx
 
 from include.launcher.platform import start_platform
-from include.launcher.processes import Supervisor
+from include.launcher.processes import Supervisor, _group_alive
 from include.settings import Settings, get_settings, load_settings
 
 
@@ -96,3 +96,5 @@ def running_platform(state_dir: Path, **overrides: object) -> Iterator[RunningPl
         yield RunningPlatform(settings, supervisor, user, password)
     finally:
         supervisor.stop_all()
+        leftovers = [s.name for s in supervisor.services if s.process and _group_alive(s.process.pid)]
+        assert not leftovers, f"still running after stop: {leftovers}"
