@@ -210,7 +210,8 @@ async def relay_batch(
     stats: RelayStats,
 ) -> bool:
     """Persist, publish and acknowledge one batch; returns False if stopped before finishing."""
-    if not await lock.acquire(stop):
+    ok, acquired = await _retrying("lock", lambda: lock.acquire(stop), stop, stats)
+    if not ok or not acquired:
         return False
     try:
         ok, results = await _retrying("persist", lambda: asyncio.to_thread(persist_batch, engine, items), stop, stats)
@@ -279,7 +280,15 @@ async def run_relay(
                 continue
             stats.read += len(items)
             stats.last_batch_at = time.time()
-            await relay_batch(items, publish, outbox=outbox, engine=engine, lock=lock, stop=stop, stats=stats)
+            try:
+                await relay_batch(items, publish, outbox=outbox, engine=engine, lock=lock, stop=stop, stats=stats)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - unacknowledged items come back (re-read / re-claimed)
+                stats.errors += 1
+                stats.last_error = f"batch: {type(exc).__name__}: {exc}"
+                log.exception("event relay: batch failed; its events will be delivered again")
+                await _wait(stop, 1.0)
     finally:
         await asyncio.to_thread(lock.close)
         log.info("event relay %s stopped", consumer)
