@@ -56,6 +56,10 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+_SHOW_INPUT = {"literal_error", "enum", "string_pattern_mismatch", "less_than_equal", "greater_than_equal",
+               "less_than", "greater_than", "int_parsing", "float_parsing", "bool_parsing", "value_error"}
+
+
 def _pydantic_problems(exc: ValidationError, *, prefix: str = "", **where: Any) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
@@ -67,6 +71,9 @@ def _pydantic_problems(exc: ValidationError, *, prefix: str = "", **where: Any) 
         head, sep, rest = msg.partition(": ")
         if sep and not field and head.isidentifier():
             field, msg = head, rest
+        value = err.get("input")
+        if err["type"] in _SHOW_INPUT and isinstance(value, (str, int, float, bool)) and len(repr(value)) <= 80:
+            msg = f"{msg} (got {value!r})"
         full = ".".join(p for p in (prefix, field) if p) or None
         problems.append(Problem(field=full, message=msg, **where))
     return problems

@@ -22,6 +22,14 @@ def airflow_db() -> None:
         pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
 
 
+@pytest.fixture(scope="session")
+def generated_workflows() -> list[dict]:
+    """200 valid generated workflows (tests/workflows/strategies.py), drawn once per session."""
+    from tests.workflows.strategies import draw_valid_workflows
+
+    return draw_valid_workflows(200)
+
+
 @pytest.fixture()
 def workflows_dir(tmp_path, monkeypatch) -> Path:
     """A private AUTOPR_WORKFLOWS_DIR for one test (compiled files land here)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import string
 
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from include.workflows.nodes import TEMPLATE_PLACEHOLDERS
@@ -20,6 +21,9 @@ slugs = st.builds(
     lambda head, tail: head + tail,
     st.sampled_from(string.ascii_lowercase + string.digits),
     st.text(SLUG_ALPHABET, max_size=20),
+)
+node_ids = st.builds(
+    lambda head, tail: head + tail, st.sampled_from(string.ascii_lowercase), st.text(string.ascii_lowercase + string.digits + "_", max_size=10)
 )
 short_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60).filter(lambda s: s.strip())
@@ -134,7 +138,7 @@ CONDITION_EXPRESSIONS = [
 def workflows(draw, min_nodes: int = 1, max_nodes: int = 8) -> dict:
     """A valid workflow dict with a trigger plus ``min_nodes..max_nodes`` other nodes."""
     n = draw(st.integers(min_nodes, max_nodes))
-    ids = draw(st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), min_size=n + 1, max_size=n + 1, unique=True))
+    ids = draw(st.lists(node_ids, min_size=n + 1, max_size=n + 1, unique=True))
     trigger_id, others = ids[0], ids[1:]
     kinds = []
     for i in range(n):
@@ -221,3 +225,23 @@ def linear_workflow(project: str, workflow_id: str, n_tasks: int = 5) -> dict:
         edges.append({"id": f"e{i}", "source": prev, "target": nid})
         prev = nid
     return {"id": workflow_id, "name": workflow_id, "project": project, "nodes": nodes, "edges": edges}
+
+
+def draw_valid_workflows(n: int, project: str = "gen", batch: int = 10) -> list[dict]:
+    """``n`` workflows from :func:`workflows`, with unique ids ``wf000``... in ``project``.
+
+    Drawn ``batch`` per hypothesis example (per-example engine overhead dominates
+    otherwise); derandomized so a failure is reproducible.
+    """
+    docs: list[dict] = []
+
+    @settings(max_examples=-(-n // batch), database=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck), deadline=None)
+    @given(st.lists(workflows(), min_size=batch, max_size=batch))
+    def collect(batch_docs: list[dict]) -> None:
+        docs.extend(batch_docs)
+
+    collect()
+    if len(docs) < n:
+        raise AssertionError(f"hypothesis produced {len(docs)} of {n} workflows")
+    return [dict(doc, id=f"wf{i:03d}", project=project) for i, doc in enumerate(docs[:n])]
