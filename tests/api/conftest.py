@@ -17,6 +17,9 @@ from tests.conftest import free_port
 # In-process tests have no Airflow: point the client at a closed port so a
 # best-effort re-parse request fails fast instead of reaching someone's 8080.
 os.environ["AUTOPR_AIRFLOW_API_URL"] = f"http://127.0.0.1:{free_port()}"
+# The shared platform (tests/conftest.py ``platform``) reads settings when it starts:
+# give it a webhook secret so the live webhook test can sign deliveries.
+os.environ.setdefault("AUTOPR_WEBHOOK_SECRET", "live-webhook-secret")
 
 
 @pytest.fixture()

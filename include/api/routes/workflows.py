@@ -172,8 +172,44 @@ def request_reparse(project: str, workflow_id: str, user_token: str | None) -> N
                       if str(d.get("fileloc", "")).endswith("workflow_loader.py") and d.get("file_token")}
             for token in tokens:
                 client.reparse_file(token)
+            if tokens:
+                return
     except (AirflowError, ProblemError) as exc:
         log.info("re-parse request for %s/%s not sent: %s", project, workflow_id, exc)
+    _queue_new_file_inside_airflow(project, workflow_id)
+
+
+def _queue_new_file_inside_airflow(project: str, workflow_id: str) -> None:
+    """Inside Airflow's API server, queue a never-parsed file the way ``PUT /parseDagFile`` does.
+
+    Airflow's endpoint only takes files it has already parsed, so the first
+    save of a workflow would otherwise wait for the next folder scan.  The
+    request row is exactly what that endpoint writes; outside the API server
+    this does nothing.
+    """
+    from include.api.deps import _airflow_auth_manager
+
+    if _airflow_auth_manager() is None:
+        return
+    try:
+        from pathlib import Path as FsPath
+
+        from airflow.configuration import conf
+        from airflow.models.dagbag import DagPriorityParsingRequest
+        from airflow.utils.session import create_session
+
+        from include.workflows.compiler import compiled_paths
+
+        dags_folder = FsPath(conf.get("core", "dags_folder")).resolve()
+        stub = compiled_paths(project, workflow_id)[1].resolve()
+        target = stub if dags_folder in stub.parents else dags_folder / "workflow_loader.py"
+        if not target.exists():
+            return
+        with create_session() as session:
+            session.merge(DagPriorityParsingRequest(bundle_name="dags-folder",
+                                                    relative_fileloc=str(target.relative_to(dags_folder))))
+    except Exception as exc:  # noqa: BLE001 - best effort; the folder scan still picks the file up
+        log.info("could not queue a parse of %s/%s: %s", project, workflow_id, exc)
 
 
 def _load(session: Session, user: Identity, project: str, workflow: str, needed: Role,
