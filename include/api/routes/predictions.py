@@ -1,0 +1,133 @@
+"""Severity predictions from the registered model (``autopr-severity``), one issue or a batch.
+
+Each answer names the model version and the A/B arm (``champion`` or
+``challenger``) that produced it, plus the calibrated probability that a
+reviewer finds the issue helpful (``helpfulness``) when an
+``autopr-helpfulness`` model is registered; issues below the confidence
+threshold come back with ``hidden: true``.  No model → 503 (never a guess);
+bad input → 422 naming the field.
+
+Role: ``viewer`` of the project.  Heavy imports (mlflow, sklearn, pandas)
+happen inside :mod:`ml.serving` on first use, not when Airflow imports this.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from include.api.deps import CurrentUser, DbSession, authorize
+from include.api.errors import ServiceUnavailable, Unprocessable, problem_responses
+from include.api.types import NO_NUL, SLUG_PATTERN
+from include.db.models import Role, Severity
+
+router = APIRouter(tags=["predictions"])
+
+ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="Project slug")]
+MAX_BATCH = 5000
+
+
+class IssueIn(BaseModel):
+    """An issue to score: what the analyser said and where (metrics optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=20000, pattern=NO_NUL)
+    rule: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    analyzer: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    file_path: str = Field(min_length=1, max_length=1000, pattern=NO_NUL)
+    line: int | None = Field(default=None, ge=0)
+    severity: Severity | None = Field(default=None, description="The analyser's own level, if any (helpfulness input)")
+    pr_size: float | None = Field(default=None, ge=0, description="Lines changed in the reviewed change")
+    complexity: float | None = Field(default=None, ge=0)
+    file_lines: float | None = Field(default=None, ge=0)
+    created_at: datetime | None = None
+    issue_id: int | None = Field(default=None, ge=1, description="Stored issue this prediction is for (logged)")
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repository: str = Field(min_length=1, max_length=300, pattern=NO_NUL, description="owner/name; decides the A/B arm")
+    issue: IssueIn
+
+
+class BatchPredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repository: str = Field(min_length=1, max_length=300, pattern=NO_NUL, description="owner/name; decides the A/B arm")
+    issues: list[IssueIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class PredictionOut(BaseModel):
+    severity: str
+    confidence: float = Field(description="Model probability of the predicted severity")
+    probabilities: dict[str, float]
+    model_version: str
+    arm: str
+    helpfulness: float | None = Field(description="Calibrated P(reviewer finds it helpful); null without a model")
+    helpfulness_model_version: str | None
+    hidden: bool = Field(description="helpfulness below the confidence threshold")
+
+
+class PredictResponse(PredictionOut):
+    model_name: str
+
+
+class BatchPredictResponse(BaseModel):
+    model_name: str
+    model_version: str
+    arm: str
+    count: int
+    predictions: list[PredictionOut]
+
+
+def _dump(issue: IssueIn) -> dict[str, Any]:
+    # exclude_none: issues_frame treats missing and None the same; fewer keys is faster
+    return issue.model_dump(exclude_none=True)
+
+
+def _run(records: list[dict[str, Any]], repository: str, project_id: int, pointer_prefix: str) -> tuple[Any, list[Any]]:
+    from ml.features import FeatureInputError
+    from ml.serving import ModelUnavailable, get_service
+
+    service = get_service()
+    try:
+        preds = service.predict(records, repository, project_id=project_id)
+    except ModelUnavailable as exc:
+        raise ServiceUnavailable(f"No severity model to serve: {exc.reason}",
+                                 headers={"Retry-After": str(int(service.settings.model_refresh_seconds) + 1)}) from None
+    except FeatureInputError as exc:
+        where = f"{pointer_prefix}/{exc.index}/{exc.field}" if pointer_prefix.endswith("issues") else f"{pointer_prefix}/{exc.field}"
+        raise Unprocessable(f"Invalid issue: {where}", errors=[{"pointer": where, "message": str(exc)}]) from None
+    return service.settings.severity_model_name, preds
+
+
+@router.post("/api/v1/projects/{project}/predictions/severity", response_model=PredictResponse,
+             summary="Predict the severity of one issue", responses=problem_responses(401, 404, 422, 503))
+def predict_one(project: ProjectSlug, body: PredictRequest, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    proj = authorize(session, user, project, Role.viewer)
+    name, preds = _run([_dump(body.issue)], body.repository, proj.id, "/issue")
+    return {"model_name": name, **preds[0].as_dict()}
+
+
+@router.post("/api/v1/projects/{project}/predictions/severity/batch", response_model=BatchPredictResponse,
+             summary="Predict the severity of up to 5,000 issues of one repository",
+             responses=problem_responses(401, 404, 422, 503))
+def predict_batch(project: ProjectSlug, body: BatchPredictRequest, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    proj = authorize(session, user, project, Role.viewer)
+    name, preds = _run([_dump(i) for i in body.issues], body.repository, proj.id, "/issues")
+    first = preds[0]
+    return {"model_name": name, "model_version": first.model_version, "arm": first.arm, "count": len(preds),
+            "predictions": [p.as_dict() for p in preds]}
+
+
+@router.get("/api/v1/predictions/models", summary="Which model versions serve each alias, and the A/B share",
+            responses=problem_responses(401))
+def serving_status(user: CurrentUser) -> dict[str, Any]:
+    from ml.serving import get_service
+
+    return get_service().status()
