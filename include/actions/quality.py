@@ -13,7 +13,7 @@ from typing import Any
 
 from include.actions.context import ActionFailed, RunContext
 from include.analysis import severity as sev
-from include.analysis.checkout import CheckoutError, checkout
+from include.analysis.checkout import CheckoutError, changed_files, checkout
 from include.analysis.findings import Finding
 from include.analysis.runners import AnalyzerError, analyze_checkout
 from include.analysis.scoring import count_by_severity, quality_score
@@ -44,12 +44,24 @@ def _repository(event: dict[str, Any]) -> str:
 
 
 def _analyse(node_id: str, ctx: RunContext, analyzers: list[str], mode: str):
+    """Check out the event's commit and analyse it; fast mode looks only at the change's files.
+
+    The change's files are the event's ``files`` when the code host listed them
+    (push events), else the files the commits not on ``base_ref`` touched (pull
+    requests); with neither, fast mode analyses everything.
+    """
     clone_url, sha, ref = _event_target(node_id, ctx.event)
-    only = ctx.event.get("files") if mode == "fast" else None
     try:
         with checkout(clone_url, sha=sha, ref=ref) as co:
+            only, scope = None, "all"
+            if mode == "fast":
+                if ctx.event.get("files") is not None:
+                    only, scope = list(ctx.event["files"]), "event"
+                elif ctx.event.get("base_ref"):
+                    only = changed_files(co, str(ctx.event["base_ref"]))
+                    scope = "commits" if only is not None else "all"
             result = analyze_checkout(co.path, analyzers or list(DEFAULT_ANALYZERS), only_files=only)
-            return result, co.commit_sha
+            return result, co.commit_sha, scope
     except CheckoutError as exc:
         raise ActionFailed(node_id, f"checkout failed: {exc}", retryable=True) from None
     except AnalyzerError as exc:
@@ -103,7 +115,7 @@ def quality_check(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict
     mode = config.get("mode", "fast")
     threshold = float(config.get("quality_threshold", 70.0))
     fail_on_error = bool(config.get("fail_on_error", False))
-    result, commit_sha = _analyse(node_id, ctx, list(config.get("analyzers") or DEFAULT_ANALYZERS), mode)
+    result, commit_sha, scope = _analyse(node_id, ctx, list(config.get("analyzers") or DEFAULT_ANALYZERS), mode)
     findings = result.findings
     score = quality_score(findings, result.analysed_lines)
     errors = sum(1 for f in findings if sev.is_error(f.severity))
@@ -120,6 +132,7 @@ def quality_check(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict
             "errors_count": errors,
             "passed": passed,
             "mode": mode,
+            "scope": scope,
             "files_analysed": len(result.files),
             "lines_analysed": result.analysed_lines,
             "node_id": node_id,
@@ -134,6 +147,7 @@ def quality_check(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict
         "passed": passed,
         "commit_sha": commit_sha,
         "files_analysed": len(result.files),
+        "scope": scope,
         "summary": summary,
     }
     log.info(
@@ -196,7 +210,8 @@ def _model_scores(findings: list[Finding], repository: str) -> tuple[list[Findin
 def code_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     min_confidence = float(config.get("min_confidence", 0.5))
     use_model = bool(config.get("use_model", True))
-    result, commit_sha = _analyse(
+    # A review is about the change: only its files (see _analyse), unless a config says "full".
+    result, commit_sha, scope = _analyse(
         node_id,
         ctx,
         list(config.get("analyzers") or DEFAULT_ANALYZERS),
@@ -227,6 +242,7 @@ def code_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[s
             "hidden_count": hidden,
             "min_confidence": min_confidence,
             "model_version": model_version,
+            "scope": scope,
             "files_analysed": len(result.files),
             "node_id": node_id,
         },
@@ -242,6 +258,7 @@ def code_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[s
         "model_version": model_version,
         "severity_source": "model" if model_version else "analyzers",
         "commit_sha": commit_sha,
+        "scope": scope,
         "issues": [
             {
                 k: f.as_record()[k]

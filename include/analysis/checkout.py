@@ -94,3 +94,30 @@ def checkout(clone_url: str, *, sha: str | None = None, ref: str | None = None) 
         yield Checkout(path=workdir, commit_sha=commit)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def changed_files(co: Checkout, base_ref: str) -> list[str] | None:
+    """Files touched by the commits of ``co`` that are not on ``base_ref`` (a pull request's "files changed").
+
+    Fetches exactly those commits (``--shallow-exclude``, the server's
+    ``deepen-not``), then one more generation (``--deepen=1``) so the oldest of
+    them can be diffed against its parent instead of against nothing, and lists
+    the files each changed.  Returns None when the server or history does not
+    allow it (e.g. the commit is already on ``base_ref``); callers then analyse
+    everything.
+    """
+    if not base_ref or base_ref.startswith("-"):
+        return None
+    for args in (
+        ["fetch", "-q", f"--shallow-exclude={base_ref}", "origin", co.commit_sha],
+        ["fetch", "-q", "--deepen=1", "origin", co.commit_sha],
+    ):
+        if _git(args, co.path).returncode:
+            return None
+    shallow_file = _git(["rev-parse", "--git-path", "shallow"], co.path).stdout.strip()
+    shallow_path = co.path / shallow_file
+    boundary = shallow_path.read_text().split() if shallow_path.is_file() else []
+    listed = _git(["log", "--format=", "--name-only", "--no-renames", "HEAD", "--not", *boundary], co.path)
+    if listed.returncode:
+        return None
+    return sorted({line.strip() for line in listed.stdout.splitlines() if line.strip()})

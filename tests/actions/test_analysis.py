@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from include.analysis import severity as sev
-from include.analysis.checkout import CheckoutError, checkout
+from include.analysis.checkout import CheckoutError, changed_files, checkout
 from include.analysis.runners import analyze_checkout
 from include.analysis.scoring import count_by_severity, quality_score
 from include.db.models import Severity
@@ -45,8 +45,17 @@ def test_checkout_of_an_older_sha_sees_the_older_tree(git_repo):
 
 
 def test_checkout_by_branch_ref(git_repo):
-    with checkout(git_repo.url, ref="main") as co:
+    with checkout(git_repo.url, ref="feature") as co:
         assert co.commit_sha == git_repo.bad_sha
+    with checkout(git_repo.url) as co:  # no sha, no ref: the remote's HEAD
+        assert co.commit_sha == git_repo.first_sha
+
+
+def test_changed_files_of_a_pull_request(git_repo):
+    with checkout(git_repo.url, sha=git_repo.bad_sha) as co:
+        assert changed_files(co, "main") == ["README.md", "app/bad.py"]
+    with checkout(git_repo.url, sha=git_repo.first_sha) as co:
+        assert changed_files(co, "no-such-branch") is None  # callers fall back to a full analysis
 
 
 def test_fast_mode_analyses_only_changed_python_files(git_repo):

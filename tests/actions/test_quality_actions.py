@@ -69,6 +69,13 @@ def test_fast_mode_uses_the_event_files(project, git_repo):
     assert out["files_analysed"] == 1
 
 
+def test_fast_mode_on_a_pull_request_analyses_its_commits(project, git_repo):
+    ctx = make_ctx(_event(git_repo, base_ref="main"))
+    out = run_node(_node("quality_check", mode="fast"), ctx)
+    assert out["scope"] == "commits" and out["files_analysed"] == 1  # app/bad.py; clean.py is not in the PR
+    assert out["by_severity"]["critical"] == 1
+
+
 def test_fail_on_error_fails_after_storing(project, git_repo):
     ctx = make_ctx(_event(git_repo))
     with pytest.raises(ActionFailed, match="error-level") as info:

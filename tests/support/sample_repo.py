@@ -48,8 +48,8 @@ CLEAN_PY = 'def add(a: int, b: int) -> int:\n    """Add two numbers."""\n    ret
 @dataclass
 class GitRepo:
     path: Path
-    first_sha: str  # only clean.py
-    bad_sha: str  # clean.py + app/bad.py
+    first_sha: str  # branch main: only clean.py
+    bad_sha: str  # branch feature (a pull request against main): clean.py + app/bad.py + README.md
     url: str
 
 
@@ -71,10 +71,12 @@ def make_repo(root: Path) -> GitRepo:
     _git(root, "add", ".")
     _git(root, "commit", "-q", "-m", "clean start")
     first = _git(root, "rev-parse", "HEAD")
+    _git(root, "checkout", "-q", "-b", "feature")
     (root / "app").mkdir()
     (root / "app" / "bad.py").write_text(BAD_PY)
     (root / "README.md").write_text("not python\n")
     _git(root, "add", ".")
     _git(root, "commit", "-q", "-m", "add risky code")
     bad = _git(root, "rev-parse", "HEAD")
+    _git(root, "checkout", "-q", "main")
     return GitRepo(path=root, first_sha=first, bad_sha=bad, url=root.as_uri())
