@@ -1,0 +1,138 @@
+"""Metrics and plots for severity models, and the frozen holdout they are judged on.
+
+Why this module exists: training, promotion and the benchmark must compute
+the same numbers the same way — accuracy, macro-F1 over the classes present
+in the holdout, per-class F1 — and the promotion rule must compare two models
+on literally the same rows (:func:`holdout_split`, :func:`holdout_hash`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from include.db.models import Severity
+from ml.features import ISSUE_COLUMNS, SEVERITY_LABELS
+
+
+@dataclass
+class Metrics:
+    accuracy: float
+    macro_f1: float
+    per_class_f1: dict[str, float]
+    support: dict[str, int]
+    rows: int
+    labels: list[str] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)
+
+    def as_mlflow(self, prefix: str = "") -> dict[str, float]:
+        """Flat metric dict for ``mlflow.log_metrics`` (``f1_<class>`` per class)."""
+        out = {f"{prefix}accuracy": self.accuracy, f"{prefix}macro_f1": self.macro_f1, f"{prefix}rows": self.rows}
+        out.update({f"{prefix}f1_{label}": value for label, value in self.per_class_f1.items()})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ordered_labels(values: Any) -> list[str]:
+    """The severity labels among ``values``, weakest first (the platform's ordinal order)."""
+    present = {str(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}
+    return [label for label in SEVERITY_LABELS if label in present]
+
+
+def evaluate_predictions(y_true: Any, y_pred: Any, labels: list[str] | None = None) -> Metrics:
+    """Accuracy, macro-F1 and per-class F1 over ``labels`` (default: classes present in ``y_true``)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    y_true = np.asarray(y_true, dtype=object)
+    y_pred = np.asarray(y_pred, dtype=object)
+    labels = labels or ordered_labels(y_true)
+    per_class = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    return Metrics(
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        macro_f1=float(np.mean(per_class)) if len(labels) else 0.0,
+        per_class_f1={label: float(score) for label, score in zip(labels, per_class)},
+        support={label: int((y_true == label).sum()) for label in labels},
+        rows=len(y_true),
+        labels=list(labels),
+        confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    )
+
+
+def evaluate_model(model: Any, frame: pd.DataFrame, label_column: str = "label") -> Metrics:
+    """Score a fitted Pipeline on ``frame`` (model input = the ISSUE_COLUMNS)."""
+    predictions = model.predict(frame.loc[:, list(ISSUE_COLUMNS)])
+    return evaluate_predictions(frame[label_column].to_numpy(dtype=object), predictions)
+
+
+def confusion_figure(metrics: Metrics, title: str):
+    """A matplotlib figure of the confusion matrix (Agg backend: works in workers without a display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+    ConfusionMatrixDisplay(np.asarray(metrics.confusion), display_labels=metrics.labels).plot(
+        ax=ax, cmap="Blues", colorbar=False, values_format="d"
+    )
+    ax.set_title(f"{title}\naccuracy {metrics.accuracy:.3f} · macro-F1 {metrics.macro_f1:.3f}")
+    fig.tight_layout()
+    return fig
+
+
+def per_class_figure(metrics_by_model: dict[str, Metrics], title: str):
+    """Grouped bars of per-class F1 for several models (champion vs challenger, candidates)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [s.value for s in Severity if any(s.value in m.per_class_f1 for m in metrics_by_model.values())]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=100)
+    width = 0.8 / max(1, len(metrics_by_model))
+    for i, (name, metrics) in enumerate(metrics_by_model.items()):
+        xs = np.arange(len(labels)) + i * width
+        ax.bar(xs, [metrics.per_class_f1.get(label, 0.0) for label in labels], width, label=name)
+    ax.set_xticks(np.arange(len(labels)) + width * (len(metrics_by_model) - 1) / 2, labels)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("F1")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# The frozen holdout
+# ------------------------------------------------------------------------------------------
+def in_holdout(project: pd.Series, issue_id: pd.Series, percent: int) -> np.ndarray:
+    """Stable membership: sha256(project:issue_id) mod 100 < percent.
+
+    The rule, not a random draw, decides, so an issue is in the holdout for
+    every dataset version and every model — no champion ever trained on a row
+    a challenger is judged on.
+    """
+    keys = project.astype(str) + ":" + issue_id.astype(str)
+    buckets = keys.map(lambda k: int.from_bytes(hashlib.sha256(k.encode()).digest()[:4], "big") % 100)
+    return (buckets < percent).to_numpy()
+
+
+def holdout_split(labelled: pd.DataFrame, percent: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, holdout) of the labelled rows of a dataset frame."""
+    mask = in_holdout(labelled["project"], labelled["issue_id"], percent)
+    return labelled.loc[~mask].reset_index(drop=True), labelled.loc[mask].reset_index(drop=True)
+
+
+def holdout_hash(holdout: pd.DataFrame) -> str:
+    """Content hash of exactly what models are judged on: issue ids, model input and labels."""
+    columns = ["issue_id", *ISSUE_COLUMNS, "label"]
+    ordered = holdout.loc[:, columns].sort_values("issue_id", kind="stable").reset_index(drop=True)
+    rows = pd.util.hash_pandas_object(ordered.astype(str), index=False).to_numpy()
+    return hashlib.sha256(np.ascontiguousarray(rows).tobytes()).hexdigest()
