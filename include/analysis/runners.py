@@ -115,6 +115,22 @@ def run_ruff(root: Path, files: Sequence[str]) -> list[Finding]:
     return out
 
 
+def is_test_file(path: str) -> bool:
+    """pytest-style test modules and anything under a tests/ directory."""
+    parts = PurePosixPath(path).parts
+    name = parts[-1] if parts else ""
+    return (
+        any(p in ("tests", "test", "testing") for p in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
+
+
+# Bandit checks that are noise in test code: B101 flags ``assert``, which is how pytest tests are written.
+BANDIT_SKIP_IN_TESTS = frozenset({"B101"})
+
+
 def run_bandit(root: Path, files: Sequence[str]) -> list[Finding]:
     out: list[Finding] = []
     for batch in _batches(files):
@@ -133,10 +149,13 @@ def run_bandit(root: Path, files: Sequence[str]) -> list[Finding]:
                 )
             )
         for item in report.get("results", []):
+            file_path = _rel(item["filename"], root)
+            if item.get("test_id") in BANDIT_SKIP_IN_TESTS and is_test_file(file_path):
+                continue
             severity, confidence = sev.bandit_severity(item.get("issue_severity"), item.get("issue_confidence"))
             out.append(
                 Finding(
-                    file_path=_rel(item["filename"], root),
+                    file_path=file_path,
                     line=item.get("line_number"),
                     rule=item.get("test_id") or item.get("test_name") or "bandit",
                     analyzer="bandit",

@@ -102,3 +102,15 @@ def test_quality_score_formula():
         "low": 2,
         "info": 1,
     }
+
+
+def test_asserts_in_test_code_are_not_security_findings(tmp_path):
+    from include.analysis.runners import is_test_file, run_bandit
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("def test_x():\n    assert 1 + 1 == 2\n")
+    (tmp_path / "lib.py").write_text("def check(x):\n    assert x\n    return x\n")
+    found = run_bandit(tmp_path, ["tests/test_x.py", "lib.py"])
+    assert [(f.file_path, f.rule) for f in found] == [("lib.py", "B101")]
+    assert is_test_file("pkg/tests/a.py") and is_test_file("test_a.py") and is_test_file("a_test.py")
+    assert not is_test_file("src/contest.py")

@@ -153,6 +153,7 @@ class GitHubStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as separate writes (keep-alive)
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
