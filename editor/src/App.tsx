@@ -26,7 +26,6 @@ import {
   type NodeTypeSchemas,
   type ProjectOut,
   type TemplateOut,
-  unwrapWorkflow,
 } from "./api/client";
 import { DRAG_MIME, Palette } from "./components/Palette";
 import { NodeStatusContext, nodeTypes } from "./components/NodeCard";
@@ -154,7 +153,7 @@ function Editor() {
           openWorkflow(chosen, slug).catch((err) => fail(`Cannot open ${slug}`, err));
         } else {
           const blank = emptyWorkflow(chosen);
-          dispatch({ type: "load", workflow: blank, saved: false });
+          dispatch({ type: "load", workflow: blank, saved: true, etag: null });
           offerDraft(null, blank);
         }
       },
@@ -381,8 +380,7 @@ function Editor() {
   const useTemplate = useCallback(
     async (template: TemplateOut) => {
       if (!confirmDiscard()) return;
-      const full = template.spec || template.workflow ? template : await api.template(template.id);
-      const spec = unwrapWorkflow(full.spec ?? full.workflow ?? full);
+      const spec = template.spec;
       const project = stateRef.current.meta.project;
       const fresh: Workflow = { ...spec, format_version: "1", id: slugify(spec.name), project, version: 1, enabled: true };
       dispatch({ type: "load", workflow: emptyWorkflow(project), saved: true, etag: null });
@@ -397,7 +395,7 @@ function Editor() {
 
   const saveAsTemplate = useCallback(async (name: string, description: string, isPublic: boolean) => {
     const current = stateRef.current;
-    await api.saveAsTemplate(current.meta.project, current.meta.id, { name, description, public: isPublic });
+    await api.saveAsTemplate(current.meta.project, current.meta.id, { name, description, is_public: isPublic });
   }, []);
 
   const importDoc = useCallback(
@@ -613,7 +611,6 @@ function Editor() {
               deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
               nodesDraggable={!readOnly}
               nodesConnectable={!readOnly}
-              fitView
               minZoom={0.2}
               maxZoom={2}
               proOptions={{ hideAttribution: true }}

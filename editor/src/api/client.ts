@@ -8,6 +8,7 @@
  * problem+json; `ApiError` keeps the per-field `errors` so the editor can
  * show them on nodes and form fields.
  */
+import { withoutNulls } from "../model/schema";
 import type { ValidationProblem, Workflow } from "../model/types";
 
 /** "/autopr/" when the editor is served at "/autopr/editor/". */
@@ -120,36 +121,33 @@ export interface ProjectOut {
 }
 
 export interface WorkflowSummary {
-  id?: string;
-  slug?: string;
+  id: string;
   name: string;
   description?: string;
-  project?: string;
-  version: number;
+  project: string;
+  current_version: number;
   enabled?: boolean;
   updated_at?: string;
+  dag_id?: string;
+  airflow_url?: string;
 }
 
 export interface VersionOut {
   version: number;
-  created_at?: string;
-  created_by?: string | null;
-  author?: string | null;
-  message?: string | null;
-  note?: string | null;
+  comment: string;
+  created_by: string;
+  created_at: string;
 }
 
 export interface TemplateOut {
-  id: string | number;
-  slug?: string;
+  id: number;
+  slug: string;
   name: string;
-  description?: string;
-  public?: boolean;
-  is_public?: boolean;
-  owner?: string | null;
-  spec?: Workflow;
-  workflow?: Workflow;
-  node_count?: number;
+  description: string;
+  category: string;
+  is_public: boolean;
+  created_by: string;
+  spec: Workflow;
 }
 
 export interface RunOut {
@@ -210,10 +208,11 @@ export interface EditorConfig {
 
 const wf = (project: string, slug: string) => `/projects/${encodeURIComponent(project)}/workflows/${encodeURIComponent(slug)}`;
 
-/** Workflow documents may come back bare or wrapped ({workflow|spec: {...}}); the editor wants the document. */
+/** The API wraps a workflow document in its record ({spec, current_version, revision, ...}). */
 export function unwrapWorkflow(data: unknown): Workflow {
   const d = data as Record<string, unknown>;
-  const doc = (d?.spec ?? d?.workflow ?? d?.document ?? d) as Workflow;
+  const doc = withoutNulls({ ...((d?.spec ?? d) as Workflow) }); // unset fields come back as null
+  if (typeof d?.current_version === "number") doc.version = d.current_version;
   return doc;
 }
 
@@ -239,7 +238,7 @@ export const api = {
     return (await request<NodeTypeSchemas>("GET", "/schemas/node-types")).data;
   },
   async listWorkflows(project: string): Promise<WorkflowSummary[]> {
-    return items<WorkflowSummary>((await request("GET", `/projects/${encodeURIComponent(project)}/workflows?limit=100`)).data);
+    return items<WorkflowSummary>((await request("GET", `/workflows?project=${encodeURIComponent(project)}&limit=200`)).data);
   },
   async getWorkflow(project: string, slug: string): Promise<{ workflow: Workflow; etag: string | null }> {
     const r = await request("GET", wf(project, slug));
@@ -258,11 +257,9 @@ export const api = {
   },
   async validate(workflow: Workflow): Promise<ValidationProblem[]> {
     try {
-      const r = await request<{ valid?: boolean; problems?: ProblemItem[]; errors?: ProblemItem[] }>(
-        "POST",
-        `/projects/${encodeURIComponent(workflow.project || "default")}/workflows/validate`,
-        { body: workflow },
-      );
+      const r = await request<{ valid?: boolean; problems?: ProblemItem[]; errors?: ProblemItem[] }>("POST", "/workflows/validate", {
+        body: workflow,
+      });
       return (r.data?.problems ?? r.data?.errors ?? []).map(toValidationProblem);
     } catch (err) {
       if (err instanceof ApiError && (err.status === 422 || err.status === 400) && err.problem.errors) return err.problems;
@@ -270,7 +267,7 @@ export const api = {
     }
   },
   async dryRun(workflow: Workflow): Promise<DryRunOut> {
-    return (await request<DryRunOut>("POST", `/projects/${encodeURIComponent(workflow.project)}/workflows/dry-run`, { body: workflow })).data;
+    return (await request<DryRunOut>("POST", "/workflows/dry-run", { body: workflow })).data;
   },
   async versions(project: string, slug: string): Promise<VersionOut[]> {
     return items<VersionOut>((await request("GET", `${wf(project, slug)}/versions`)).data);
@@ -287,7 +284,7 @@ export const api = {
   async template(id: string | number): Promise<TemplateOut> {
     return (await request<TemplateOut>("GET", `/templates/${encodeURIComponent(String(id))}`)).data;
   },
-  async saveAsTemplate(project: string, slug: string, body: { name: string; description: string; public: boolean }) {
+  async saveAsTemplate(project: string, slug: string, body: { name: string; description: string; is_public: boolean }) {
     return (await request<TemplateOut>("POST", `${wf(project, slug)}/template`, { body })).data;
   },
   async startRun(project: string, slug: string, event: Record<string, unknown> | null, note?: string): Promise<RunOut> {

@@ -42,19 +42,16 @@ export function OpenDialog({ project, onOpen, onClose }: { project: string; onOp
       {!data && !error && <p>Loading…</p>}
       {data?.length === 0 && <p>No workflows yet in this project.</p>}
       <ul className="list">
-        {data?.map((w: WorkflowSummary) => {
-          const slug = w.slug ?? w.id ?? "";
-          return (
-            <li key={slug}>
-              <button type="button" className="link" onClick={() => onOpen(slug)}>
-                {w.name}
-              </button>{" "}
-              <span className="muted small">
-                {slug} · v{w.version} {w.enabled === false ? "· disabled" : ""} {when(w.updated_at)}
-              </span>
-            </li>
-          );
-        })}
+        {data?.map((w: WorkflowSummary) => (
+          <li key={w.id}>
+            <button type="button" className="link" onClick={() => onOpen(w.id)}>
+              {w.name}
+            </button>{" "}
+            <span className="muted small">
+              {w.id} · v{w.current_version} {w.enabled === false ? "· disabled" : ""} · {when(w.updated_at)}
+            </span>
+          </li>
+        ))}
       </ul>
     </Modal>
   );
@@ -95,8 +92,8 @@ export function VersionsDialog({
             <tr key={v.version} data-testid={`version-${v.version}`}>
               <td>v{v.version}</td>
               <td>{when(v.created_at)}</td>
-              <td>{v.created_by ?? v.author ?? ""}</td>
-              <td>{v.message ?? v.note ?? ""}</td>
+              <td>{v.created_by}</td>
+              <td>{v.comment}</td>
               <td>
                 {v.version === workflow.version ? (
                   <span className="muted">current</span>
@@ -153,12 +150,11 @@ export function TemplatesDialog({
       {!data && !error && <p>Loading…</p>}
       <div className="gallery">
         {data?.map((t) => (
-          <div key={String(t.id)} className="template-card" data-testid={`template-${t.slug ?? t.id}`}>
+          <div key={t.id} className="template-card" data-testid={`template-${t.slug}`}>
             <h3>{t.name}</h3>
             <p className="muted">{t.description}</p>
             <p className="small">
-              {(t.public ?? t.is_public) ? "Public" : `Private${t.owner ? ` · ${t.owner}` : ""}`}
-              {t.node_count !== undefined ? ` · ${t.node_count} nodes` : ""}
+              {t.is_public ? "Public" : `Private · ${t.created_by}`} · {t.category} · {t.spec.nodes.length} nodes
             </p>
             <button type="button" onClick={() => onUse(t).catch((err: Error) => setMessage(err.message))}>
               Use template

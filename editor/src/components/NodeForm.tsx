@@ -62,6 +62,10 @@ function uiSchemaFor(schema: JSONSchema, discriminator: string | null): UiSchema
   for (const p of props) {
     if (LONG_TEXT.has(p)) ui[p] = { "ui:widget": "textarea", "ui:options": { rows: p === "expression" ? 2 : 4 } };
   }
+  for (const p of props) {
+    // A list entry needs no "Labels-1" caption of its own: the list's title says what it holds.
+    if (schema.properties![p].type === "array") ui[p] = { ...(ui[p] as object), items: { "ui:label": false } };
+  }
   for (const p of untypedFields(schema)) ui[p] = { "ui:field": "json" };
   return ui;
 }
@@ -139,7 +143,13 @@ export function NodeForm({ node, typeEntry, problems, readOnly, onConfig, onLabe
           noHtml5Validate
           disabled={readOnly}
           fields={{ json: JsonField }}
-          onChange={(e, id) => onConfig(withoutNulls(e.formData ?? {}), id ?? "config")}
+          experimental_defaultFormStateBehavior={{ arrayMinItems: { populate: "requiredOnly" } }}
+          onChange={(e, id) => {
+            // rjsf also reports the defaults it derives when a form opens (no field id): that is
+            // not an edit, and recording it would make merely selecting a node an undo step.
+            if (id === undefined) return;
+            onConfig(withoutNulls(e.formData ?? {}), id);
+          }}
         >
           <></>
         </Form>

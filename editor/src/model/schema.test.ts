@@ -79,7 +79,7 @@ describe("form schemas from the platform's JSON Schemas", () => {
   });
 
   it("drops nulls from config values so optional inputs start empty", () => {
-    expect(withoutNulls({ event: "push", cron: null, branches: ["main"], nested: { a: null, b: 1 } })).toEqual({
+    expect(withoutNulls({ event: "push", cron: null, branches: ["main", null, undefined], nested: { a: null, b: 1 } })).toEqual({
       event: "push",
       branches: ["main"],
       nested: { b: 1 },

@@ -126,9 +126,9 @@ export function subtypes(typeSchema: JSONSchema): string[] {
     .filter((v): v is string => typeof v === "string");
 }
 
-/** Config as the form should see it: nulls (unset optionals) become absent. */
+/** Config as the form should see it: nulls (unset optionals, empty list slots) become absent. */
 export function withoutNulls<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(withoutNulls) as T;
+  if (Array.isArray(value)) return value.filter((v) => v !== null && v !== undefined).map(withoutNulls) as T;
   if (value && typeof value === "object") {
     return Object.fromEntries(
       Object.entries(value as Record<string, unknown>)

@@ -54,7 +54,7 @@ export interface ValidationProblem {
 export function emptyWorkflow(project = "default"): Workflow {
   return {
     format_version: "1",
-    id: "",
+    id: "untitled-workflow",
     name: "Untitled workflow",
     description: "",
     project,

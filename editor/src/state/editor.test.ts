@@ -119,4 +119,21 @@ describe("editor reducer", () => {
     expect(back.nodes).toHaveLength(3);
     expect(isDirty(back)).toBe(true);
   });
+
+  it("does not count the server's nulls for unset fields as changes", () => {
+    const stored = {
+      ...currentWorkflow(built),
+      id: "wf-1",
+      version: 2,
+      edges: currentWorkflow(built).edges.map((e) => ({ ...e, label: null, branch: null })),
+    };
+    const s = editorReducer(built, { type: "load", workflow: stored, saved: true, etag: '"2"' });
+    expect(isDirty(s)).toBe(false);
+    const deleted = editorReducer(
+      editorReducer(s, { type: "nodesChange", changes: [{ type: "select", id: "gate", selected: true }] }),
+      { type: "deleteSelection" },
+    );
+    expect(isDirty(deleted)).toBe(true);
+    expect(isDirty(editorReducer(deleted, { type: "undo" }))).toBe(false);
+  });
 });

@@ -107,10 +107,13 @@ export function editorReducer(state: EditorState, action: EditorAction): EditorS
   switch (action.type) {
     case "load": {
       const shown = show({ ...state, rejected: null }, action.workflow, []);
+      // The baseline is the document as the canvas holds it (the server may spell unset
+      // fields as null, which the canvas leaves out): opening a workflow is not an edit.
+      const held = currentWorkflow(shown);
       return {
         ...shown,
-        history: action.keepHistory ? record(state.history, action.workflow) : startHistory(action.workflow),
-        savedJson: action.saved ? comparable(action.workflow) : state.savedJson,
+        history: action.keepHistory ? record(state.history, held) : startHistory(held),
+        savedJson: action.saved ? comparable(held) : state.savedJson,
         etag: action.saved ? (action.etag ?? null) : state.etag,
         lastEditKey: null,
       };
