@@ -31,7 +31,7 @@ from include.workflows.model import Workflow
 from include.workflows.serialization import to_json
 from include.workflows.validation import load_workflow
 
-__all__ = ["compile_workflow", "remove_compiled", "dag_id_for", "compiled_name", "render_stub", "compiled_paths"]
+__all__ = ["compile_workflow", "compiled_name", "compiled_paths", "dag_id_for", "remove_compiled", "render_stub"]
 
 STUB_MARKER = "# autopr-compiled-workflow"
 

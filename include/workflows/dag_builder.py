@@ -21,9 +21,10 @@ parses even on a machine where the runtime's dependencies are missing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
@@ -47,7 +48,7 @@ def dag_id_for(project: str, workflow_id: str) -> str:
 class _Run:
     """What every task of one compiled workflow knows about its DAG (closed over, not templated)."""
 
-    __slots__ = ("project", "workflow_id", "version", "dag_id", "trigger_id", "conditions")
+    __slots__ = ("conditions", "dag_id", "project", "trigger_id", "version", "workflow_id")
 
     def __init__(self, workflow: Workflow, conditions: set[str]):
         self.project = workflow.project
@@ -165,8 +166,10 @@ def render_doc(cg: CompiledGraph) -> str:
         "",
         wf.description or "_No description._",
         "",
-        f"AutoPR workflow `{wf.id}` in project `{wf.project}`, version {wf.version}. "
-        "Compiled from the platform's workflow store; edit it there, not here.",
+        (
+            f"AutoPR workflow `{wf.id}` in project `{wf.project}`, version {wf.version}. "
+            "Compiled from the platform's workflow store; edit it there, not here."
+        ),
         "",
         "| node | type | what | runs after |",
         "| --- | --- | --- | --- |",
@@ -268,5 +271,5 @@ def build_dag_from_file(path: str | Path) -> DAG:
         return build_dag(data)
     except WorkflowInvalid as exc:  # the message lists every problem; the traceback adds nothing
         raise WorkflowLoadError(f"workflow {who} ({spec_path.name}) cannot be loaded: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - re-raised with the workflow named
+    except Exception as exc:
         raise WorkflowLoadError(f"workflow {who} ({spec_path.name}) cannot be loaded: {exc}") from exc

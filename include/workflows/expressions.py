@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 import celpy
-from lark import Token, Tree
+from lark import Tree
 
 VARIABLES = ("event", "nodes")
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
@@ -82,14 +82,12 @@ def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
                 name = ident_of(node.children[2].children[0])
                 if name:
                     bound.add(name)
-        elif node.data == "member_dot" and len(node.children) == 2:
-            if ident_of(node.children[0]) == "nodes":
-                refs.add(str(node.children[1]))
-        elif node.data == "member_index" and len(node.children) == 2:
-            if ident_of(node.children[0]) == "nodes":
-                key = string_literal(node.children[1])
-                if key is not None:
-                    refs.add(key)
+        elif node.data == "member_dot" and len(node.children) == 2 and ident_of(node.children[0]) == "nodes":
+            refs.add(str(node.children[1]))
+        elif node.data == "member_index" and len(node.children) == 2 and ident_of(node.children[0]) == "nodes":
+            key = string_literal(node.children[1])
+            if key is not None:
+                refs.add(key)
     return frozenset(idents - bound), frozenset(refs), frozenset(calls)
 
 

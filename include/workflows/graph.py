@@ -10,9 +10,10 @@ reachability checks, and the editor's dry run can show it without Airflow.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from include.workflows.model import AnyNode, Workflow
@@ -62,7 +63,7 @@ class WorkflowGraph:
     down: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> "WorkflowGraph":
+    def build(cls, nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> WorkflowGraph:
         g = cls(nodes=list(nodes))
         for n in g.nodes:
             g.up[n], g.down[n] = [], []
@@ -116,16 +117,16 @@ class WorkflowGraph:
 class CompiledGraph:
     """A validated workflow as the DAG renderer sees it."""
 
-    workflow: "Workflow"
+    workflow: Workflow
     graph: WorkflowGraph
-    nodes: dict[str, "AnyNode"]
+    nodes: dict[str, AnyNode]
     #: condition id -> {"true": [target ids], "false": [target ids]}
     branches: dict[str, dict[str, list[str]]]
     #: nodes that may be skipped by a condition (they need a join-friendly trigger rule)
     behind_condition: set[str]
 
     @classmethod
-    def from_workflow(cls, workflow: "Workflow") -> "CompiledGraph":
+    def from_workflow(cls, workflow: Workflow) -> CompiledGraph:
         graph = WorkflowGraph.build([n.id for n in workflow.nodes], [(e.source, e.target) for e in workflow.edges])
         nodes = {n.id: n for n in workflow.nodes}
         branches: dict[str, dict[str, list[str]]] = {}
@@ -172,7 +173,7 @@ def _mid(node_id: str) -> str:
     return "n_" + node_id.replace("-", "_")
 
 
-def subtype(node: "AnyNode") -> str:
+def subtype(node: AnyNode) -> str:
     """The node's subtype for display: quality_check, slack, pr_opened, ..."""
     cfg = node.config
     for key in ("action", "channel", "event"):

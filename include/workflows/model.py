@@ -10,7 +10,7 @@ at once with a pointer to the node or edge.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,7 +79,7 @@ class NotificationNode(_NodeBase):
 
 
 Node = Annotated[
-    Union[TriggerNode, ActionNode, ConditionNode, IntegrationNode, NotificationNode],
+    TriggerNode | ActionNode | ConditionNode | IntegrationNode | NotificationNode,
     Field(discriminator="type"),
 ]
 
@@ -124,4 +124,4 @@ class Workflow(_Strict):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-AnyNode = Union[TriggerNode, ActionNode, ConditionNode, IntegrationNode, NotificationNode]
+AnyNode = TriggerNode | ActionNode | ConditionNode | IntegrationNode | NotificationNode

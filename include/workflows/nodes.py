@@ -15,7 +15,7 @@ strings (``Literal``), so exported JSON/YAML stays readable and lossless.
 from __future__ import annotations
 
 import string
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
@@ -139,7 +139,7 @@ class TriggerConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _per_event_rules(self) -> "TriggerConfig":
+    def _per_event_rules(self) -> TriggerConfig:
         if self.event == "schedule" and not self.cron:
             raise ValueError("cron: required when event is 'schedule'")
         if self.event != "schedule" and self.cron:
@@ -229,7 +229,7 @@ class RequestReviewConfig(RetryPolicy):
     use_recommendations: bool = Field(False, description="Add reviewers recommended by the learning system.")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "RequestReviewConfig":
+    def _one_source(self) -> RequestReviewConfig:
         if not (self.reviewers or self.team_reviewers or self.use_recommendations):
             raise ValueError("reviewers: give reviewers, team_reviewers or set use_recommendations")
         return self
@@ -244,15 +244,15 @@ class MergePrConfig(RetryPolicy):
 
 
 ActionConfig = Annotated[
-    Union[
-        QualityCheckConfig,
-        CodeReviewConfig,
-        CreateIssueConfig,
-        PostCommentConfig,
-        LabelPrConfig,
-        RequestReviewConfig,
-        MergePrConfig,
-    ],
+    (
+        QualityCheckConfig
+        | CodeReviewConfig
+        | CreateIssueConfig
+        | PostCommentConfig
+        | LabelPrConfig
+        | RequestReviewConfig
+        | MergePrConfig
+    ),
     Field(discriminator="action"),
 ]
 
@@ -354,7 +354,7 @@ class DashboardNotification(RetryPolicy):
 
 
 NotificationConfig = Annotated[
-    Union[SlackNotification, EmailNotification, DashboardNotification],
+    SlackNotification | EmailNotification | DashboardNotification,
     Field(discriminator="channel"),
 ]
 

@@ -17,12 +17,12 @@ from pydantic_core import core_schema
 
 from include.workflows.model import Edge, Workflow
 from include.workflows.nodes import (
+    NODE_TYPES,
+    TEMPLATE_PLACEHOLDERS,
     ActionConfig,
     ConditionConfig,
     IntegrationConfig,
-    NODE_TYPES,
     NotificationConfig,
-    TEMPLATE_PLACEHOLDERS,
     TriggerConfig,
 )
 

@@ -68,9 +68,8 @@ def trigger_matches(trigger: TriggerConfig, event: dict[str, Any]) -> tuple[bool
         if not branch or not any(fnmatchcase(branch, p) for p in trigger.branches):
             return False, f"branch {branch!r} matches none of {trigger.branches}"
     files = event.get("files")
-    if trigger.paths and files is not None:
-        if not any(fnmatchcase(f, p) for f in files for p in trigger.paths):
-            return False, f"no changed file matches {trigger.paths}"
+    if trigger.paths and files is not None and not any(fnmatchcase(f, p) for f in files for p in trigger.paths):
+        return False, f"no changed file matches {trigger.paths}"
     if trigger.labels and not set(trigger.labels) & set(event.get("labels") or []):
         return False, f"none of the labels {trigger.labels} is present"
     return True, ""

@@ -64,8 +64,7 @@ def _pydantic_problems(exc: ValidationError, *, prefix: str = "", **where: Any) 
     problems = []
     for err in exc.errors(include_url=False):
         msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
+        msg = msg.removeprefix("Value error, ")
         field = _loc(err["loc"])
         # Model-level checks name their field as "<field>: message"; lift it into the pointer.
         head, sep, rest = msg.partition(": ")

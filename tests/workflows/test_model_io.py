@@ -54,7 +54,7 @@ def test_export_is_readable_and_omits_unset_optionals(valid_doc):
     data = to_dict(Workflow.model_validate(valid_doc))
     assert list(data)[:3] == ["format_version", "id", "name"]
     assert list(data["nodes"][1]) == ["id", "type", "label", "position", "config"]
-    assert list(data["nodes"][1]["config"])[0] == "action"
+    assert next(iter(data["nodes"][1]["config"])) == "action"
     assert "cron" not in data["nodes"][0]["config"]
     assert "label" not in data["edges"][0] and "branch" not in data["edges"][0]
 

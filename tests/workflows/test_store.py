@@ -66,9 +66,8 @@ def test_stale_revision_is_refused_and_loses_nothing(acme, valid_doc):
     with session_scope() as s:
         store.create_workflow(s, valid_doc, "alice")
         store.save_new_version(s, "acme", "review", dict(valid_doc, name="Alice's edit"), "alice", expected_revision=1)
-    with pytest.raises(store.StaleRevision) as info:
-        with session_scope() as s:
-            store.save_new_version(s, "acme", "review", dict(valid_doc, name="Bob's edit"), "bob", expected_revision=1)
+    with pytest.raises(store.StaleRevision) as info, session_scope() as s:
+        store.save_new_version(s, "acme", "review", dict(valid_doc, name="Bob's edit"), "bob", expected_revision=1)
     assert (info.value.expected, info.value.current) == (1, 2)
     with session_scope() as s:
         rec = store.get_workflow(s, "acme", "review")
@@ -80,12 +79,11 @@ def test_concurrent_writer_between_read_and_write_is_detected(acme, valid_doc):
     """The revision bump is a conditional UPDATE: a save racing another transaction loses cleanly."""
     with session_scope() as s:
         store.create_workflow(s, valid_doc, "alice")
-    with pytest.raises(store.StaleRevision):
-        with session_scope() as s1:
-            row = store._row(s1, "acme", "review")  # s1 has read revision 1
-            with session_scope() as s2:  # another request commits first
-                s2.execute(update(m.Workflow).where(m.Workflow.id == row.id).values(revision=m.Workflow.revision + 1))
-            store._bump(s1, row, None)
+    with pytest.raises(store.StaleRevision), session_scope() as s1:
+        row = store._row(s1, "acme", "review")  # s1 has read revision 1
+        with session_scope() as s2:  # another request commits first
+            s2.execute(update(m.Workflow).where(m.Workflow.id == row.id).values(revision=m.Workflow.revision + 1))
+        store._bump(s1, row, None)
     with session_scope() as s:
         assert store.get_workflow(s, "acme", "review").revision == 2
 
@@ -97,13 +95,11 @@ def test_invalid_saves_change_nothing(acme, valid_doc, workflows_dir):
     before = spec_path.read_text()
     broken = copy.deepcopy(valid_doc)
     broken["edges"].append({"id": "loop", "source": "tell", "target": "qc"})
-    with pytest.raises(WorkflowInvalid) as info:
-        with session_scope() as s:
-            store.save_new_version(s, "acme", "review", broken, "bob")
+    with pytest.raises(WorkflowInvalid) as info, session_scope() as s:
+        store.save_new_version(s, "acme", "review", broken, "bob")
     assert info.value.problems[0].edge_id == "loop"
-    with pytest.raises(WorkflowInvalid) as info:
-        with session_scope() as s:
-            store.save_new_version(s, "acme", "review", dict(valid_doc, project="other"), "bob")
+    with pytest.raises(WorkflowInvalid) as info, session_scope() as s:
+        store.save_new_version(s, "acme", "review", dict(valid_doc, project="other"), "bob")
     assert info.value.problems[0].field == "project"
     with session_scope() as s:
         assert store.get_workflow(s, "acme", "review").current_version == 1
@@ -111,23 +107,20 @@ def test_invalid_saves_change_nothing(acme, valid_doc, workflows_dir):
 
 
 def test_create_rules(acme, valid_doc):
-    with pytest.raises(store.ProjectNotFound):
-        with session_scope() as s:
-            store.create_workflow(s, dict(valid_doc, project="nope"), "alice")
+    with pytest.raises(store.ProjectNotFound), session_scope() as s:
+        store.create_workflow(s, dict(valid_doc, project="nope"), "alice")
     with session_scope() as s:
         store.create_workflow(s, valid_doc, "alice")
-    with pytest.raises(store.WorkflowExists):
-        with session_scope() as s:
-            store.create_workflow(s, valid_doc, "alice")
+    with pytest.raises(store.WorkflowExists), session_scope() as s:
+        store.create_workflow(s, valid_doc, "alice")
     with session_scope() as s:  # same id in another project is fine
         store.create_workflow(s, dict(valid_doc, project="other"), "alice")
 
 
 def test_rollback_never_reaches_airflow(acme, valid_doc):
-    with pytest.raises(RuntimeError):
-        with session_scope() as s:
-            store.create_workflow(s, valid_doc, "alice")
-            raise RuntimeError("request failed after the save")
+    with pytest.raises(RuntimeError), session_scope() as s:
+        store.create_workflow(s, valid_doc, "alice")
+        raise RuntimeError("request failed after the save")
     spec_path, stub_path = compiled_paths("acme", "review")
     assert not spec_path.exists() and not stub_path.exists()
 
