@@ -88,7 +88,7 @@ def summary_markdown(findings: list[Finding], score: float, passed: bool, thresh
     return "\n".join(lines)
 
 
-def _store(node_id: str, ctx: RunContext, findings: list[Finding], commit_sha: str, stats: dict[str, Any]) -> int:
+def _store(node_id: str, ctx: RunContext, findings: list[Any], commit_sha: str, stats: dict[str, Any]) -> int:
     try:
         with session_scope() as session:
             row = record_review(
@@ -165,46 +165,85 @@ def quality_check(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict
     return outputs
 
 
-def _model_scores(findings: list[Finding], repository: str) -> tuple[list[Finding], str | None]:
-    """Let the served severity model re-grade findings, when the learning system serves one.
+def _registry_exists() -> bool:
+    """False when the MLflow store is a SQLite file that does not exist yet: no model can be registered.
 
-    Returns the findings unchanged (and no model version) when ``ml.serving`` is
-    not installed or has no model loaded: the analysers' own severities are the
-    documented fallback, never an invented score.
+    Asking MLflow anyway would create an empty tracking database as a side effect
+    of a review (tens of seconds of schema migrations) only to learn there is no
+    model.
     """
+    from include.settings import get_settings
+
+    uri = get_settings().mlflow_tracking_uri
+    if uri.startswith("sqlite:///"):
+        from pathlib import Path
+
+        path = Path(uri.removeprefix("sqlite:///"))  # sqlite:////abs -> /abs, sqlite:///rel -> rel (cwd)
+        if not path.exists():
+            log.info("no model registry at %s yet; keeping analyser severities", uri)
+            return False
+    return True
+
+
+def _model_predictions(findings: list[Finding], repository: str) -> list[dict[str, Any]] | None:
+    """The learning system's severity/helpfulness predictions for ``findings``, or None.
+
+    Calls ``ml.serving.predict_issues`` (an in-process, alias-cached MLflow
+    model).  None — meaning "use the analysers' own severities", the documented
+    fallback — when the learning system is not installed, no champion model is
+    registered (``ModelUnavailable``), or the model fails: a model outage must
+    never fail a review, and no score is ever invented.
+    """
+    if not _registry_exists():
+        return None
     try:
         from ml import serving
     except ImportError:
-        return findings, None
-    score = getattr(serving, "score_issues", None)
-    if score is None:
-        return findings, None
+        return None
+    predict = getattr(serving, "predict_issues", None)
+    if predict is None:
+        return None
     try:
-        scored = score([f.as_record() for f in findings], repository=repository)
-    except Exception as exc:  # noqa: BLE001 - a model outage must not fail the review
-        log.warning("severity model unavailable, using analyser severities: %s", exc)
-        return findings, None
-    if not scored:
-        return findings, None
-    out: list[Finding] = []
-    version = None
-    for finding, pred in zip(findings, scored.get("predictions", []), strict=False):
-        version = scored.get("model_version")
-        context = {
+        predictions = predict([f.as_record() for f in findings], repository)
+    except Exception as exc:  # noqa: BLE001 - ModelUnavailable and any model error: fall back
+        level = logging.INFO if type(exc).__name__ == "ModelUnavailable" else logging.WARNING
+        log.log(level, "severity model not used, keeping analyser severities: %s", exc)
+        return None
+    if not isinstance(predictions, list) or len(predictions) != len(findings):
+        log.warning("severity model returned %s predictions for %d issues; ignoring them",
+                    len(predictions) if isinstance(predictions, list) else "no", len(findings))  # fmt: skip
+        return None
+    return predictions
+
+
+def _reviewed(finding: Finding, pred: dict[str, Any] | None) -> tuple[Finding, dict[str, Any]]:
+    """(what reviewers see, what is stored) for one finding and its model prediction.
+
+    Reviewers see the model's severity and, when a calibrated helpfulness model
+    is served, its P(helpful) as the confidence.  The database keeps the
+    analyser's severity in ``severity`` and the model's answer in
+    ``predicted_severity``/``model_version``, so the learning system never
+    trains on its own predictions.
+    """
+    record = finding.as_record()
+    if pred is None:
+        return finding, record
+    shown_confidence = pred.get("helpfulness")
+    if shown_confidence is None:
+        shown_confidence = finding.confidence
+    shown = finding.model_copy(update={"severity": Severity(pred["severity"]), "confidence": float(shown_confidence)})
+    record.update(
+        predicted_severity=Severity(pred["severity"]).value,
+        model_version=str(pred.get("model_version"))[:100],
+        context={
             **finding.context,
-            "analyzer_severity": Severity(finding.severity).value,
-            "analyzer_confidence": finding.confidence,
-        }
-        out.append(
-            finding.model_copy(
-                update={
-                    "severity": Severity(pred.get("severity", finding.severity)),
-                    "confidence": float(pred.get("confidence", finding.confidence)),
-                    "context": context,
-                }
-            )
-        )
-    return (out, version) if len(out) == len(findings) else (findings, None)
+            "model_confidence": pred.get("confidence"),
+            "arm": pred.get("arm"),
+            "helpfulness": pred.get("helpfulness"),
+            "shown_confidence": float(shown_confidence),
+        },
+    )
+    return shown, record
 
 
 def code_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
@@ -217,24 +256,26 @@ def code_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[s
         list(config.get("analyzers") or DEFAULT_ANALYZERS),
         "full" if config.get("mode", "fast") == "full" else "fast",
     )
-    findings = result.findings
-    model_version = None
-    if use_model and findings:
-        findings, model_version = _model_scores(findings, _repository(ctx.event))
-    visible = [f for f in findings if f.confidence >= min_confidence]
-    hidden = len(findings) - len(visible)
-    for f in findings:
-        if f.confidence < min_confidence:
-            f.context["hidden"] = True  # stored for the learning system, not shown to reviewers
-        if model_version:
-            f.context["model_version"] = model_version
+    predictions = _model_predictions(result.findings, _repository(ctx.event)) if use_model and result.findings else None
+    shown: list[Finding] = []
+    records: list[dict[str, Any]] = []
+    for i, finding in enumerate(result.findings):
+        view, record = _reviewed(finding, predictions[i] if predictions else None)
+        if view.confidence < min_confidence:
+            record["context"] = {**record["context"], "hidden": True}  # kept for the learning system, not shown
+        else:
+            shown.append(view)
+        records.append(record)
+    visible = shown
+    hidden = len(records) - len(visible)
+    model_version = str(predictions[0].get("model_version")) if predictions else None
     score = quality_score(visible, result.analysed_lines)
     errors = sum(1 for f in visible if sev.is_error(f.severity))
     summary = summary_markdown(visible, score, True, None)
     session_id = _store(
         node_id,
         ctx,
-        findings,
+        records,
         commit_sha,
         {
             "quality_score": score,

@@ -42,3 +42,14 @@ def make_ctx(event: dict | None = None, upstream: dict | None = None, project: s
         event=event or {},
         upstream=upstream or {},
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_model_registry(monkeypatch, tmp_path):
+    """Pin "no model served" (analyser severities): other areas' tests may register a champion in this session."""
+    from include.settings import get_settings
+
+    monkeypatch.setenv("AUTOPR_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'no-registry' / 'mlflow.db'}")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -114,3 +114,34 @@ def test_code_review_hides_low_confidence_issues(project, git_repo):
 def test_unknown_node_type_is_named():
     with pytest.raises(ActionFailed, match="no implementation"):
         run_node({"id": "x", "type": "action", "config": {"action": "teleport"}}, make_ctx())
+
+
+def test_model_answers_are_shown_but_analyser_severity_is_stored():
+    """How a served model's answer (ml.serving.predict_issues shape) is used; the model itself is not faked."""
+    from include.actions.quality import _reviewed
+    from include.analysis.findings import Finding
+
+    finding = Finding(
+        file_path="a.py", line=3, rule="B307", analyzer="bandit", severity="high", message="eval", confidence=0.9
+    )
+    pred = {
+        "severity": "critical",
+        "confidence": 0.7,
+        "probabilities": {},
+        "model_version": "4",
+        "arm": "champion",
+        "helpfulness": 0.35,
+        "hidden": True,
+    }
+    shown, record = _reviewed(finding, pred)
+    assert (shown.severity.value, shown.confidence) == ("critical", 0.35)  # calibrated P(helpful) is shown
+    assert (record["severity"], record["predicted_severity"], record["model_version"]) == ("high", "critical", "4")
+    assert _reviewed(finding, None) == (finding, finding.as_record())
+
+
+def test_no_model_registry_means_analyser_severities():
+    from include.actions.quality import _model_predictions
+    from include.analysis.findings import Finding
+
+    finding = Finding(file_path="a.py", rule="F401", analyzer="ruff", severity="low", message="unused")
+    assert _model_predictions([finding], "acme/app") is None

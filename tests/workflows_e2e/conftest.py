@@ -47,3 +47,14 @@ def github(monkeypatch) -> GitHubStandIn:
     with GitHubStandIn() as standin:
         monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", standin.connection_uri_json())
         yield standin
+
+
+@pytest.fixture(autouse=True)
+def _no_model_registry(monkeypatch, tmp_path):
+    """Pin "no model served" (analyser severities): other areas' tests may register a champion in this session."""
+    from include.settings import get_settings
+
+    monkeypatch.setenv("AUTOPR_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'no-registry' / 'mlflow.db'}")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
