@@ -119,3 +119,28 @@ def test_trigger_filters():
     assert trigger_matches({"event": "push", "branches": ["release/*"], "paths": ["src/*.py"]}, push)[0]
     assert not trigger_matches({"event": "push", "paths": ["docs/*"]}, push)[0]
     assert not trigger_matches({"event": "push", "branches": ["main"]}, push)[0]
+
+
+def test_matching_workflow_with_airflow_down_is_503_and_redeliverable(hook_client, workflow):
+    """Airflow unreachable: nothing started, the delivery is not recorded, GitHub's redelivery can retry."""
+    from tests.api.conftest import auth, workflow_doc
+
+    doc = workflow_doc("on-pr")
+    doc["nodes"][0]["config"] = {"event": "pr_opened", "branches": ["main"]}
+    assert hook_client.post("/api/v1/projects/acme/workflows", json=doc, headers=auth("ed")).status_code == 201
+    r = deliver(hook_client, "pull_request", pr_payload(base="main"), delivery="down-1")
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert "could not be started" in r.json()["detail"]
+    # not recorded: the redelivery is processed again (and fails again the same way), not reported as duplicate
+    again = deliver(hook_client, "pull_request", pr_payload(base="main"), delivery="down-1")
+    assert again.status_code == 503
+    # a branch the trigger filters out matches nothing and is acknowledged
+    r = deliver(hook_client, "pull_request", pr_payload(base="develop"), delivery="down-2")
+    assert r.status_code == 202 and r.json()["status"] == "ignored"
+
+
+def test_run_id_is_airflow_safe():
+    from include.api.routes.webhooks import webhook_run_id
+
+    assert webhook_run_id("72d3162e-cc78-11e3-81ab-4c9367dc0958", 4) == "webhook__72d3162e-cc78-11e3-81ab-4c9367dc0958__4"
+    assert webhook_run_id("a b/c", 1) == "webhook__a_b_c__1"

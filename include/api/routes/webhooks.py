@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -229,7 +230,7 @@ def _dispatch(event_name: str, delivery_id: str, payload: Any, project: str | No
     runs: list[StartedRun] = []
     for workflow_id, _project_id, slug, _version in matched:
         try:
-            started = start_run(workflow_id, event.to_conf(), run_id=f"webhook__{delivery_id}__{workflow_id}",
+            started = start_run(workflow_id, event.to_conf(), run_id=webhook_run_id(delivery_id, workflow_id),
                                 note=f"GitHub {event_name} delivery {delivery_id}")
             runs.append(StartedRun(workflow_id=workflow_id, project=slug, **started))
         except ProblemError as exc:  # one workflow's failure must not stop the others
@@ -245,6 +246,12 @@ def _dispatch(event_name: str, delivery_id: str, payload: Any, project: str | No
     state = "dispatched" if len(started) == len(runs) else "partial"
     _finish(delivery_id, state, "", [r.model_dump() for r in runs])
     return DeliveryResult(delivery_id=delivery_id, event=event_name, status=state, runs=runs)
+
+
+def webhook_run_id(delivery_id: str, workflow_id: int) -> str:
+    """A deterministic Airflow run id per (delivery, workflow): a retried delivery cannot run twice."""
+    safe = re.sub(r"[^A-Za-z0-9_.~:+-]", "_", delivery_id)[:120]
+    return f"webhook__{safe}__{workflow_id}"
 
 
 def _finish(delivery_id: str, state: str, detail: str, runs: list[dict[str, Any]]) -> None:
