@@ -116,6 +116,10 @@ def test_dag_shape_schedule_tags_params_retries_and_docs(valid_doc):
     assert dag.schedule is None
     assert set(dag.tags) == {"autopr", "project:acme", "workflow:review", "version:1"}
     assert dag.params["project"] == "acme" and dag.params["workflow_version"] == 1
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    serialized = dict(DagSerialization.to_dict(dag)["dag"]["params"])  # what the UI's trigger form shows
+    assert set(serialized) == {"project", "workflow_id", "workflow_version", "event"}
     qc = dag.task_dict["qc"]
     assert (qc.retries, qc.retry_delay, qc.retry_exponential_backoff) == (4, timedelta(seconds=10), 0)
     assert qc.execution_timeout == timedelta(seconds=60)
