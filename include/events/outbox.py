@@ -438,14 +438,18 @@ class RedisOutbox(Outbox):
         if self._marker.exists():
             log.warning("Redis unreachable at exit: events stay spooled in %s until the next flush", self.spool.path)
 
-    def flush(self, timeout: float = 0.5) -> int:
-        """Move spooled events to the stream, oldest first, for at most ``timeout`` seconds."""
-        with self._lock:
-            if time.monotonic() < self._down_until:
-                return 0
-            return self._flush_locked(deadline=time.monotonic() + timeout, chunks=None)
+    def flush(self, timeout: float = 0.5, *, patient: bool = False) -> int:
+        """Move spooled events to the stream, oldest first, for at most ``timeout`` seconds.
 
-    def _flush_locked(self, deadline: float, chunks: int | None) -> int:
+        An explicit flush tries Redis even inside the back-off window.  ``patient``
+        uses the relay's client (seconds-long timeouts) instead of the listener's
+        millisecond one: the relay can afford to wait, a task cannot.
+        """
+        with self._lock:
+            client = self._relay_client() if patient else None
+            return self._flush_locked(deadline=time.monotonic() + timeout, chunks=None, client=client)
+
+    def _flush_locked(self, deadline: float, chunks: int | None, client=None) -> int:
         if not self._marker.exists():
             return 0
         # Remove the marker *before* draining: a concurrent spooler re-creates it after
@@ -461,7 +465,7 @@ class RedisOutbox(Outbox):
                 rows = self.spool.peek(FLUSH_CHUNK)
                 if not rows:
                     return moved
-                pipe = self._client().pipeline(transaction=False)
+                pipe = (client or self._client()).pipeline(transaction=False)
                 for _row_id, body in rows:
                     pipe.xadd(self.stream, {BODY_FIELD: body})
                 pipe.execute()
@@ -515,7 +519,7 @@ class RedisOutbox(Outbox):
         client = self._relay_client(block_ms)
         # A relay on this machine also drains the listener spool (cheap when empty).
         if self._marker.exists():
-            self.flush(timeout=0.2)
+            self.flush(timeout=0.5, patient=True)
         now = time.monotonic()
         if now - self._last_claim >= min(1.0, self.claim_idle_ms / 4000):
             self._last_claim = now

@@ -136,3 +136,14 @@ def airflow_db():
     if result.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+@pytest.fixture()
+def isolated_dags_folder(monkeypatch, tmp_path):
+    """dag.test() re-parses its bundle's folder on every call: point it at an empty folder, not the repo's dags/."""
+    import airflow.settings
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    monkeypatch.setattr(airflow.settings, "DAGS_FOLDER", str(folder))
+    return folder

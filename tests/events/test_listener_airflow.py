@@ -94,7 +94,7 @@ EXPECTED = [
 
 @pytest.mark.parametrize("transport", ["embedded", "redis"])
 def test_dag_test_events_reach_outbox_then_database(
-    transport, airflow_db, event_settings, db, redis_url, redis_cleanup
+    isolated_dags_folder, transport, airflow_db, event_settings, db, redis_url, redis_cleanup
 ):
     settings = event_settings(redis_url if transport == "redis" else None)
     _register_listener()

@@ -13,7 +13,9 @@ from tests.events.test_listener_airflow import _build_dag, _register_listener, _
 pytestmark = pytest.mark.timeout(180)
 
 
-def test_redis_down_during_a_dag_run_then_back_nothing_lost(airflow_db, event_settings, db, tmp_path):
+def test_redis_down_during_a_dag_run_then_back_nothing_lost(
+    isolated_dags_folder, airflow_db, event_settings, db, tmp_path
+):
     """Tasks run normally while Redis is unreachable; once Redis is back every event reaches the database."""
     server = RedisServer(tmp_path / "redis")  # its port is free: nothing listens there yet
     settings = event_settings(server.url)

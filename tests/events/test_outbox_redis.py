@@ -158,14 +158,16 @@ def test_redis_outage_put_stays_fast_and_nothing_is_lost(private_redis, stream_n
     assert outbox.spool.backlog() == 100
     private_redis.start()  # same port, stream restored from its append-only file
     time.sleep(1.1)  # past the outbox's one-second back-off
-    outbox.put(make_event(105))
-    outbox.flush(timeout=5)
+    outbox.put(make_event(105))  # drains the spool ahead of itself (or re-spools if Redis is still loading)
+    outbox.flush(timeout=5, patient=True)  # what a relay on this machine does
     assert outbox.spool.backlog() == 0
     items = []
     while batch := outbox.read_batch("c", count=500, block_ms=100):
         items.extend(batch)
     outbox.ack(items)
-    assert [it.event.task_id for it in items] == [f"task_{i:05d}" for i in range(106)]
+    # At-least-once: a flush cut off by a timeout may re-send a chunk; the store dedups by key.
+    first_seen = list(dict.fromkeys(it.event.task_id for it in items))
+    assert first_seen == [f"task_{i:05d}" for i in range(106)]
     outbox.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -96,13 +96,14 @@ def _branch_dag(dag_id: str):
     return reconcile_demo()
 
 
-def test_reconciler_reports_hookless_states_once(airflow_api, event_settings, db):
+def test_reconciler_reports_hookless_states_once(isolated_dags_folder, airflow_api, event_settings, db):
     from include.events.reconcile import reconcile_once_sync
 
     settings = event_settings(airflow_api_url=airflow_api, airflow_api_username=USER, airflow_api_password=PASSWORD)
     _register_listener()
     dag = _branch_dag("autopr_reconcile_demo")
     _serialize(dag)
+    since = datetime.now(UTC) - timedelta(seconds=1)  # ignore runs of earlier tests in this Airflow DB
     dag_run = dag.test()
     assert dag_run.state == "failed"
 
@@ -119,7 +120,7 @@ def test_reconciler_reports_hookless_states_once(airflow_api, event_settings, db
     queued_run_id = resp.json()["dag_run_id"]
 
     # Listener events of the dag.test() run are in the outbox already.
-    result = reconcile_once_sync(settings=settings, grace=timedelta(0))
+    result = reconcile_once_sync(settings=settings, grace=timedelta(0), since=since)
     emitted = {(e.event_type, e.task_id, e.state) for e in result.emitted_events}
     assert ("task_instance", "after_failure", "upstream_failed") in emitted
     assert ("task_instance", "not_chosen", "skipped") in emitted
@@ -131,7 +132,7 @@ def test_reconciler_reports_hookless_states_once(airflow_api, event_settings, db
     assert queued.run_id == queued_run_id
 
     # Polling again re-emits the same keys: they must not become new rows.
-    reconcile_once_sync(settings=settings, grace=timedelta(0))
+    reconcile_once_sync(settings=settings, grace=timedelta(0), since=since)
 
     listener_states = {
         ("task_instance", t, s)
