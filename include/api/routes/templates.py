@@ -17,6 +17,7 @@ from include.api.routes.workflows import (
     _load,
     _respond,
     commit_and_reparse,
+    declare_etag,
     store_errors,
 )
 from include.api.types import SLUG_PATTERN, Name, Text
@@ -89,3 +90,6 @@ def instantiate(template_id: TemplateId, body: TemplateInstantiate, user: Curren
     commit_and_reparse(session, background, request, record)
     response.headers["Location"] = f"/api/v1/projects/{body.project}/workflows/{record.id}"
     return _respond(response, record)
+
+
+declare_etag(router)

@@ -574,4 +574,16 @@ def restore_version(project: ProjectSlug, workflow: WorkflowSlug, version: Versi
     return _respond(response, record)
 
 
+def declare_etag(api_router: APIRouter) -> None:
+    """Document the ETag header on every response that returns a workflow (schemathesis checks it)."""
+    header = {"description": "The workflow's revision; send it back in If-Match to change it",
+              "schema": {"type": "string", "pattern": r'^"\d+"$'}}
+    for route in api_router.routes:
+        if getattr(route, "response_model", None) is WorkflowOut:
+            code = route.status_code or 200
+            route.responses.setdefault(code, {}).setdefault("headers", {})["ETag"] = header
+
+
+declare_etag(router)
+
 __all__ = ["PROBLEM_JSON", "WorkflowOut", "_create", "_respond", "commit_and_reparse", "router", "store_errors"]
