@@ -91,7 +91,7 @@ def running_platform(state_dir: Path, **overrides: object) -> Iterator[RunningPl
     settings = load_settings(**values)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AUTOPR_"))}
     supervisor, user, password = start_platform(settings, base_env=base_env, on_progress=lambda m: None,
-                                                timeout=240)
+                                                timeout=float(os.environ.get("AUTOPR_TEST_PLATFORM_TIMEOUT", "480")))
     try:
         yield RunningPlatform(settings, supervisor, user, password)
     finally:
