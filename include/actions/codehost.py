@@ -77,25 +77,65 @@ def label_pr(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str,
     return {"pr_number": number, "added": added, "removed": removed}
 
 
+def _change_files(ctx: RunContext) -> list[str]:
+    """The change's files: the event's list, else what an upstream analysis saw changed."""
+    files = (ctx.event or {}).get("files")
+    if files:
+        return list(files)
+    for outputs in (ctx.upstream or {}).values():
+        if isinstance(outputs, dict) and isinstance(outputs.get("changed_files"), list):
+            return list(outputs["changed_files"])
+    return []
+
+
 def _recommended_reviewers(ctx: RunContext, count: int = 2) -> tuple[list[str], str]:
-    """Reviewers the learning system recommends, when it serves recommendations."""
+    """Reviewers learned from the project's recorded change history (``ml.reviewers``).
+
+    The same recommender the ``/recommendations/reviewers`` API serves: fitted
+    on the project's closed changes, with open review requests as load.  Returns
+    ``([], reason)`` when the learning system is not installed, the project has
+    no history yet or the change's files are unknown.
+    """
     try:
-        from ml import serving
+        from ml.reviewers import Change, ReviewerRecommender
     except ImportError:
         return [], "unavailable"
-    recommend = getattr(serving, "recommend_reviewers", None)
-    if recommend is None:
-        return [], "unavailable"
-    event = ctx.event or {}
+    from sqlalchemy import select
+
+    from include.db.models import CodeChange, Project
+    from include.db.session import session_scope
+    from include.settings import get_settings
+
+    files = _change_files(ctx)
+    author = (ctx.event or {}).get("author") or ""
+    if not files:
+        return [], "no-files"
     try:
-        ranked = recommend(
-            repository=event.get("repository"), files=event.get("files") or [], author=event.get("author"), k=count
-        )
+        with session_scope() as session:
+            project_id = session.scalar(select(Project.id).where(Project.slug == ctx.project))
+            if project_id is None:
+                return [], "no-project"
+            rows = session.execute(
+                select(CodeChange.created_at, CodeChange.author, CodeChange.files, CodeChange.reviewers,
+                       CodeChange.change_key, CodeChange.status)
+                .where(CodeChange.project_id == project_id)
+                .order_by(CodeChange.created_at, CodeChange.id)
+            ).all()  # fmt: skip
+        history = [Change.of(r.created_at, r.author, r.files, r.reviewers, r.change_key) for r in rows
+                   if r.status != "open"]  # fmt: skip
+        if not history:
+            return [], "no-history"
+        load: dict[str, int] = {}
+        for r in rows:
+            if r.status == "open":
+                for name in r.reviewers or []:
+                    load[name] = load.get(name, 0) + 1
+        recommender = ReviewerRecommender(load_penalty=get_settings().reviewer_load_penalty).fit(history)
+        ranked = recommender.recommend(files, author, open_requests=load, limit=count, exclude=[author])
     except Exception as exc:  # noqa: BLE001 - recommendations are a bonus; never fail the request on them
         log.warning("reviewer recommendations unavailable: %s", exc)
         return [], "error"
-    names = [r if isinstance(r, str) else r.get("reviewer") or r.get("login") for r in ranked or []]
-    return [n for n in names if n][:count], "model"
+    return [r.reviewer for r in ranked][:count], "learned" if recommender.model is not None else "path-share"
 
 
 def request_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ANALYZERS = ("ruff", "bandit", "radon")
 SUMMARY_TOP = 10  # findings listed in the markdown summary
+MAX_FILES_OUT = 200  # changed files passed on in outputs (reviewer recommendations use them)
 
 
 def _event_target(node_id: str, event: dict[str, Any]) -> tuple[str, str | None, str | None]:
@@ -148,6 +149,7 @@ def quality_check(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict
         "commit_sha": commit_sha,
         "files_analysed": len(result.files),
         "scope": scope,
+        "changed_files": result.files[:MAX_FILES_OUT] if scope != "all" else [],
         "summary": summary,
     }
     log.info(
@@ -300,6 +302,7 @@ def code_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[s
         "severity_source": "model" if model_version else "analyzers",
         "commit_sha": commit_sha,
         "scope": scope,
+        "changed_files": result.files[:MAX_FILES_OUT] if scope != "all" else [],
         "issues": [
             {
                 k: f.as_record()[k]

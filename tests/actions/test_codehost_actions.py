@@ -186,3 +186,41 @@ def test_bad_token_is_reported(monkeypatch, github, pr):
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(conn))
     with pytest.raises(ActionFailed, match="HTTP 401: Bad credentials"):
         run_node(_node("post_comment", template="hi"), make_ctx(EVENT))
+
+
+def test_request_review_with_recommendations_from_the_project_history(project, github, pr):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from include.db.models import CodeChange, Project
+    from include.db.session import session_scope
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with session_scope() as session:
+        pid = session.scalar(select(Project.id).where(Project.slug == "acme"))
+        for i in range(6):
+            session.add(
+                CodeChange(
+                    project_id=pid,
+                    repository="acme/app",
+                    change_key=str(i),
+                    author="bob",
+                    files=["app/bad.py" if i % 2 else "app/util.py"],
+                    reviewers=["alice"] if i < 5 else ["carol"],
+                    status="merged",
+                    created_at=start + timedelta(days=i),
+                )
+            )
+    upstream = {"review": {"issues_count": 3, "changed_files": ["app/bad.py"]}}
+    out = run_node(_node("request_review", use_recommendations=True), make_ctx(EVENT, upstream))
+    assert out["recommendation_source"] in ("learned", "path-share")
+    assert out["requested_reviewers"][0] == "alice"
+    [call] = github.calls("POST", r"/repos/acme/app/pulls/7/requested_reviewers", status=201)
+    assert call.body["reviewers"][0] == "alice" and "octocat" not in call.body["reviewers"]
+
+
+def test_request_review_without_history_sends_nothing(project, github, pr):
+    out = run_node(_node("request_review", use_recommendations=True), make_ctx(EVENT))
+    assert out["requested_reviewers"] == [] and out["recommendation_source"] == "no-files"
+    assert github.requests == []
