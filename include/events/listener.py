@@ -79,33 +79,35 @@ def _project_of_dag(dag: Any, dag_id: str) -> str:
     return project
 
 
+def _project_from_dag_model(obj: Any, dag_id: str) -> str:
+    """Scheduler / API server only (they have DB access): tags from the ORM ``dag_model`` relationship."""
+    cached = _projects.get(dag_id)
+    if cached is not None:
+        return cached
+    try:
+        tags = getattr(getattr(obj, "dag_model", None), "tags", None)
+    except Exception:  # noqa: BLE001 - detached instance or no DB: fall back
+        tags = None
+    if tags is None:
+        return DEFAULT_PROJECT
+    project = _projects[dag_id] = project_from_tags(tags)
+    return project
+
+
 def _ti_project(ti: Any) -> str:
+    """Worker: the DAG object hangs off ``ti.task``.  API server (a user set the state): the ORM row."""
     task = getattr(ti, "task", None)
     dag = getattr(task, "dag", None) if task is not None else None
-    if dag is None:
-        dag_run = ti.__dict__.get("dag_run") if hasattr(ti, "__dict__") else None  # never lazy-load
-        dag = getattr(dag_run, "dag", None)
-    return _project_of_dag(dag, ti.dag_id)
+    if dag is not None and getattr(dag, "tags", None) is not None:
+        return _project_of_dag(dag, ti.dag_id)
+    return _project_from_dag_model(ti, ti.dag_id)
 
 
 def _dag_run_project(dag_run: Any) -> str:
     dag = getattr(dag_run, "dag", None)
     if dag is not None:
         return _project_of_dag(dag, dag_run.dag_id)
-    cached = _projects.get(dag_run.dag_id)
-    if cached is not None:
-        return cached
-    # Scheduler/API server side: the DagModel relationship may be loaded (it has DB access there).
-    try:
-        dag_model = dag_run.dag_model
-        tags = getattr(dag_model, "tags", None)
-        if tags is not None:
-            project = project_from_tags(tags)
-            _projects[dag_run.dag_id] = project
-            return project
-    except Exception:  # noqa: BLE001 - detached instance or no DB: fall back
-        pass
-    return DEFAULT_PROJECT
+    return _project_from_dag_model(dag_run, dag_run.dag_id)
 
 
 def task_instance_event(ti: Any, state: str, previous_state: Any = None, error: Any = None) -> StateEvent:
@@ -119,7 +121,7 @@ def task_instance_event(ti: Any, state: str, previous_state: Any = None, error: 
         "previous_state": _state_name(previous_state),
         "start_date": _iso(start),
         "end_date": _iso(end) or (now.isoformat() if state not in ("running",) else None),
-        "operator": type(task).__name__ if task is not None else getattr(ti, "operator", None),
+        "operator": getattr(ti, "operator", None) or (type(task).__name__ if task is not None else None),
         "hostname": _HOSTNAME,
         "max_tries": getattr(ti, "max_tries", None),
     }

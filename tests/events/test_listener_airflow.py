@@ -130,3 +130,14 @@ def test_dag_test_events_reach_outbox_then_database(
         rows = session.execute(select(ExecutionEvent).order_by(ExecutionEvent.id)).scalars().all()
     assert [(r.event_type, r.task_id, r.state) for r in rows] == got
     assert [r.id for r in rows] == ids
+
+
+def test_plugin_registers_the_listener_with_airflow():
+    """Deployments get the listener from the plugin (no explicit add_listener): Airflow's plugin loading wires it."""
+    from airflow.listeners.listener import get_listener_manager as core_manager
+    from airflow.sdk.listener import get_listener_manager as sdk_manager
+
+    from include.events import listener
+
+    assert sdk_manager().pm.is_registered(listener)
+    assert core_manager().pm.is_registered(listener)
