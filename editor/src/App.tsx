@@ -294,6 +294,12 @@ function Editor() {
     if (state.rejected) setHint(`Cannot connect: ${state.rejected.message}`);
   }, [state.rejected]);
 
+  useEffect(() => {
+    if (!hint) return;
+    const timer = window.setTimeout(() => setHint(null), 8000);
+    return () => window.clearTimeout(timer);
+  }, [hint]);
+
   const selectedIds = useCallback(() => stateRef.current.nodes.filter((n) => n.selected).map((n) => n.id), []);
 
   const duplicate = useCallback(() => {
@@ -452,7 +458,14 @@ function Editor() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const mod = e.ctrlKey || e.metaKey;
-      if (!mod) return;
+      if (!mod) {
+        // Deleting is ours, not React Flow's: it removes nodes and their edges as one undo step.
+        if ((e.key === "Delete" || e.key === "Backspace") && !isEditable(e.target) && !dialog && !readOnly) {
+          e.preventDefault();
+          dispatch({ type: "deleteSelection" });
+        }
+        return;
+      }
       const key = e.key.toLowerCase();
       if (key === "s") {
         e.preventDefault();
@@ -608,7 +621,7 @@ function Editor() {
               onConnect={onConnect}
               onConnectEnd={() => window.setTimeout(() => setHint((h) => (h?.startsWith("Cannot connect") ? h : null)), 0)}
               isValidConnection={isValidConnection}
-              deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
+              deleteKeyCode={null}
               nodesDraggable={!readOnly}
               nodesConnectable={!readOnly}
               minZoom={0.2}

@@ -7,7 +7,8 @@ In Debian's Chromium (Playwright), against the running platform:
 3. build the Basic Quality Check workflow on an empty canvas: drag nodes from
    the palette, connect handles (true/false on the condition), fill the forms;
    a validation error appears on the condition and clears once it is fixed;
-   a connection that would make a cycle is refused while drawing;
+   the dry run shows the compiled DAG; a connection that would make a cycle
+   is refused while drawing;
 4. save, find the DAG through Airflow's REST API, run it from the editor and
    see it succeed (its comment reaches the local GitHub stand-in);
 5. change and save again, restore version 1, and undo an edit.
@@ -136,6 +137,16 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
         build_seconds = time.monotonic() - started
         print(f"\nEDITOR BUILD: Basic Quality Check (7 nodes, 7 edges, 5 forms) built in the browser in {build_seconds:.1f} s")
         ed.screenshot("built")
+
+        # Dry run: the DAG the compiler makes, before saving.
+        ed.button("Dry run").click()
+        dry = ed.root.get_by_test_id("dry-run")
+        expect(dry).to_contain_text(f"autopr__{project}__basic-quality-check")
+        expect(dry).to_contain_text("none (runs when triggered)")
+        expect(dry.locator("tbody tr")).to_have_count(7)
+        expect(dry).to_contain_text('"true": [')
+        ed.screenshot("dry-run")
+        ed.root.get_by_role("button", name="Close").click()
 
         # Connection rules hold while drawing: an edge back upstream would make a cycle.
         edges = ed.loc(".react-flow__edge").count()

@@ -229,10 +229,25 @@ export function ImportDialog({ onImport, onClose }: { onImport: (workflow: Workf
 // --- dry run --------------------------------------------------------------------------------------
 
 export function DryRunDialog({ workflow, onClose }: { workflow: Workflow; onClose: () => void }) {
-  const { data, error } = useLoad<DryRunOut>(() => api.dryRun(workflow), [JSON.stringify(workflow)]);
+  const [problems, setProblems] = useState<string[]>([]);
+  const { data, error } = useLoad<DryRunOut>(
+    () =>
+      api.dryRun(workflow).catch((err) => {
+        if (err instanceof ApiError) setProblems(err.problems.map((p) => `${p.node_id ?? p.edge_id ?? ""} ${p.field ?? ""}: ${p.message}`));
+        throw err;
+      }),
+    [JSON.stringify(workflow)],
+  );
   return (
     <Modal title="Dry run: the DAG Airflow will run" onClose={onClose} wide>
       {error && <p className="text-danger">{error}</p>}
+      {problems.length > 0 && (
+        <ul className="problems">
+          {problems.map((p, i) => (
+            <li key={i}>{p}</li>
+          ))}
+        </ul>
+      )}
       {!data && !error && <p>Compiling…</p>}
       {data && <DryRunView result={data} />}
     </Modal>
@@ -328,6 +343,7 @@ export function RunDialog({
           setRun(detail);
           onStates(new Map(detail.nodes.map((n) => [n.node_id, n.state])));
           if (!FINISHED.has(detail.state ?? "")) timer.current = window.setTimeout(() => poll(runId), 2000);
+          else recent.reload();
         },
         (err: Error) => {
           setError(err.message);
@@ -335,6 +351,7 @@ export function RunDialog({
         },
       );
     },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
     [workflow.project, workflow.id, onStates],
   );
   useEffect(() => () => void (timer.current && clearTimeout(timer.current)), []);
@@ -358,6 +375,7 @@ export function RunDialog({
           const started = await api.startRun(workflow.project, workflow.id, event);
           setRun(started);
           poll(started.run_id);
+          recent.reload();
           break;
         } catch (err) {
           if (err instanceof ApiError && err.status === 503 && attempt < 20) {

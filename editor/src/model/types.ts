@@ -58,7 +58,7 @@ export function emptyWorkflow(project = "default"): Workflow {
     name: "Untitled workflow",
     description: "",
     project,
-    version: 0,
+    version: 1,
     enabled: true,
     nodes: [],
     edges: [],
