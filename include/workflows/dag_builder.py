@@ -200,14 +200,14 @@ def build_dag(spec: Workflow | dict[str, Any]) -> DAG:
         catchup=False,
         is_paused_upon_creation=False,
         tags=["autopr", f"project:{workflow.project}", f"workflow:{workflow.id}", f"version:{workflow.version}"],
-        default_args={"owner": "autopr"},
         doc_md=render_doc(cg),
     )
     with dag:
         tasks: dict[str, Any] = {}
         for nid in cg.order:
             node = cg.nodes[nid]
-            common: dict[str, Any] = {"task_id": nid, "multiple_outputs": False}
+            # owner per task rather than default_args: Airflow deep-copies default_args into every task
+            common: dict[str, Any] = {"task_id": nid, "multiple_outputs": False, "owner": "autopr"}
             if node.label:
                 common["task_display_name"] = node.label
             if nid in cg.behind_condition:
