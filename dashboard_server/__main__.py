@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
 
 import uvicorn
 
@@ -10,6 +12,8 @@ from include.settings import get_settings
 
 
 def main() -> None:
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see what a stuck sidecar waits on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(

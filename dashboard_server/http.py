@@ -9,6 +9,7 @@ membership on every request.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import httpx
@@ -53,8 +54,10 @@ async def healthz(request: Request) -> JSONResponse:
             "status": "ok",
             "connections": len(server.fanout.clients),
             "rooms": len(server.fanout.rooms),
+            "replaying": sum(1 for c in server.fanout.clients.values() if c.holding),
             "redis": bool(get_settings().redis_url),
             "tasks": server.task_status(),
+            "relay": dataclasses.asdict(server.relay_stats) if server.relay_stats is not None else None,
         }
     )
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 
@@ -302,10 +303,30 @@ async def unknown_event(event, sid, data=None):
 # --- event intake -----------------------------------------------------------------
 
 
+_forward_queue: asyncio.Queue | None = None
+
+
 async def publish(wire: dict) -> None:
-    """Called by the relay after an event is persisted: fan it out here and to other instances."""
+    """Called by the relay after an event is persisted: fan it out here and to other instances.
+
+    Never waits on Redis: local delivery is synchronous, and the copy for other
+    instances is queued for :func:`_forward`.  If Redis is slow or down, other
+    instances still get the event from their database sweep, and the relay
+    (which holds the global writer lock while it publishes) is never stalled.
+    """
     fanout.deliver(wire, "relay")
-    if isinstance(manager, DashboardRedisManager):
+    if _forward_queue is not None:
+        try:
+            _forward_queue.put_nowait(wire)
+        except asyncio.QueueFull:
+            log.warning("forward queue full; other instances will pick event %s up by sweep", wire.get("id"))
+
+
+async def _forward(stop: asyncio.Event) -> None:
+    """Publish persisted events on the Socket.IO Redis channel for the other sidecar instances."""
+    assert _forward_queue is not None and redis_client is not None
+    while not stop.is_set():
+        wire = await _forward_queue.get()
         message = {
             "method": "emit",
             "event": FANOUT_EVENT,
@@ -318,9 +339,9 @@ async def publish(wire: dict) -> None:
             "host_id": manager.host_id,
         }
         try:
-            await asyncio.wait_for(manager._publish(message), 1.0)
+            await redis_client.publish(manager.channel, json.dumps(message, default=str))
         except Exception as exc:  # noqa: BLE001 - other instances catch up through the sweep
-            log.warning("could not publish event %s to other instances: %s", wire.get("id"), exc)
+            log.warning("could not forward event %s to other instances: %s", wire.get("id"), exc)
 
 
 async def _sweep(stop: asyncio.Event) -> None:
@@ -345,12 +366,17 @@ async def _sweep(stop: asyncio.Event) -> None:
             cursor = max(cursor, int(rows[-1][0]["id"]) - 2000)
 
 
-async def _run_relay(stop: asyncio.Event) -> None:
-    from include.events.relay import run_relay
+relay_stats = None
 
+
+async def _run_relay(stop: asyncio.Event) -> None:
+    global relay_stats
+    from include.events.relay import RelayStats, run_relay
+
+    relay_stats = RelayStats()
     while not stop.is_set():
         try:
-            await run_relay(publish, settings=settings, stop=stop)
+            await run_relay(publish, settings=settings, stop=stop, stats=relay_stats)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -364,7 +390,11 @@ _tasks: list[asyncio.Task] = []
 
 
 async def startup() -> None:
+    global _forward_queue
     _stop.clear()
+    if isinstance(manager, DashboardRedisManager):
+        _forward_queue = asyncio.Queue(maxsize=10_000)
+        _tasks.append(asyncio.create_task(_forward(_stop), name="forward"))
     _tasks.append(asyncio.create_task(_run_relay(_stop), name="relay"))
     _tasks.append(asyncio.create_task(_sweep(_stop), name="sweep"))
     _tasks.append(asyncio.create_task(presence.heartbeat(_stop), name="presence"))

@@ -55,7 +55,7 @@ class Sidecar:
             dashboard_port=self.port,
         )
 
-    def start(self, timeout: float = 30.0) -> Sidecar:
+    def start(self, timeout: float = 90.0) -> Sidecar:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "dashboard_server"], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=log
@@ -109,9 +109,9 @@ def make_sidecar(pg_url: str, *, redis_url: str | None = None, port: int | None 
     return Sidecar(env=env, port=port, log_path=state / "sidecar.log")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sidecar(pg_url):
-    """One embedded-mode sidecar (no Redis) for a test module."""
+    """One embedded-mode sidecar (no Redis) shared by the dashboard tests (each uses its own projects)."""
     side = make_sidecar(pg_url).start()
     yield side
     side.stop()
