@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 from include.db.models import ExecutionEvent
 from include.db.session import get_engine
 from include.events.outbox import Outbox, OutboxItem, default_consumer_name, get_outbox
-from include.events.store import event_to_wire, persist
+from include.events.store import event_to_wire, persist_many
 from include.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class WriterLock:
 def persist_batch(engine: Engine, items: list[OutboxItem]) -> list[tuple[dict[str, Any], bool]]:
     """Persist a batch in one transaction; return ``(wire, created)`` per item, in order."""
     with Session(engine) as session, session.begin():
-        results = [persist(session, item.event) for item in items]
+        results = persist_many(session, [item.event for item in items])
         existing_ids = [event_id for event_id, created in results if not created]
         stored: dict[int, ExecutionEvent] = {}
         if existing_ids:

@@ -169,3 +169,26 @@ def test_event_to_wire_from_row_and_dict(db):
         wire = event_to_wire(row)
     assert wire["id"] == event_id and wire["payload"] == {"error": "boom"} and wire["state"] == "failed"
     assert event_to_wire(wire) == wire
+
+
+def test_persist_many_matches_persist_and_keeps_batch_order(db):
+    from include.events.store import persist_many
+
+    with Session(db) as session, session.begin():
+        existing_id, _ = persist(session, ti_event("t2", "running"))
+    batch = [
+        ti_event("t1", "running"),
+        ti_event("t2", "running"),  # stored before
+        ti_event("t1", "success"),
+        ti_event("t1", "running"),  # repeated inside the batch
+        ti_event("t3", "running"),
+    ]
+    with Session(db) as session, session.begin():
+        results = persist_many(session, batch)
+    assert [created for _id, created in results] == [True, False, True, False, True]
+    assert results[1][0] == existing_id and results[3][0] == results[0][0]
+    new_ids = [results[0][0], results[2][0], results[4][0]]
+    assert new_ids == sorted(new_ids) and new_ids[0] > existing_id
+    with Session(db) as session, session.begin():
+        assert persist_many(session, batch[:1]) == [(results[0][0], False)]
+        assert persist_many(session, []) == []
