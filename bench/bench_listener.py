@@ -18,6 +18,10 @@ runs ``--runs`` times with and without the listener and the wall-clock
 difference per task is printed too (it is small next to dag.test()'s own
 per-task cost, so expect noise of the same order).
 
+Part 3 — relay throughput: ``--relay-events`` events handed off, then one
+relay persists and publishes them (Redis Stream → PostgreSQL, and the
+embedded SQLite outbox → SQLite).
+
 Target: median added time per hook call and per task under 1 ms.
 """
 
@@ -284,11 +288,89 @@ def bench_tasks(tasks: int, runs: int) -> None:
     )
 
 
+def bench_relay(events: int) -> None:
+    """Hand-off → persist → publish throughput of one relay (what the dashboard's no-loss runs depend on)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import redis
+    from sqlalchemy import create_engine, text
+
+    from include.db.migrate import upgrade
+    from include.db.session import reset_engine
+    from include.events.outbox import get_outbox
+    from include.events.relay import RelayStats, run_relay
+    from include.events.schema import StateEvent
+    from include.settings import load_settings
+
+    admin_url = os.environ.get("AUTOPR_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    pg_name = f"autopr_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
+    pg_url = admin_url.rsplit("/", 1)[0] + f"/{pg_name}"
+    sqlite_url = f"sqlite:///{_STATE / 'bench-app.db'}"
+    stream = f"bench:relay:{uuid.uuid4().hex[:8]}"
+    modes = [
+        (
+            "redis stream -> PostgreSQL",
+            load_settings(
+                database_url=pg_url, redis_url="redis://127.0.0.1:6379/0", events_stream=stream, state_dir=_STATE
+            ),
+        ),
+        ("embedded SQLite -> SQLite", load_settings(database_url=sqlite_url, state_dir=_STATE / "relay-bench")),
+    ]
+    print(f"\n== Part 3: relay throughput ({events} events, one relay, no-op publish) ==")
+    try:
+        for name, settings in modes:
+            upgrade(settings.database_url)
+            outbox = get_outbox(settings)
+            put_times = []
+            for i in range(events):
+                event = StateEvent(
+                    event_type="task_instance",
+                    project=f"p{i % 50}",
+                    dag_id="bench",
+                    run_id="r",
+                    task_id=f"t{i}",
+                    state="running",
+                    occurred_at=datetime.now(UTC),
+                )
+                start = time.perf_counter()
+                outbox.put(event)
+                put_times.append(time.perf_counter() - start)
+            stats = RelayStats()
+
+            async def relay_all(settings=settings, stats=stats):
+                stop = asyncio.Event()
+                count = 0
+
+                async def publish(_wire):
+                    nonlocal count
+                    count += 1
+                    if count >= events:
+                        stop.set()
+
+                await run_relay(publish, settings=settings, stop=stop, stats=stats, batch_size=200, block_ms=100)
+
+            start = time.perf_counter()
+            asyncio.run(relay_all())
+            elapsed = time.perf_counter() - start
+            print(f"{name:28s} put {fmt_us(put_times)}")
+            print(f"{'':28s} relayed {stats.published} in {elapsed:.2f} s = {stats.published / elapsed:,.0f} events/s")
+    finally:
+        redis.Redis().delete(stream)
+        reset_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--relay-events", type=int, default=5000, help="0 skips the relay throughput part")
     args = parser.parse_args()
     import logging
 
@@ -296,6 +378,8 @@ def main() -> int:
     migrate_airflow()
     bench_hook_calls(args.calls)
     bench_tasks(args.tasks, args.runs)
+    if args.relay_events:
+        bench_relay(args.relay_events)
     print("\ntarget: median < 1000 us added per hook call and per task")
     return 0
 
