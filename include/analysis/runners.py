@@ -254,14 +254,15 @@ def python_files(root: Path, only: Sequence[str] | None = None) -> list[str]:
     return sorted(str(PurePosixPath(*p.relative_to(root).parts)) for p in root.rglob("*.py") if ".git" not in p.parts)
 
 
-def _count_lines(root: Path, files: Sequence[str]) -> int:
-    total = 0
+def _count_lines(root: Path, files: Sequence[str]) -> dict[str, int]:
+    """Non-blank lines per file (the score's size measure; a model feature too)."""
+    counts: dict[str, int] = {}
     for name in files:
         try:
-            total += sum(1 for line in (root / name).read_text(errors="replace").splitlines() if line.strip())
+            counts[name] = sum(1 for line in (root / name).read_text(errors="replace").splitlines() if line.strip())
         except OSError:
-            continue
-    return total
+            counts[name] = 0
+    return counts
 
 
 def analyze_checkout(root: Path, analyzers: Sequence[str], only_files: Sequence[str] | None = None) -> AnalysisResult:
@@ -270,10 +271,14 @@ def analyze_checkout(root: Path, analyzers: Sequence[str], only_files: Sequence[
     if unknown:
         raise AnalyzerError(f"unknown analyzers {unknown}; known: {sorted(ANALYZERS)}")
     files = python_files(root, only_files)
-    result = AnalysisResult(files=files, analysed_lines=_count_lines(root, files))
+    lines = _count_lines(root, files)
+    result = AnalysisResult(files=files, analysed_lines=sum(lines.values()))
     if not files:
         return result
     for name in dict.fromkeys(analyzers):  # de-duplicated, order kept
         result.findings.extend(ANALYZERS[name](root, files))
+    for finding in result.findings:  # file size is a feature the learning system's models use
+        if finding.file_path in lines:
+            finding.context.setdefault("file_lines", lines[finding.file_path])
     result.findings.sort(key=lambda f: (f.file_path, f.line or 0, f.analyzer, f.rule))
     return result
