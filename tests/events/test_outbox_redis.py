@@ -181,3 +181,56 @@ def test_redis_restarted_empty_group_is_recreated(private_redis, stream_name, tm
     items = outbox.read_batch("c", block_ms=100)
     assert [it.event.task_id for it in items] == ["task_00001"]
     outbox.close()
+
+
+CHILD = r"""
+import sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from include.events.outbox import RedisOutbox
+from include.events.schema import StateEvent
+outbox = RedisOutbox({url!r}, {stream!r}, "relays", Path({spool!r}), timeout_ms=20)
+for i in range(3):
+    outbox.put(StateEvent(event_type="dag_run", project="p", dag_id="d", run_id=f"r{{i}}", state="running",
+                          occurred_at=datetime.now(UTC)))
+Path({spooled!r}).touch()
+deadline = time.monotonic() + 30
+while not Path({go!r}).exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+# normal exit: the outbox's atexit hook pushes the spooled events to Redis
+"""
+
+
+def test_process_exit_flushes_events_spooled_during_an_outage(tmp_path, stream_name):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.events.conftest import RedisServer
+
+    server = RedisServer(tmp_path / "redis")  # not started: Redis is down while the "task" runs
+    spooled, go = tmp_path / "spooled", tmp_path / "go"
+    script = CHILD.format(
+        repo=str(Path(__file__).resolve().parents[2]),
+        url=server.url,
+        stream=stream_name,
+        spool=str(tmp_path / "spool.db"),
+        spooled=str(spooled),
+        go=str(go),
+    )
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 60
+        while not spooled.exists():
+            assert child.poll() is None and time.monotonic() < deadline, "child did not spool"
+            time.sleep(0.05)
+        server.start()
+        go.touch()
+        assert child.wait(30) == 0
+        entries = redis.Redis.from_url(server.url).xrange(stream_name)
+        assert [StateEvent.from_json(fields[b"e"]).run_id for _id, fields in entries] == ["r0", "r1", "r2"]
+    finally:
+        if child.poll() is None:
+            child.kill()
+        server.stop()
