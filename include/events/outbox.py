@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 BODY_FIELD = b"e"
 #: How long the Redis outbox goes straight to the spool after a failed call.
 REDIS_BACKOFF_S = 1.0
+#: Longest XREADGROUP block a relay may ask for (its client's socket timeout is a bit longer).
+MAX_BLOCK_MS = 10_000
 #: Spooled entries moved to Redis per put (keeps a put after an outage short).
 FLUSH_CHUNK = 200
 
@@ -375,7 +377,7 @@ class RedisOutbox(Outbox):
 
             self._relay_client_obj = redis.Redis.from_url(
                 self.url,
-                socket_timeout=max(5.0, block_ms / 1000 + 5),
+                socket_timeout=MAX_BLOCK_MS / 1000 + 5,
                 socket_connect_timeout=2.0,
                 health_check_interval=10,
             )
@@ -516,6 +518,7 @@ class RedisOutbox(Outbox):
     def read_batch(self, consumer: str, count: int = 200, block_ms: int = 1000) -> list[OutboxItem]:
         import redis
 
+        block_ms = min(max(0, block_ms), MAX_BLOCK_MS)
         client = self._relay_client(block_ms)
         # A relay on this machine also drains the listener spool (cheap when empty).
         if self._marker.exists():
