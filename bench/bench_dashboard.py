@@ -168,7 +168,7 @@ def run_load(name: str, projects: list[str], rate: float, seconds: float, redis_
         [sys.executable, "-m", "dashboard_server"],
         cwd=REPO,
         env=env,
-        stdout=open(state / "sidecar.log", "wb"),
+        stdout=open(state / "sidecar.log", "wb"),  # noqa: SIM115 - lives as long as the process
         stderr=subprocess.STDOUT,
     )
     nodes: list[subprocess.Popen] = []
@@ -192,7 +192,7 @@ def run_load(name: str, projects: list[str], rate: float, seconds: float, redis_
                 text=True,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=open(state / f"node{k}.log", "w"),
+                stderr=open(state / f"node{k}.log", "w"),  # noqa: SIM115 - lives as long as the process
             )
             node.stdin.write(json.dumps(specs[k::NODE_PROCS]) + "\n")
             node.stdin.flush()

@@ -1,0 +1,98 @@
+"""Done-when e2e: a DAG run through a running Airflow shows up, in order, on a test client and the page.
+
+Uses the session's ``platform`` (Airflow standalone + the sidecar + MLflow, started
+the way ``./autopr run`` starts them).  Nothing is faked: the workflow is saved
+through the platform API, Airflow parses and runs it, the listener in the task
+processes and the scheduler hands events to the outbox, the sidecar's relay
+persists and publishes them; the test client and Chromium log in with a real
+Airflow token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.api.conftest import workflow_doc
+from tests.dashboard.conftest import Watcher
+from tests.dashboard.test_page import CHROMIUM, LAUNCH_ARGS
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.anyio, pytest.mark.timeout(900)]
+
+
+async def test_dag_run_events_reach_client_and_page_in_order(platform):
+    from playwright.async_api import async_playwright, expect
+
+    token = platform.token()
+    api = httpx.AsyncClient(base_url=platform.airflow_url + "/autopr", timeout=60,
+                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    project = f"e2e-{uuid.uuid4().hex[:6]}"
+    assert (await api.post("/api/v1/projects", json={"slug": project, "name": "E2E"})).status_code == 201
+    r = await api.post(f"/api/v1/projects/{project}/workflows", json=workflow_doc("live", project))
+    assert r.status_code == 201, r.text
+    dag_id = r.json()["dag_id"]
+    deadline = time.monotonic() + 120
+    async with httpx.AsyncClient(base_url=platform.airflow_url, headers={"Authorization": f"Bearer {token}"}) as af:
+        while (await af.get(f"/api/v2/dags/{dag_id}")).status_code != 200:
+            assert time.monotonic() < deadline, f"{dag_id} never parsed"
+            await asyncio.sleep(1)
+
+    # A connected test client, logged in with the Airflow token.
+    client = await Watcher(platform.dashboard_url, token).connect()
+    ack = await client.join(project)
+    assert ack["ok"], ack
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        page = await browser.new_page()
+        try:
+            # The page logs in with Airflow credentials through the sidecar.
+            await page.goto(platform.dashboard_url + "/")
+            await page.fill("#username", platform.username)
+            await page.fill("#password", platform.password)
+            await page.click("#login-button")
+            await page.select_option("#project", project)
+            await expect(page.get_by_test_id("status")).to_have_text("live", timeout=30_000)
+
+            r = await api.post(f"/api/v1/projects/{project}/workflows/live/runs", json={})
+            assert r.status_code == 201, r.text
+            run_id = r.json()["run_id"]
+
+            def run_done() -> bool:
+                return any(e["event_type"] == "dag_run" and e["run_id"] == run_id
+                           and e["state"] in ("success", "failed") for e in client.events)  # fmt: skip
+
+            await client.wait_for(run_done, timeout=300)
+            await asyncio.sleep(2)  # late task events (none expected after the run's end)
+            mine = [e for e in client.events if e["run_id"] == run_id]
+            ids = [e["id"] for e in mine]
+            assert ids == sorted(ids) and len(ids) == len(set(ids))
+            assert mine[0]["event_type"] == "dag_run" and mine[0]["state"] == "running"
+            assert mine[-1]["event_type"] == "dag_run" and mine[-1]["state"] == "success", mine
+            tasks = {e["task_id"] for e in mine if e["event_type"] == "task_instance"}
+            assert tasks, mine
+            for task in tasks:
+                states = [e["state"] for e in mine if e.get("task_id") == task]
+                assert states[-1] == "success" and ("running" not in states or states.index("running") == 0), states
+
+            # The page shows the same run, its final states, and links into Airflow.
+            row = page.locator(f'#runs tr[data-run="{run_id}"]')
+            await expect(row.locator("[data-run-state]")).to_have_attribute("data-run-state", "success", timeout=30_000)
+            for task in tasks:
+                chip = row.locator(f'[data-task="{task}"]')
+                await expect(chip).to_have_attribute("data-state", "success", timeout=30_000)
+            href = await row.locator("a").get_attribute("href")
+            js_safe = "-_.!~*'()"  # what encodeURIComponent leaves alone
+            ui = platform.settings.airflow_ui_url.rstrip("/")
+            assert href == f"{ui}/dags/{quote(dag_id, safe=js_safe)}/runs/{quote(run_id, safe=js_safe)}"
+            feed_ids = await page.locator("#feed li").evaluate_all("els => els.map(e => Number(e.dataset.id))")
+            assert set(ids) <= set(feed_ids)
+        finally:
+            await browser.close()
+            await client.close()
+            await api.aclose()
