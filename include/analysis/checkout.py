@@ -34,9 +34,16 @@ class Checkout:
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Event data is untrusted input: never prompt for credentials, never run the ext:: transport.
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
     return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, check=False
+        ["git", "-c", "protocol.ext.allow=never", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT_S,
+        check=False,
     )
 
 
@@ -65,6 +72,8 @@ def checkout(clone_url: str, *, sha: str | None = None, ref: str | None = None) 
         raise CheckoutError("event.clone_url is required to check out the repository")
     if sha and not _SHA_RE.match(sha):
         raise CheckoutError(f"event.sha {sha!r} is not a commit sha")
+    if clone_url.startswith(("-", "ext::")) or (ref or "").startswith("-"):
+        raise CheckoutError("event.clone_url / event.ref must not start with '-' or use the ext:: transport")
     url = _normalise_url(clone_url)
     workdir = Path(tempfile.mkdtemp(prefix="autopr-checkout-"))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
@@ -189,14 +190,14 @@ def test_bad_token_is_reported(monkeypatch, github, pr):
 
 
 def test_request_review_with_recommendations_from_the_project_history(project, github, pr):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import select
 
     from include.db.models import CodeChange, Project
     from include.db.session import session_scope
 
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     with session_scope() as session:
         pid = session.scalar(select(Project.id).where(Project.slug == "acme"))
         for i in range(6):
