@@ -113,6 +113,10 @@ def _store(node_id: str, ctx: RunContext, findings: list[Any], commit_sha: str, 
 
 
 def quality_check(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Analyse, store, score.  ``passed`` = score >= ``quality_threshold`` and, with
+    ``fail_on_error``, no error-level (high/critical) issue; with ``fail_on_error``
+    a failed gate also fails the node — after the review session is stored.
+    """
     mode = config.get("mode", "fast")
     threshold = float(config.get("quality_threshold", 70.0))
     fail_on_error = bool(config.get("fail_on_error", False))
@@ -249,6 +253,11 @@ def _reviewed(finding: Finding, pred: dict[str, Any] | None) -> tuple[Finding, d
 
 
 def code_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """Review the change: issues with severity and confidence, model-graded when a model is served.
+
+    Issues below ``min_confidence`` are stored (marked ``hidden``) but not shown:
+    ``issues_count`` counts shown issues, ``hidden_count`` the others.
+    """
     min_confidence = float(config.get("min_confidence", 0.5))
     use_model = bool(config.get("use_model", True))
     # A review is about the change: only its files (see _analyse), unless a config says "full".
