@@ -56,7 +56,7 @@ def _arrow_schema():
         "issue_id": pa.int64(), "project": pa.string(), "review_id": pa.int64(),
         "message": pa.string(), "rule": pa.string(), "analyzer": pa.string(), "file_path": pa.string(),
         "line": pa.float64(), "repository": pa.string(), "pr_size": pa.float64(), "complexity": pa.float64(),
-        "file_lines": pa.float64(), "created_at": pa.timestamp("us", tz="UTC"), "issue_severity": pa.string(),
+        "file_lines": pa.float64(), "created_at": pa.timestamp("us"), "issue_severity": pa.string(),
         "feedback_id": pa.int64(), "feedback_type": pa.string(), "corrected_severity": pa.string(),
         "feedback_at": pa.timestamp("us", tz="UTC"), "label": pa.string(), "helpful": pa.float64(),
     }

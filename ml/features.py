@@ -35,7 +35,8 @@ from include.db.models import Severity
 # The contract
 # --------------------------------------------------------------------------------------
 #: Raw model input columns, in order.  Text columns are str ("" when unknown);
-#: numeric ones are float (NaN when unknown); ``created_at`` is a UTC timestamp.
+#: numeric ones are float (NaN when unknown); ``created_at`` is a timezone-naive UTC
+#: timestamp (MLflow model signatures only accept naive datetimes).
 ISSUE_COLUMNS: tuple[str, ...] = (
     "message",  # str  - what the analyser / reviewer said
     "rule",  # str  - rule id (ruff code, bandit test id, advisory class, ...)
@@ -46,7 +47,7 @@ ISSUE_COLUMNS: tuple[str, ...] = (
     "pr_size",  # float - lines changed in the reviewed change, NaN when unknown
     "complexity",  # float - cyclomatic complexity of the file/function, NaN when unknown
     "file_lines",  # float - size of the file in lines, NaN when unknown
-    "created_at",  # datetime64[ns, UTC] - when the issue was raised (now when unknown)
+    "created_at",  # datetime64, naive UTC - when the issue was raised (now when unknown)
 )
 TEXT_COLUMNS: tuple[str, ...] = ("message", "rule", "analyzer", "file_path", "repository")
 NUMERIC_COLUMNS: tuple[str, ...] = ("line", "pr_size", "complexity", "file_lines")
@@ -126,7 +127,10 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
         out[name] = out[name].fillna("").astype(str)
     for name in NUMERIC_COLUMNS:
         out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
-    out["created_at"] = pd.to_datetime(out["created_at"], utc=True, errors="coerce", format="mixed")
+    out["created_at"] = (
+        pd.to_datetime(out["created_at"], utc=True, errors="coerce", format="mixed").dt.tz_localize(None)
+        .astype("datetime64[us]")
+    )
     return out
 
 
@@ -202,12 +206,18 @@ class DeriveFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(["text", *CATEGORICAL_FEATURES, *NUMERIC_FEATURES], dtype=object)
 
 
-def build_featurizer(*, max_text_features: int = 20000, min_category_frequency: int = 2):
+def build_featurizer(*, max_text_features: int = 20000, min_category_frequency: int = 2,
+                     text_components: int | None = None):
     """The featurisation half of every severity Pipeline.
 
     Word 1-2-grams plus character 3-5-grams of ``rule + message`` (TF-IDF,
     sublinear), one-hot analyser / file type / repository (rare values
     grouped), and imputed numeric metrics with missing-value indicators.
+
+    ``text_components`` compresses the text block with truncated SVD (latent
+    semantic analysis) to that many dense dimensions: tree models split on a
+    few hundred informative columns far faster than on tens of thousands of
+    sparse n-grams, and generalise better from them.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -236,6 +246,10 @@ def build_featurizer(*, max_text_features: int = 20000, min_category_frequency: 
             ),
         ]
     )
+    if text_components:
+        from sklearn.decomposition import TruncatedSVD
+
+        text = Pipeline([("tfidf", text), ("svd", TruncatedSVD(n_components=text_components, random_state=0))])
     columns = ColumnTransformer(
         [
             ("text", text, "text"),

@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_sample_weight
+from threadpoolctl import threadpool_limits
 
 from ml.evaluation import Metrics, evaluate_model, ordered_labels
 from ml.features import ISSUE_COLUMNS, build_featurizer
@@ -41,9 +42,9 @@ log = logging.getLogger(__name__)
 class SeverityXGBClassifier(ClassifierMixin, BaseEstimator):
     """XGBoost that takes and returns severity labels (strings), ``classes_`` in severity order."""
 
-    def __init__(self, n_estimators: int = 300, max_depth: int = 6, learning_rate: float = 0.08,
-                 subsample: float = 0.9, colsample_bytree: float = 0.4, min_child_weight: float = 1.0,
-                 reg_lambda: float = 1.0, n_jobs: int = 2, random_state: int = 0):
+    def __init__(self, n_estimators: int = 200, max_depth: int = 4, learning_rate: float = 0.1,
+                 subsample: float = 0.9, colsample_bytree: float = 0.5, min_child_weight: float = 1.0,
+                 reg_lambda: float = 1.0, n_jobs: int = 1, random_state: int = 0):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -84,13 +85,13 @@ def linear_pipeline(C: float = 1.0) -> Pipeline:
 
     return Pipeline([
         ("features", build_featurizer()),
-        ("model", LogisticRegression(C=C, class_weight="balanced", max_iter=3000)),
+        ("model", LogisticRegression(C=C, class_weight="balanced", max_iter=300, tol=1e-3)),
     ])
 
 
 def xgboost_pipeline(**params: Any) -> Pipeline:
     return Pipeline([
-        ("features", build_featurizer(max_text_features=8000)),
+        ("features", build_featurizer(max_text_features=20000, text_components=128)),
         ("model", SeverityXGBClassifier(**params)),
     ])
 
@@ -109,7 +110,10 @@ def fit_candidate(name: str, train: pd.DataFrame, label_column: str = "label") -
     X = train.loc[:, list(ISSUE_COLUMNS)]
     y = train[label_column].to_numpy(dtype=object)
     fit_params = {"model__sample_weight": compute_sample_weight("balanced", y)} if weighted else {}
-    pipeline.fit(X, y, **fit_params)
+    # One BLAS/OpenMP thread: Airflow workers run several tasks side by side, and
+    # oversubscribed spinning threads made fits ~10x slower on a shared 2-core box.
+    with threadpool_limits(limits=1):
+        pipeline.fit(X, y, **fit_params)
     return pipeline
 
 

@@ -138,7 +138,10 @@ def validate_dataset(
     """Run the suite on ``frame``; always write the GX result JSON to ``report_path``."""
     import great_expectations as gx
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # task logs, not a terminal
     asset = context.data_sources.add_pandas("autopr").add_dataframe_asset("review_feedback")
     batch_definition = asset.add_batch_definition_whole_dataframe("export")
     suite = context.suites.add(_suite(min_labelled, max_class_share))
