@@ -132,7 +132,9 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def run_load(name: str, projects: list[str], rate: float, seconds: float, redis_url: str | None) -> dict:
+def run_load(
+    name: str, projects: list[str], rate: float, seconds: float, redis_url: str | None, fanout: str = "lean"
+) -> dict:
     state = Path(tempfile.mkdtemp(prefix=f"autopr-bench-{name}-"))
     db_url, drop_db = make_database(state)
     port = free_port()
@@ -147,6 +149,7 @@ def run_load(name: str, projects: list[str], rate: float, seconds: float, redis_
         AUTOPR_EVENTS_STREAM=stream,
         AUTOPR_DASHBOARD_CONNECT_BURST="5000",
         AUTOPR_DASHBOARD_CONNECT_RATE="1000",
+        AUTOPR_DASHBOARD_FANOUT=fanout,
     )
     if redis_url:
         env["AUTOPR_REDIS_URL"] = redis_url
@@ -263,6 +266,7 @@ def run_load(name: str, projects: list[str], rate: float, seconds: float, redis_
             "machine_load_avg_1m": round(load_before, 2),
             "database": db_url.split(":", 1)[0],
             "redis": bool(redis_url),
+            "fanout": fanout,
         }
     finally:
         for node in nodes:
@@ -282,6 +286,12 @@ def main() -> None:
     parser.add_argument("--load", choices=["a", "b", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=20.0, help="publishing time per load")
     parser.add_argument("--redis-url", default=None, help="run the sidecar with Redis (Stream outbox + Redis manager)")
+    parser.add_argument(
+        "--fanout",
+        choices=["lean", "library"],
+        default="lean",
+        help="library: python-socketio's emit(room=...) path, to compare against",
+    )
     args = parser.parse_args()
     ensure_node_clients()
     loads = {
@@ -296,7 +306,7 @@ def main() -> None:
             f"{args.seconds:g}s, redis={'yes' if args.redis_url else 'no'}",
             flush=True,
         )
-        result = run_load(name, projects, rate, args.seconds, args.redis_url)
+        result = run_load(name, projects, rate, args.seconds, args.redis_url, args.fanout)
         result["target_p99_ms"] = target
         result["ok"] = (
             result["deliveries"] == result["deliveries_expected"]

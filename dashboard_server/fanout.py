@@ -161,6 +161,10 @@ class Fanout:
         self.rooms: dict[str, dict[str, Client]] = {}
         self.recent = RecentIds()
         self.on_slow_client = None  # callable(sid): set by the server to disconnect laggards
+        # settings.dashboard_fanout == "library": hand each event to python-socketio's
+        # AsyncServer.emit(room=...) instead (no replay holding, no floors): only to
+        # benchmark the lean path against the library's default one.
+        self.library_emit = None
 
     # -- membership -------------------------------------------------------
     def add(self, client: Client) -> None:
@@ -213,6 +217,11 @@ class Fanout:
         occurred = _occurred_epoch(wire)
         if not room:
             return 0
+        if self.library_emit is not None:
+            asyncio.ensure_future(self.library_emit(STATE_EVENT, wire, room=f"project:{project}"))
+            if occurred is not None:
+                metrics.DELIVERY_LATENCY.observe(max(0.0, time.time() - occurred))
+            return len(room)
         frames = [encode_frame(STATE_EVENT, wire)]
         note = notification_for(wire)
         if note is not None:

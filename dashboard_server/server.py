@@ -152,6 +152,8 @@ def _drop_slow(sid: str) -> None:
 
 
 fanout.on_slow_client = _drop_slow
+if settings.dashboard_fanout == "library":
+    fanout.library_emit = sio.emit
 
 
 PRESENCE_DEBOUNCE = 0.5

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="Client-sent socket events allowed per second per connection (token refill)."
     )
     dashboard_event_burst: int = Field(default=20, ge=1, description="Burst of client-sent events per connection.")
+    dashboard_fanout: str = Field(
+        default="lean",
+        pattern="^(lean|library)$",
+        description="Dashboard fan-out path: lean (encode once, straight into send queues) or library "
+        "(python-socketio's emit to the room; kept to benchmark against).",
+    )
     mlflow_port: int = Field(default=5000, ge=1, le=65535)
     airflow_api_url: str = Field(
         default="",
