@@ -286,6 +286,7 @@ def register_helpfulness(trained: TrainedHelpfulness, y_holdout: Any, *, trackin
                                         str(Path(tmp) / "reliability.png"))
                 mlflow.log_artifact(plot)
             info = mlflow.sklearn.log_model(trained.model, name="model", registered_model_name=model_name,
+                                            serialization_format="cloudpickle", pip_requirements=_pip_requirements(),
                                             input_example=trained.holdout_frame.head(2))
             version = str(info.registered_model_version)
             client.set_registered_model_alias(model_name, alias, version)
@@ -296,6 +297,13 @@ def register_helpfulness(trained: TrainedHelpfulness, y_holdout: Any, *, trackin
         mlflow.set_tracking_uri(previous[0])
         mlflow.set_registry_uri(previous[1])
     return version
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned requirements of the model, given explicitly (inferring them imports the model in a subprocess: slow)."""
+    from importlib.metadata import version
+
+    return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "scipy")]
 
 
 def _artifact_location(settings: Any, experiment: str) -> str:

@@ -32,7 +32,7 @@ def _feedback_rows(session: Any, project_id: int | None, since: datetime | None)
     stmt = (
         select(MLFeedback.issue_id, MLFeedback.feedback_type, MLFeedback.corrected_severity, MLFeedback.created_at,
                ReviewIssue.analyzer, ReviewIssue.rule, ReviewIssue.severity, ReviewIssue.predicted_severity,
-               ReviewIssue.model_version)
+               ReviewIssue.model_version, ReviewIssue.context)
         .join(ReviewIssue, ReviewIssue.id == MLFeedback.issue_id)
         .join(ReviewSession, ReviewSession.id == ReviewIssue.session_id)
         .order_by(MLFeedback.created_at, MLFeedback.id)
@@ -100,10 +100,18 @@ class _Tally:
 
 def learning_metrics(session: Any, project_id: int | None = None, since: datetime | None = None,
                      top: int = 10) -> dict[str, Any]:
-    """All learning metrics for a project (or everything); see the module docstring."""
+    """All learning metrics for a project (or everything); see the module docstring.
+
+    An issue scored before it was stored (the ``code_review`` action predicts,
+    then stores) has no ``ml_predictions`` row pointing at it; its own
+    ``model_version`` column and ``context["arm"]`` stand in for the log.
+    """
     from sqlalchemy import func, select
 
     from include.db.models import MLPrediction
+    from include.settings import get_settings
+
+    severity_model = get_settings().severity_model_name
 
     rows = _feedback_rows(session, project_id, since)
     predictions = _latest_predictions(session, {r.issue_id for r in rows})
@@ -123,11 +131,12 @@ def learning_metrics(session: Any, project_id: int | None = None, since: datetim
             truth = None
         overall.add(ftype, predicted, truth)
         version = f"{logged.model_name}/{logged.model_version}" if logged else (
-            f"issue-record/{r.model_version}" if r.model_version else None)
+            f"{severity_model}/{r.model_version}" if r.model_version else None)
         if version:
             per_version[version].add(ftype, predicted, truth)
-        if logged:
-            per_arm[logged.arm].add(ftype, predicted, truth)
+        arm = logged.arm if logged else ((r.context or {}).get("arm") if r.model_version else None)
+        if arm:
+            per_arm[str(arm)].add(ftype, predicted, truth)
         types[(r.analyzer, r.rule)][ftype] += 1
 
     count_stmt = select(MLPrediction.model_name, MLPrediction.model_version, MLPrediction.arm, func.count())
