@@ -105,9 +105,12 @@ class AirflowApi:
     async def login(self) -> str:
         if not self.username:
             raise ReconcileError("no Airflow credentials: set AUTOPR_AIRFLOW_API_USERNAME / _PASSWORD or pass a token")
-        resp = await self._client.post(
-            f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password}
-        )
+        try:
+            resp = await self._client.post(
+                f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password}
+            )
+        except httpx.HTTPError as exc:
+            raise ReconcileError(f"POST /auth/token: Airflow API unreachable at {self.base_url} ({exc})") from exc
         if resp.status_code not in (200, 201):
             raise ReconcileError(f"POST /auth/token failed: HTTP {resp.status_code} {resp.text[:200]}")
         self.token = resp.json()["access_token"]
@@ -117,9 +120,12 @@ class AirflowApi:
         if self.token is None:
             await self.login()
         for attempt in (1, 2):
-            resp = await self._client.get(
-                f"{self.base_url}{path}", params=params, headers={"Authorization": f"Bearer {self.token}"}
-            )
+            try:
+                resp = await self._client.get(
+                    f"{self.base_url}{path}", params=params, headers={"Authorization": f"Bearer {self.token}"}
+                )
+            except httpx.HTTPError as exc:
+                raise ReconcileError(f"GET {path}: Airflow API unreachable at {self.base_url} ({exc})") from exc
             if resp.status_code == 401 and attempt == 1 and not self._static_token:
                 await self.login()  # expired token: log in again once
                 continue
@@ -322,3 +328,40 @@ async def run_reconciler(
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
             pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m include.events.reconcile [--interval SECONDS] [--lookback MINUTES]``: once, or every N seconds."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Emit state events Airflow's listener hooks do not report.")
+    parser.add_argument("--interval", type=float, default=0.0, help="repeat every N seconds (default: run once)")
+    parser.add_argument("--lookback", type=float, default=60.0, help="first poll covers the last N minutes")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    reconciler = Reconciler(lookback=timedelta(minutes=args.lookback))
+
+    async def loop() -> None:
+        while True:
+            result = await reconciler.run_once()
+            print(
+                f"reconciled: {result.dag_runs_seen} dag runs, {result.task_instances_seen} task instances seen, "
+                f"{result.emitted} events emitted",
+                flush=True,
+            )
+            if args.interval <= 0:
+                return
+            await asyncio.sleep(args.interval)
+
+    try:
+        asyncio.run(loop())
+    except ReconcileError as exc:
+        print(f"reconcile failed: {exc}", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
