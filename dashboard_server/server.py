@@ -364,8 +364,8 @@ async def _sweep(stop: asyncio.Event) -> None:
             fanout.deliver(wire, "sweep")
             if created < settled:
                 cursor = max(cursor, int(wire["id"]))
-        if len(rows) >= 2000 and rows:
-            cursor = max(cursor, int(rows[-1][0]["id"]) - 2000)
+        if len(rows) >= 2000:  # a full page: move on, or a burst would be re-read forever
+            cursor = max(cursor, int(rows[-1][0]["id"]))
 
 
 relay_stats = None
