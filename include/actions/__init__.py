@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any], RunContext], dict[str, Any]]
 
-# Keys a node config may carry its subtype under (the config models use one of them as discriminator).
-_SUBTYPE_KEYS = ("action", "kind", "subtype", "type")
+# The discriminator inside an action's config (include.workflows.nodes.NODE_TYPES); notifications
+# dispatch on ``channel`` inside include.actions.notification.
+_SUBTYPE_KEY = "action"
 
 
 def _handlers() -> dict[tuple[str, str | None], Handler]:
@@ -46,11 +47,8 @@ def _handlers() -> dict[tuple[str, str | None], Handler]:
 
 
 def _subtype(config: dict[str, Any]) -> str | None:
-    for key in _SUBTYPE_KEYS:
-        value = config.get(key)
-        if isinstance(value, str):
-            return value
-    return None
+    value = config.get(_SUBTYPE_KEY)
+    return value if isinstance(value, str) else None
 
 
 def run_node(node: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
