@@ -600,6 +600,9 @@ function Editor() {
             <button
               type="button"
               onClick={() => {
+                if (!confirmDiscard()) return;
+                // Keep our edit as a draft right now (autosave is debounced): it is offered back after loading.
+                saveDraft(window.localStorage, draftSlot(state.meta.project, state.meta.id, saved), workflow, state.meta.version);
                 setConflict(null);
                 openWorkflow(state.meta.project, state.meta.id).catch((err) => fail("Reload failed", err));
               }}

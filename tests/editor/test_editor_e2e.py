@@ -11,7 +11,8 @@ In Debian's Chromium (Playwright), against the running platform:
    is refused while drawing;
 4. save, find the DAG through Airflow's REST API, run it from the editor and
    see it succeed (its comment reaches the local GitHub stand-in);
-5. change and save again, restore version 1, and undo an edit.
+5. change and save again, restore version 1, and undo an edit;
+6. lose a save race politely: a colleague's newer version is not overwritten.
 
 Screenshots go to test-artifacts/editor/<test>/; the scripted build time is printed.
 """
@@ -19,6 +20,7 @@ Screenshots go to test-artifacts/editor/<test>/; the scripted build time is prin
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
@@ -76,8 +78,11 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
     github_connection.add_pull("acme/app", 7, head_sha=repo.bad_sha)
     airflow = platform.airflow_url
     context = browser.new_context(viewport={"width": 1500, "height": 900})
+    context.set_default_timeout(60_000)  # a loaded 2-core machine serves a 1 MB bundle slowly
+    expect.set_options(timeout=30_000)
     page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
@@ -87,12 +92,12 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
         page.get_by_label("Username").fill(platform.username)
         page.get_by_label("Password").fill(platform.password)
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{airflow}/autopr/editor/**")
+        expect(page).to_have_url(re.compile(re.escape(f"{airflow}/autopr/editor/")))
 
         # 2. The editor is a nav item of the Airflow UI, shown in a same-origin iframe.
         page.goto(f"{airflow}/")
         page.get_by_role("link", name="Workflow Editor").click()
-        page.wait_for_url(f"{airflow}/plugin/workflow-editor")
+        expect(page).to_have_url(f"{airflow}/plugin/workflow-editor")
         frame = page.frame_locator("iframe[src='/autopr/editor/']")
         ed = EditorDriver(page, frame, artifacts)
         expect(ed.loc(".react-flow__pane")).to_be_visible(timeout=30_000)
@@ -206,6 +211,24 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
         expect(ed.node("notify_dashboard")).to_be_visible()
         ed.wait_saved(3)  # back to exactly what is stored
         ed.screenshot("undone")
+
+        # Someone else saves meanwhile: our save is refused (If-Match), nothing is overwritten.
+        url = f"/autopr/api/v1/projects/{project}/workflows/basic-quality-check"
+        with platform.api() as api:
+            theirs = api.get(url)
+            spec = dict(theirs.json()["spec"], description="changed by a colleague")
+            api.put(url, json=spec, headers={"If-Match": theirs.headers["etag"]}).raise_for_status()
+        ed.loc("#wf-description").fill("my change")
+        ed.key("Control+s")
+        expect(ed.root.get_by_test_id("conflict-banner")).to_be_visible()
+        ed.screenshot("conflict")
+        with platform.api() as api:
+            assert api.get(url).json()["spec"]["description"] == "changed by a colleague"
+        ed.button("Load their version").click()  # asks first: our change is unsaved (and kept as a draft)
+        assert any("unsaved changes" in message for message in dialogs), dialogs
+        ed.wait_saved(4)
+        expect(ed.loc("#wf-description")).to_have_value("changed by a colleague")
+        expect(ed.root.get_by_test_id("draft-banner")).to_be_visible()  # our edit is still offered
         assert not errors, errors
     finally:
         ed_shot = artifacts / "last.png"
