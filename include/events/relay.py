@@ -161,7 +161,7 @@ def persist_batch(engine: Engine, items: list[OutboxItem]) -> list[tuple[dict[st
             rows = session.execute(select(ExecutionEvent).where(ExecutionEvent.id.in_(existing_ids))).scalars()
             stored = {row.id: row for row in rows}
         out = []
-        for item, (event_id, created) in zip(items, results):
+        for item, (event_id, created) in zip(items, results, strict=True):
             if created or event_id not in stored:
                 wire = event_to_wire({"id": event_id, **item.event.model_dump()})
             else:
@@ -217,7 +217,7 @@ async def relay_batch(
         ok, results = await _retrying("persist", lambda: asyncio.to_thread(persist_batch, engine, items), stop, stats)
         if not ok:
             return False
-        for item, (wire, created) in zip(items, results):
+        for item, (wire, created) in zip(items, results, strict=True):
             if created:
                 stats.persisted += 1
             else:
