@@ -108,7 +108,7 @@ def build_model(n_rows: int, C: float = 1.0, seed: int = 0) -> Any:
         ("model", LogisticRegression(C=C, max_iter=2000)),
     ])
     method = "isotonic" if n_rows >= 2000 else "sigmoid"
-    return CalibratedClassifierCV(base, method=method, cv=5)
+    return CalibratedClassifierCV(base, method=method, cv=5 if n_rows >= 5000 else 3)
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -231,8 +231,13 @@ class TrainedHelpfulness:
     baseline_p: np.ndarray
 
 
-def train_helpfulness(frame: Any, holdout_fraction: float = 0.2, seed: int = 0) -> TrainedHelpfulness:
-    """Fit on the older rows, report calibration on the newest ``holdout_fraction`` (time-ordered)."""
+def train_helpfulness(frame: Any, holdout_fraction: float = 0.2, seed: int = 0, refit_on_all: bool = True
+                      ) -> TrainedHelpfulness:
+    """Fit on the older rows, report calibration on the newest ``holdout_fraction`` (time-ordered).
+
+    With ``refit_on_all`` (the default) the model to register is refitted on
+    every row, holdout included, after the holdout was scored.
+    """
     if "label" not in frame or frame["label"].nunique() < 2:
         raise ValueError("need feedback with both helpful and not-helpful labels to learn helpfulness")
     frame = frame.sort_values("created_at", kind="stable").reset_index(drop=True) if "created_at" in frame else frame
@@ -246,8 +251,10 @@ def train_helpfulness(frame: Any, holdout_fraction: float = 0.2, seed: int = 0) 
     p = model.predict_proba(X_test)[:, 1]
     baseline = MultiplierBaseline().fit(X_train, y_train)
     pb = baseline.predict_proba(X_test)[:, 1]
-    # the served model learns from everything, holdout included
-    final = build_model(len(frame), seed=seed).fit(frame.loc[:, list(HELPFULNESS_COLUMNS)], frame["label"].to_numpy(int))
+    final = model
+    if refit_on_all:  # the served model learns from everything, holdout included
+        final = build_model(len(frame), seed=seed).fit(frame.loc[:, list(HELPFULNESS_COLUMNS)],
+                                                        frame["label"].to_numpy(int))
     return TrainedHelpfulness(final, calibration_report(y_test, p), calibration_report(y_test, pb),
                               len(train), len(test), X_test, p, pb)
 

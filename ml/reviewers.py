@@ -336,12 +336,13 @@ class ReviewerRecommender:
     """
 
     def __init__(self, half_life_days: float = 365.0, negatives_per_change: int = 30,
-                 load_penalty: float = 0.15, seed: int = 0, min_history: int = 20):
+                 load_penalty: float = 0.15, seed: int = 0, min_history: int = 20, min_train_changes: int = 150):
         self.history = ReviewHistory(half_life_days=half_life_days)
         self.negatives_per_change = negatives_per_change
         self.load_penalty = load_penalty
         self.seed = seed
         self.min_history = min_history
+        self.min_train_changes = min_train_changes
         self.model: Any = None
 
     def fit(self, changes: Sequence[Change]) -> "ReviewerRecommender":
@@ -363,8 +364,8 @@ class ReviewerRecommender:
                     xs.append(feats[rows])
                     ys.append(label[rows])
             self.history.add(change)
-        if not xs or not np.concatenate(ys).any():
-            self.model = None
+        if len(xs) < self.min_train_changes or not np.concatenate(ys).any():
+            self.model = None  # too little history to learn weights from: the heuristic in scores() ranks
             return self
         X, y = np.vstack(xs), np.concatenate(ys)
         self.model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, max_leaf_nodes=31,
@@ -381,8 +382,10 @@ class ReviewerRecommender:
         cand, feats = self.history.candidate_features(files, author, at)
         if not len(cand):
             return cand, np.zeros(0)
-        if self.model is None:  # too little history to learn from: fall back to path share + popularity
-            score = feats[:, FEATURE_NAMES.index("path_share_dir")] + 0.1 * feats[:, FEATURE_NAMES.index("reviews_share_decayed")]
+        if self.model is None:  # too little history to learn from: path share, then author pairing, then popularity
+            f = {name: feats[:, i] for i, name in enumerate(FEATURE_NAMES)}
+            score = (f["path_share_file"] + f["path_share_dir"] + 0.5 * f["path_share_parent"]
+                     + 0.3 * f["author_pair_share"] + 0.1 * f["reviews_share_decayed"])
         else:
             with single_threaded():
                 score = self.model.predict_proba(feats)[:, 1]
