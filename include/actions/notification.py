@@ -8,9 +8,10 @@
 * **email** — the smtp provider's ``SmtpHook`` on an Airflow SMTP connection
   (``connection_id``, default ``smtp_default``), the same hook Airflow's
   ``SmtpNotifier`` sends with.
-* **dashboard** — an ``execution_events`` row (``event_type="notification"``,
-  ``state`` = level) written through :func:`include.events.store.persist`, so it
-  gets the same monotonic id, idempotency key and replay as task events.
+* **dashboard** — a ``notification`` state event (``state`` = level) handed to
+  the events outbox, like the listener's task events: the sidecar's relay
+  persists it (monotonic id, idempotency key, replay) and then pushes it live
+  to the project's room.
 """
 
 from __future__ import annotations
@@ -90,9 +91,8 @@ def _email(node_id: str, config: dict[str, Any], ctx: RunContext, text: str) -> 
 
 
 def _dashboard(node_id: str, config: dict[str, Any], ctx: RunContext, text: str) -> dict[str, Any]:
-    from include.db.session import session_scope
+    from include.events.outbox import get_outbox
     from include.events.schema import StateEvent
-    from include.events.store import persist
 
     level = config.get("level", "info")
     if level not in LEVELS:
@@ -116,9 +116,10 @@ def _dashboard(node_id: str, config: dict[str, Any], ctx: RunContext, text: str)
             "pr_number": (ctx.event or {}).get("pr_number"),
         },
     )
-    with session_scope() as session:
-        event_id, created = persist(session, event)
-    return {"channel": "dashboard", "event_id": event_id, "created": created, "level": level}
+    outbox = get_outbox()
+    outbox.put(event)  # never raises; buffered locally when Redis is down
+    outbox.flush(timeout=2.0)  # a task process may exit right after this node
+    return {"channel": "dashboard", "event_key": event.key(), "level": level}
 
 
 CHANNELS = {"slack": _slack, "email": _email, "dashboard": _dashboard}

@@ -189,16 +189,36 @@ def test_email_goes_through_the_smtp_connection(monkeypatch):
     assert out["to"] == ["lead@example.com"]
 
 
-def test_dashboard_notification_is_an_execution_event(db):
+def test_dashboard_notification_goes_through_the_outbox_to_the_events_table(db):
     node = {
         "id": "notify",
         "type": "notification",
         "label": "Dash",
         "config": {"channel": "dashboard", "message": "{issues_count} issues on {repository}", "level": "warning"},
     }
+    import asyncio
+
+    from include.events.outbox import get_outbox, reset_outboxes
+    from include.events.relay import run_relay
+
+    reset_outboxes()
     out = run_node(node, make_ctx(EVENT, QUALITY))
     again = run_node(node, make_ctx(EVENT, QUALITY))  # a retry of the same try: idempotent
-    assert out["created"] is True and again["created"] is False and again["event_id"] == out["event_id"]
+    assert out["event_key"] == again["event_key"]
+
+    published: list[dict] = []
+
+    async def relay_until_published() -> None:
+        stop = asyncio.Event()
+
+        async def publish(wire: dict) -> None:
+            published.append(wire)
+            stop.set()
+
+        await asyncio.wait_for(run_relay(publish, stop=stop, outbox=get_outbox(), block_ms=100), timeout=30)
+
+    asyncio.run(relay_until_published())
+    assert published[0]["event_type"] == "notification" and published[0]["state"] == "warning"
     with session_scope() as session:
         [row] = session.scalars(select(ExecutionEvent)).all()
     assert (row.event_type, row.state, row.project, row.task_id) == ("notification", "warning", "acme", "notify")
