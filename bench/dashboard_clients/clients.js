@@ -61,8 +61,9 @@ rl.on("line", (line) => {
       deliveries += c.ids.size; dups += c.dups; reconnects += Math.max(0, c.connects - 1);
       for (const l of c.latencies) latencies.push(Math.round(l * 100) / 100);
     }
-    console.log(JSON.stringify({ clients: clients.length, deliveries, dups, reconnects, latencies }));
     for (const c of clients) c.socket.close();
-    setTimeout(() => process.exit(0), 200);
+    // exit only once the (large) line is fully written: a pipe write is asynchronous in Node
+    process.stdout.write(JSON.stringify({ clients: clients.length, deliveries, dups, reconnects, latencies }) + "\n",
+      () => process.exit(0));
   }
 });
