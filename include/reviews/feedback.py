@@ -96,8 +96,9 @@ class FeedbackIn(BaseModel):
     comment: str = Field(default="", max_length=20000, pattern=r"^[^\x00]*$")
 
 
-def severity_label(issue_severity: Severity | str, feedback_type: FeedbackType | str,
-                   corrected: Severity | str | None) -> str | None:
+def severity_label(
+    issue_severity: Severity | str, feedback_type: FeedbackType | str, corrected: Severity | str | None
+) -> str | None:
     """The severity label one (latest) feedback row gives its issue, or None (see module doc)."""
     if corrected not in (None, ""):
         return Severity(corrected).value
