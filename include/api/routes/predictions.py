@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from include.api.deps import CurrentUser, DbSession, authorize
@@ -108,21 +109,22 @@ def _run(records: list[dict[str, Any]], repository: str, project_id: int, pointe
 
 @router.post("/api/v1/projects/{project}/predictions/severity", response_model=PredictResponse,
              summary="Predict the severity of one issue", responses=problem_responses(401, 404, 422, 503))
-def predict_one(project: ProjectSlug, body: PredictRequest, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def predict_one(project: ProjectSlug, body: PredictRequest, user: CurrentUser, session: DbSession) -> JSONResponse:
     proj = authorize(session, user, project, Role.viewer)
     name, preds = _run([_dump(body.issue)], body.repository, proj.id, "/issue")
-    return {"model_name": name, **preds[0].as_dict()}
+    # plain JSON types already: skip re-validating our own output (response_model documents it)
+    return JSONResponse({"model_name": name, **preds[0].as_dict()})
 
 
 @router.post("/api/v1/projects/{project}/predictions/severity/batch", response_model=BatchPredictResponse,
              summary="Predict the severity of up to 5,000 issues of one repository",
              responses=problem_responses(401, 404, 422, 503))
-def predict_batch(project: ProjectSlug, body: BatchPredictRequest, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+def predict_batch(project: ProjectSlug, body: BatchPredictRequest, user: CurrentUser, session: DbSession) -> JSONResponse:
     proj = authorize(session, user, project, Role.viewer)
     name, preds = _run([_dump(i) for i in body.issues], body.repository, proj.id, "/issues")
     first = preds[0]
-    return {"model_name": name, "model_version": first.model_version, "arm": first.arm, "count": len(preds),
-            "predictions": [p.as_dict() for p in preds]}
+    return JSONResponse({"model_name": name, "model_version": first.model_version, "arm": first.arm,
+                         "count": len(preds), "predictions": [p.as_dict() for p in preds]})
 
 
 @router.get("/api/v1/predictions/models", summary="Which model versions serve each alias, and the A/B share",
