@@ -31,7 +31,8 @@ import { DRAG_MIME, Palette } from "./components/Palette";
 import { NodeStatusContext, nodeTypes } from "./components/NodeCard";
 import { NodeForm } from "./components/NodeForm";
 import { WorkflowPanel, slugify } from "./components/WorkflowPanel";
-import { DryRunDialog, ImportDialog, OpenDialog, RunDialog, TemplatesDialog, VersionsDialog } from "./components/Dialogs";
+import { DryRunDialog, ImportDialog, OpenDialog, ProjectDialog, RunDialog, TemplatesDialog, VersionsDialog } from "./components/Dialogs";
+import { Modal } from "./components/Modal";
 import { type PaletteEntry, defaultLabel, idBase, paletteEntry } from "./model/catalogue";
 import { ClipboardError, copySelection, parseFragment, pasteFragment, type Fragment } from "./model/clipboard";
 import { type Draft, clearDraft, loadDraft, saveDraft } from "./model/drafts";
@@ -238,10 +239,20 @@ function Editor() {
     return () => window.removeEventListener("beforeunload", guard);
   }, []);
 
-  const confirmDiscard = useCallback(
-    () => !isDirty(stateRef.current) || window.confirm("You have unsaved changes (kept as a draft in this browser). Leave them?"),
+  // Airflow frames the editor in a sandbox without "allow-modals": window.confirm/prompt
+  // return at once there, so questions are asked in the editor's own dialog.
+  const [question, setQuestion] = useState<{ text: string; yes: string; answer: (ok: boolean) => void } | null>(null);
+  const ask = useCallback(
+    (text: string, yes: string) => new Promise<boolean>((resolve) => setQuestion({ text, yes, answer: resolve })),
     [],
   );
+  const confirmDiscard = useCallback(
+    async () =>
+      !isDirty(stateRef.current) ||
+      (await ask("You have unsaved changes. They stay in this browser as a draft, offered again when you reopen this workflow.", "Leave them")),
+    [ask],
+  );
+  const [projectDialog, setProjectDialog] = useState(false);
 
   // --- editing -------------------------------------------------------------------------------------
 
@@ -383,9 +394,9 @@ function Editor() {
     [toast],
   );
 
-  const useTemplate = useCallback(
+  const startFromTemplate = useCallback(
     async (template: TemplateOut) => {
-      if (!confirmDiscard()) return;
+      if (!(await confirmDiscard())) return;
       const spec = template.spec;
       const project = stateRef.current.meta.project;
       const fresh: Workflow = { ...spec, format_version: "1", id: slugify(spec.name), project, version: 1, enabled: true };
@@ -393,6 +404,7 @@ function Editor() {
       dispatch({ type: "load", workflow: fresh, saved: false, keepHistory: true });
       setUrl(project, null);
       setDialog(null);
+      setDraftOffer(null);
       setFitRequest((n) => n + 1);
       toast(`Started from “${template.name}”: adjust it, then Save`);
     },
@@ -405,8 +417,8 @@ function Editor() {
   }, []);
 
   const importDoc = useCallback(
-    (doc: Workflow) => {
-      if (!confirmDiscard()) return;
+    async (doc: Workflow) => {
+      if (!(await confirmDiscard())) return;
       const project = stateRef.current.meta.project;
       const fresh = { ...doc, project: doc.project && projects.some((p) => p.slug === doc.project) ? doc.project : project, version: 1 };
       if (!fresh.id) fresh.id = slugify(fresh.name);
@@ -414,6 +426,7 @@ function Editor() {
       dispatch({ type: "load", workflow: fresh, saved: false, keepHistory: true });
       setUrl(fresh.project, null);
       setDialog(null);
+      setDraftOffer(null);
       setFitRequest((n) => n + 1);
       toast(`Imported “${fresh.name}” as a new workflow: Save to store it`);
     },
@@ -432,26 +445,22 @@ function Editor() {
     window.setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }, []);
 
-  const newWorkflow = useCallback(() => {
-    if (!confirmDiscard()) return;
+  const newWorkflow = useCallback(async () => {
+    if (!(await confirmDiscard())) return;
     const blank = emptyWorkflow(stateRef.current.meta.project);
     dispatch({ type: "load", workflow: blank, saved: true, etag: null });
     setUrl(blank.project, null);
+    setDraftOffer(null);
     setProblems([]);
     setRunStates(new Map());
   }, [confirmDiscard]);
 
-  const createProject = useCallback(async () => {
-    const slug = window.prompt("New project id (lower-case letters, digits, '-' and '_'):");
-    if (!slug) return;
-    try {
-      const project = await api.createProject(slug.trim(), slug.trim());
-      setProjects(await api.projects());
-      dispatch({ type: "setMeta", patch: { project: project.slug } });
-    } catch (err) {
-      fail("Project not created", err);
-    }
-  }, [fail]);
+  const createProject = useCallback(async (slug: string, name: string) => {
+    const project = await api.createProject(slug, name);
+    setProjects(await api.projects());
+    dispatch({ type: "setMeta", patch: { project: project.slug } });
+    setProjectDialog(false);
+  }, []);
 
   // --- keyboard and clipboard ----------------------------------------------------------------------
 
@@ -524,7 +533,7 @@ function Editor() {
           <button type="button" onClick={newWorkflow}>
             New
           </button>
-          <button type="button" onClick={() => confirmDiscard() && setDialog("open")}>
+          <button type="button" onClick={async () => (await confirmDiscard()) && setDialog("open")}>
             Open
           </button>
           <button type="button" onClick={() => setDialog("templates")}>
@@ -596,11 +605,11 @@ function Editor() {
         )}
         {conflict && (
           <div className="banner error" data-testid="conflict-banner">
-            Not saved: {conflict}. Someone saved this workflow after you opened it; your changes are kept as a draft.
+            Not saved: {conflict.replace(/\.+$/, "")}. Someone saved this workflow after you opened it; your changes are kept as a draft.
             <button
               type="button"
-              onClick={() => {
-                if (!confirmDiscard()) return;
+              onClick={async () => {
+                if (!(await confirmDiscard())) return;
                 // Keep our edit as a draft right now (autosave is debounced): it is offered back after loading.
                 saveDraft(window.localStorage, draftSlot(state.meta.project, state.meta.id, saved), workflow, state.meta.version);
                 setConflict(null);
@@ -622,7 +631,6 @@ function Editor() {
               onNodesChange={(changes) => dispatch({ type: "nodesChange", changes })}
               onEdgesChange={(changes) => dispatch({ type: "edgesChange", changes })}
               onConnect={onConnect}
-              onConnectEnd={() => window.setTimeout(() => setHint((h) => (h?.startsWith("Cannot connect") ? h : null)), 0)}
               isValidConnection={isValidConnection}
               deleteKeyCode={null}
               nodesDraggable={!readOnly}
@@ -670,7 +678,7 @@ function Editor() {
                 problems={problems}
                 readOnly={readOnly}
                 onMeta={(patch, field) => dispatch({ type: "setMeta", patch, field })}
-                onCreateProject={createProject}
+                onCreateProject={() => setProjectDialog(true)}
                 onSelectProblem={(p) => {
                   const edge = p.edge_id ? state.edges.find((e) => e.id === p.edge_id) : undefined;
                   const nodeId = p.node_id ?? edge?.source;
@@ -711,6 +719,41 @@ function Editor() {
           ))}
         </div>
 
+        {question && (
+          <Modal
+            above
+            title="Leave unsaved changes?"
+            onClose={() => {
+              question.answer(false);
+              setQuestion(null);
+            }}
+          >
+            <p>{question.text}</p>
+            <div className="row">
+              <button
+                type="button"
+                className="primary"
+                data-testid="confirm-yes"
+                onClick={() => {
+                  question.answer(true);
+                  setQuestion(null);
+                }}
+              >
+                {question.yes}
+              </button>
+              <button
+                type="button"
+                onClick={() => {
+                  question.answer(false);
+                  setQuestion(null);
+                }}
+              >
+                Cancel
+              </button>
+            </div>
+          </Modal>
+        )}
+        {projectDialog && <ProjectDialog onCreate={createProject} onClose={() => setProjectDialog(false)} />}
         {dialog === "open" && (
           <OpenDialog
             project={state.meta.project}
@@ -723,7 +766,7 @@ function Editor() {
         )}
         {dialog === "versions" && <VersionsDialog workflow={workflow} onRestore={restore} onClose={() => setDialog(null)} />}
         {dialog === "templates" && (
-          <TemplatesDialog canSaveCurrent={saved && !dirty} onUse={useTemplate} onSaveCurrent={saveAsTemplate} onClose={() => setDialog(null)} />
+          <TemplatesDialog canSaveCurrent={saved && !dirty} onUse={startFromTemplate} onSaveCurrent={saveAsTemplate} onClose={() => setDialog(null)} />
         )}
         {dialog === "import" && <ImportDialog onImport={importDoc} onClose={() => setDialog(null)} />}
         {dialog === "dryrun" && <DryRunDialog workflow={{ ...workflow, id: workflow.id || slugify(workflow.name), version: Math.max(1, workflow.version) }} onClose={() => setDialog(null)} />}

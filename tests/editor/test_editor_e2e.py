@@ -12,7 +12,8 @@ In Debian's Chromium (Playwright), against the running platform:
 4. save, find the DAG through Airflow's REST API, run it from the editor and
    see it succeed (its comment reaches the local GitHub stand-in);
 5. change and save again, restore version 1, and undo an edit;
-6. lose a save race politely: a colleague's newer version is not overwritten.
+6. lose a save race politely: a colleague's newer version is not overwritten;
+7. export YAML and import it back; start from a template of the gallery.
 
 Screenshots go to test-artifacts/editor/<test>/; the scripted build time is printed.
 """
@@ -81,8 +82,6 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
     context.set_default_timeout(60_000)  # a loaded 2-core machine serves a 1 MB bundle slowly
     expect.set_options(timeout=30_000)
     page = context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
@@ -225,10 +224,29 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
         with platform.api() as api:
             assert api.get(url).json()["spec"]["description"] == "changed by a colleague"
         ed.button("Load their version").click()  # asks first: our change is unsaved (and kept as a draft)
-        assert any("unsaved changes" in message for message in dialogs), dialogs
+        ed.root.get_by_test_id("confirm-yes").click()
         ed.wait_saved(4)
         expect(ed.loc("#wf-description")).to_have_value("changed by a colleague")
         expect(ed.root.get_by_test_id("draft-banner")).to_be_visible()  # our edit is still offered
+
+        # Export as YAML and import the file back: the same graph, as a new unsaved workflow.
+        with page.expect_download() as download:
+            ed.button("Export YAML").click()
+        exported = download.value.path()
+        assert "type: condition" in open(exported, encoding="utf-8").read()
+        ed.button("Import").click()
+        ed.root.get_by_test_id("import-file").set_input_files(exported)
+        expect(ed.loc(".react-flow__node")).to_have_count(7)
+        expect(ed.root.get_by_test_id("save-status")).to_contain_text("Unsaved changes")
+
+        # The template gallery starts from a built-in template.
+        ed.button("Templates").click()
+        ed.root.get_by_test_id("template-basic-quality-check").get_by_role("button", name="Use template").click()
+        ed.root.get_by_test_id("confirm-yes").click()  # the imported copy was never saved
+        expect(ed.node("pr_opened")).to_be_visible()
+        expect(ed.loc(".react-flow__node")).to_have_count(7)
+        ed.wait_valid()
+        ed.screenshot("from-template")
         assert not errors, errors
     finally:
         ed_shot = artifacts / "last.png"

@@ -57,6 +57,38 @@ export function OpenDialog({ project, onOpen, onClose }: { project: string; onOp
   );
 }
 
+// --- new project ---------------------------------------------------------------------------------
+
+export function ProjectDialog({ onCreate, onClose }: { onCreate: (slug: string, name: string) => Promise<void>; onClose: () => void }) {
+  const [slug, setSlug] = useState("");
+  const [name, setName] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <Modal title="New project" onClose={onClose}>
+      <p className="muted small">You become the project's admin and can add members through the API.</p>
+      <label className="field-label" htmlFor="project-slug">
+        Id (lower-case letters, digits, "-" and "_")
+      </label>
+      <input id="project-slug" value={slug} onChange={(e) => setSlug(e.target.value)} />
+      <label className="field-label" htmlFor="project-name">
+        Name
+      </label>
+      <input id="project-name" value={name} onChange={(e) => setName(e.target.value)} />
+      {error && <p className="text-danger">{error}</p>}
+      <p>
+        <button
+          type="button"
+          className="primary"
+          disabled={!slug.trim()}
+          onClick={() => onCreate(slug.trim(), name.trim() || slug.trim()).catch((err: Error) => setError(err.message))}
+        >
+          Create project
+        </button>
+      </p>
+    </Modal>
+  );
+}
+
 // --- versions -------------------------------------------------------------------------------------
 
 export function VersionsDialog({
