@@ -125,6 +125,26 @@ class Sampler(threading.Thread):
             time.sleep(0.5)
 
 
+def server_latency(metrics_text: str) -> dict:
+    """Mean and bucketed p50/p99 of dashboard_delivery_latency_seconds from /metrics."""
+    buckets, total, count = [], 0.0, 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith("dashboard_delivery_latency_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+        elif line.startswith("dashboard_delivery_latency_seconds_sum"):
+            total = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("dashboard_delivery_latency_seconds_count"):
+            count = float(line.rsplit(" ", 1)[1])
+    if not count:
+        return {}
+
+    def upper(q: float) -> float:
+        return next((le * 1000 for le, c in buckets if c >= q * count), float("inf"))
+
+    return {"mean": round(total / count * 1000, 1), "p50_le": upper(0.5), "p99_le": upper(0.99)}
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -237,6 +257,8 @@ def run_load(
         publish_s = time.perf_counter() - start
         time.sleep(3.0)  # drain
         sampler.running = False
+        frames = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json().get("frames")
+        server_side = server_latency(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
         cpu_used = sampler.cpu_seconds() - cpu_before
         members = {p: sum(1 for _, q in pairs if q == p) for p in set(projects)}
         expected = sum(n * members[p] for p, n in per_project.items())
@@ -267,6 +289,10 @@ def run_load(
             "database": db_url.split(":", 1)[0],
             "redis": bool(redis_url),
             "fanout": fanout,
+            "frames_by_path": frames,
+            # outbox.put -> frames handed to the sockets, from the sidecar's own histogram: the rest of
+            # the end-to-end latency is the kernel, the clients and the CPU they wait for
+            "server_side_ms": server_side,
         }
     finally:
         for node in nodes:

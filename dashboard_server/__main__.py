@@ -22,6 +22,7 @@ def main() -> None:
         port=settings.dashboard_port,
         # Every frame is small JSON; compressing it once per recipient costs more CPU than it saves.
         ws_per_message_deflate=False,
+        ws="websockets-sansio",  # fanout.direct_writer relies on this protocol's write path
         log_level="warning",
         lifespan="on",
     )

@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dashboard_server import db, metrics
+from dashboard_server.fanout import FRAME_PATHS
 from dashboard_server.payloads import SLUG_PATTERN, LoginRequest, describe
 from include.auth.tokens import Identity, TokenError, verify_token
 from include.settings import get_settings
@@ -55,6 +56,7 @@ async def healthz(request: Request) -> JSONResponse:
             "connections": len(server.fanout.clients),
             "rooms": len(server.fanout.rooms),
             "replaying": sum(1 for c in server.fanout.clients.values() if c.holding),
+            "frames": dict(FRAME_PATHS),
             "redis": bool(get_settings().redis_url),
             "tasks": server.task_status(),
             "relay": dataclasses.asdict(server.relay_stats) if server.relay_stats is not None else None,

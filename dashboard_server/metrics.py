@@ -33,3 +33,19 @@ DROPPED_SLOW = Counter(
 
 def render() -> bytes:
     return generate_latest(REGISTRY)
+
+
+def _frame_paths():
+    from dashboard_server.fanout import FRAME_PATHS
+
+    return FRAME_PATHS
+
+
+FRAMES_DIRECT = Gauge(
+    "dashboard_frames_direct_total", "Frames written straight to the websocket transport", registry=REGISTRY
+)
+FRAMES_DIRECT.set_function(lambda: _frame_paths()["direct"])
+FRAMES_QUEUED = Gauge(
+    "dashboard_frames_queued_total", "Frames queued to the engine.io writer task", registry=REGISTRY
+)
+FRAMES_QUEUED.set_function(lambda: _frame_paths()["queued"])

@@ -32,7 +32,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from dashboard_server import db, metrics
-from dashboard_server.fanout import Client, Fanout
+from dashboard_server.fanout import Client, Fanout, direct_writer
 from dashboard_server.payloads import ConnectAuth, JoinRequest, LeaveRequest, describe
 from dashboard_server.presence import Presence
 from dashboard_server.ratelimit import make_buckets
@@ -211,6 +211,7 @@ async def connect(sid, environ, auth):
         expires_at=identity.expires_at,
         last_event_id=request.last_event_id,
         socket=sio.eio.sockets[eio_sid],
+        direct=direct_writer(environ) if settings.dashboard_fanout == "lean" else None,
     )
     loop = asyncio.get_running_loop()
     client.expiry = loop.call_later(max(0.0, identity.expires_at - time.time()), _expire, sid)
