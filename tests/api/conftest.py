@@ -14,19 +14,25 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import free_port
 
-# In-process tests have no Airflow: point the client at a closed port so a
-# best-effort re-parse request fails fast instead of reaching someone's 8080.
-os.environ["AUTOPR_AIRFLOW_API_URL"] = f"http://127.0.0.1:{free_port()}"
+# In-process tests have no Airflow: the app fixtures point the Airflow client at
+# a closed port (so a best-effort re-parse fails fast instead of reaching
+# someone's 8080).  Not set globally: the shared platform fixture reads it too.
+CLOSED_AIRFLOW_URL = f"http://127.0.0.1:{free_port()}"
 # The shared platform (tests/conftest.py ``platform``) reads settings when it starts:
 # give it a webhook secret so the live webhook test can sign deliveries.
 os.environ.setdefault("AUTOPR_WEBHOOK_SECRET", "live-webhook-secret")
 
 
 @pytest.fixture()
-def app(db, settings):
+def app(db, monkeypatch):
     from include.api.app import create_app
+    from include.settings import get_settings
 
-    return create_app()
+    monkeypatch.setenv("AUTOPR_AIRFLOW_API_URL", CLOSED_AIRFLOW_URL)
+    get_settings.cache_clear()
+    yield create_app()
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture()

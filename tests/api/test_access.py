@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from include.api.routes import projects, runs, schemas, templates, workflows
-from tests.api.conftest import auth, token_for, workflow_doc
+from tests.api.conftest import CLOSED_AIRFLOW_URL, auth, token_for, workflow_doc
 
 ROUTERS = [projects.router, workflows.router, runs.router, templates.router, schemas.router]
 ROUTES = sorted(
@@ -64,6 +66,8 @@ def module_client(pg_url):
     from include.db.session import get_engine
     from include.settings import get_settings
 
+    previous = os.environ.get("AUTOPR_AIRFLOW_API_URL")
+    os.environ["AUTOPR_AIRFLOW_API_URL"] = CLOSED_AIRFLOW_URL
     get_settings.cache_clear()
     with get_engine(pg_url).begin() as conn:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -76,6 +80,11 @@ def module_client(pg_url):
         r = client.post("/api/v1/projects/acme/workflows", json=workflow_doc(), headers=auth("ed"))
         assert r.status_code == 201, r.text
         yield client
+    if previous is None:
+        os.environ.pop("AUTOPR_AIRFLOW_API_URL", None)
+    else:
+        os.environ["AUTOPR_AIRFLOW_API_URL"] = previous
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

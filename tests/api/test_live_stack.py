@@ -95,8 +95,8 @@ def test_live_auth_crud_run_and_webhook(live):
         detail = api.get(f"{base}/hello/runs/{run_id}").json()
         return detail if detail["state"] in ("success", "failed") else None
 
-    detail = wait_for(finished, timeout=150, every=2)
-    assert detail is not None, "run did not finish in 150 s"
+    detail = wait_for(finished, timeout=240, every=2)
+    assert detail is not None, "run did not finish in 240 s"
     assert detail["state"] == "success", detail
     assert {n["node_id"]: n["state"] for n in detail["nodes"]}.get("notify") == "success"
     assert run_id in [x["run_id"] for x in api.get(f"{base}/hello/runs").json()["items"]]

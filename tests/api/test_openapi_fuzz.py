@@ -23,9 +23,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from include.api.app import create_app
-from tests.api.conftest import token_for
+from tests.api.conftest import CLOSED_AIRFLOW_URL, token_for
 
-os.environ.setdefault("AUTOPR_WEBHOOK_SECRET", "fuzz-secret")
 APP = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 # The Workflow Builder's operations (the learning system's routes are fuzzed by its own tests).
@@ -46,6 +45,8 @@ def seeded(pg_url):
     from include.db.session import get_engine
     from include.settings import get_settings
 
+    previous = os.environ.get("AUTOPR_AIRFLOW_API_URL")
+    os.environ["AUTOPR_AIRFLOW_API_URL"] = CLOSED_AIRFLOW_URL
     get_settings.cache_clear()
     with get_engine(pg_url).begin() as conn:
         names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -53,7 +54,12 @@ def seeded(pg_url):
     headers = {"Authorization": f"Bearer {token_for('alice')}"}
     with TestClient(APP) as client:
         assert client.post("/api/v1/projects", json={"slug": "acme", "name": "Acme"}, headers=headers).status_code == 201
-    return headers
+    yield headers
+    if previous is None:
+        os.environ.pop("AUTOPR_AIRFLOW_API_URL", None)
+    else:
+        os.environ["AUTOPR_AIRFLOW_API_URL"] = previous
+    get_settings.cache_clear()
 
 
 @schema.parametrize()
