@@ -159,3 +159,33 @@ def time_splits(frame: pd.DataFrame, time_column: str, fractions: Iterable[float
         cut = int(n * q)
         end = min(n, cut + max(1, int(n * 0.2)))
         yield q, ordered.iloc[:cut], ordered.iloc[cut:end]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ml.ingest [--project advisories] [--owner admin] [--path FILE]``."""
+    import argparse
+
+    from include.db.models import ProjectMember, Role
+    from include.db.session import session_scope
+    from include.settings import get_settings
+
+    parser = argparse.ArgumentParser(description="Import the shared advisories as reviewed issues.")
+    parser.add_argument("--project", default="advisories", help="project slug (created when missing)")
+    parser.add_argument("--owner", default=get_settings().admin_username, help="admin of a newly created project")
+    parser.add_argument("--path", type=Path, default=ADVISORIES_PATH)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with session_scope() as session:
+        if session.scalar(select(Project.id).where(Project.slug == args.project)) is None:
+            project = Project(slug=args.project, name="Security advisories",
+                              description="Shared security advisories imported as reviewed issues")
+            project.members.append(ProjectMember(username=args.owner, role=Role.admin))
+            session.add(project)
+            session.flush()
+        result = ingest_advisories(session, args.project, load_advisories(args.path))
+    print(f"advisories → project {args.project!r}: imported {result.imported}, skipped {result.skipped}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

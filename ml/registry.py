@@ -172,6 +172,7 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
         mlflow.set_tag("registered_version", version.version)
         summary.update({
             "run_id": parent.info.run_id, "version": str(version.version), "candidate": best.name,
+            "train_rows": train_rows, "holdout_rows": len(holdout),
             "macro_f1": best.metrics.macro_f1, "accuracy": best.metrics.accuracy,
         })
     log.info("registered %s v%s (%s) as %s", MODEL_NAME, version.version, best.name, CHALLENGER)

@@ -39,7 +39,7 @@ def ingested(db, project):
     from include.db.session import session_scope
     from ml.ingest import ingest_advisories, load_advisories
 
-    frame = load_advisories().sample(frac=1.0, random_state=3).groupby("severity").head(40)
+    frame = load_advisories().sample(frac=1.0, random_state=3).groupby("severity").head(30)
     with session_scope() as s:
         ingest_advisories(s, project, frame.sort_values("published"))
     return frame
