@@ -24,6 +24,7 @@ import json
 import re
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -46,8 +47,13 @@ def github_connection(platform):
     """A GitHub stand-in, registered in the running Airflow as the ``github_default`` connection."""
     with GitHubStandIn() as standin, platform.api() as api:
         conn = json.loads(standin.connection_uri_json())
-        body = {"connection_id": "github_default", "conn_type": conn["conn_type"], "host": conn["host"],
-                "password": conn["password"], "extra": json.dumps(conn["extra"])}
+        body = {
+            "connection_id": "github_default",
+            "conn_type": conn["conn_type"],
+            "host": conn["host"],
+            "password": conn["password"],
+            "extra": json.dumps(conn["extra"]),
+        }
         previous = api.get("/api/v2/connections/github_default")
         if previous.status_code == 200:
             api.patch("/api/v2/connections/github_default", json=body).raise_for_status()
@@ -139,7 +145,9 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
         ed.key("Control+l")  # dagre auto-layout
         ed.wait_valid()
         build_seconds = time.monotonic() - started
-        print(f"\nEDITOR BUILD: Basic Quality Check (7 nodes, 7 edges, 5 forms) built in the browser in {build_seconds:.1f} s")
+        print(
+            f"\nEDITOR BUILD: Basic Quality Check (7 nodes, 7 edges, 5 forms) built in the browser in {build_seconds:.1f} s"
+        )
         ed.screenshot("built")
 
         # Dry run: the DAG the compiler makes, before saving.
@@ -167,8 +175,16 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
         assert f"project:{project}" in {t["name"] for t in dag["tags"]}
 
         ed.button("Run").click()
-        event = {"kind": "pr_opened", "repository": "acme/app", "clone_url": repo.url, "sha": repo.bad_sha,
-                 "ref": "feature", "base_ref": "main", "pr_number": 7, "author": "octocat"}
+        event = {
+            "kind": "pr_opened",
+            "repository": "acme/app",
+            "clone_url": repo.url,
+            "sha": repo.bad_sha,
+            "ref": "feature",
+            "base_ref": "main",
+            "pr_number": 7,
+            "author": "octocat",
+        }
         ed.loc("#run-event").fill(json.dumps(event))
         ed.root.get_by_test_id("start-run").click()
         state = ed.root.get_by_test_id("run-state")
@@ -233,7 +249,7 @@ def test_build_save_run_restore_undo_in_the_airflow_ui(
         with page.expect_download() as download:
             ed.button("Export YAML").click()
         exported = download.value.path()
-        assert "type: condition" in open(exported, encoding="utf-8").read()
+        assert "type: condition" in Path(exported).read_text(encoding="utf-8")
         ed.button("Import").click()
         ed.root.get_by_test_id("import-file").set_input_files(exported)
         expect(ed.loc(".react-flow__node")).to_have_count(7)
@@ -258,7 +274,11 @@ def test_the_editor_api_calls_need_the_airflow_session(platform, editor_build):
     """Without the Airflow UI cookie the page redirects and every API call is 401."""
     resp = httpx.get(f"{platform.airflow_url}/autopr/editor/", follow_redirects=False)
     assert resp.status_code == 303 and resp.headers["location"].startswith("/api/v2/auth/login?next=")
-    for method, path in (("GET", "/autopr/api/v1/schemas/node-types"), ("POST", "/autopr/api/v1/workflows/validate"),
-                         ("POST", "/autopr/api/v1/workflows/dry-run"), ("GET", "/autopr/editor/config.json")):
+    for method, path in (
+        ("GET", "/autopr/api/v1/schemas/node-types"),
+        ("POST", "/autopr/api/v1/workflows/validate"),
+        ("POST", "/autopr/api/v1/workflows/dry-run"),
+        ("GET", "/autopr/editor/config.json"),
+    ):
         assert httpx.request(method, f"{platform.airflow_url}{path}", json={}).status_code == 401, path
     wait_for(lambda: httpx.get(f"{platform.airflow_url}/autopr/editor/icon.svg").status_code == 200, 5, what="icon")

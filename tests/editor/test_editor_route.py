@@ -67,7 +67,9 @@ def test_client_side_routes_fall_back_to_the_page(built, client):
     assert resp.status_code == 200 and "AutoPR Workflow Editor" in resp.text
 
 
-@pytest.mark.parametrize("path", ["/editor/assets/missing.js", "/editor/..%2F..%2Fsettings.py", "/editor/%2e%2e/%2e%2e/app.py"])
+@pytest.mark.parametrize(
+    "path", ["/editor/assets/missing.js", "/editor/..%2F..%2Fsettings.py", "/editor/%2e%2e/%2e%2e/app.py"]
+)
 def test_missing_files_and_path_escapes_are_404(built, client, path):
     resp = client.get(path)
     assert resp.status_code == 404

@@ -27,7 +27,14 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from include.api.deps import CurrentUser, current_user
-from include.api.errors import NotFound, ServiceUnavailable, Unauthorized, Unprocessable, problem_responses, workflow_problem_items
+from include.api.errors import (
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+    problem_responses,
+    workflow_problem_items,
+)
 from include.settings import get_settings
 from include.workflows.validation import load_workflow, validate_workflow
 
@@ -40,7 +47,9 @@ router = APIRouter(tags=["editor"])
 
 def _built_dir() -> Path:
     if not (EDITOR_DIR / "index.html").is_file():
-        raise ServiceUnavailable(f"The workflow editor has not been built yet: run `{BUILD_COMMAND}` in the repository.")
+        raise ServiceUnavailable(
+            f"The workflow editor has not been built yet: run `{BUILD_COMMAND}` in the repository."
+        )
     return EDITOR_DIR
 
 
@@ -134,7 +143,9 @@ class DryRunOut(BaseModel):
 def dry_run(document: Annotated[dict[str, Any], Body()], user: CurrentUser) -> DryRunOut:
     problems = validate_workflow(document)
     if problems:
-        raise Unprocessable(f"Workflow has {len(problems)} problem(s)", errors=workflow_problem_items(problems, document))
+        raise Unprocessable(
+            f"Workflow has {len(problems)} problem(s)", errors=workflow_problem_items(problems, document)
+        )
     from include.workflows.dag_builder import build_dag  # imports the Airflow SDK: only when asked
     from include.workflows.graph import CompiledGraph, subtype
 
