@@ -48,6 +48,10 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "AUTOPR_AIRFLOW_PORT": str(settings.airflow_port),
             "AUTOPR_AIRFLOW_HOST": settings.airflow_host,
             "AUTOPR_DASHBOARD_PORT": str(settings.dashboard_port),
+            # The dashboard sidecar verifies Airflow's tokens: same secret, audience and issuer.
+            "AUTOPR_JWT_SECRET": settings.resolved_jwt_secret(),
+            "AUTOPR_JWT_AUDIENCE": settings.jwt_audience,
+            "AUTOPR_JWT_ISSUER": settings.jwt_issuer,
             "AUTOPR_WORKFLOWS_DIR": str(settings.workflows_dir),
             "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
             "GX_ANALYTICS_ENABLED": "False",
