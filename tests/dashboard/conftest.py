@@ -185,11 +185,14 @@ class Watcher:
             for project in self.projects:
                 await self.client.emit("join", {"project": project})
 
-        for name in ("notification", "presence", "error"):
+        for name in ("notification", "presence", "error", "connect_error"):
             self.client.on(name, self._recorder(name))
-        await self.client.connect(
-            self.url, auth=self._auth, transports=["websocket"], headers=self.headers, wait_timeout=10, **kw
-        )
+        try:
+            await self.client.connect(
+                self.url, auth=self._auth, transports=["websocket"], headers=self.headers, wait_timeout=10, **kw
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            raise socketio.exceptions.ConnectionError(f"{exc}: {self.received['connect_error']}") from exc
         return self
 
     def _recorder(self, name: str):
