@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -89,7 +90,7 @@ def test_live_auth_crud_run_and_webhook(live):
     r = api.post(f"{base}/hello/runs", json={})
     assert r.status_code == 201, r.text
     run_id = r.json()["run_id"]
-    assert r.json()["url"].endswith(f"/dags/{dag_id}/runs/{run_id}")
+    assert r.json()["url"].endswith(f"/dags/{dag_id}/runs/{quote(run_id, safe='')}")
 
     def finished():
         detail = api.get(f"{base}/hello/runs/{run_id}").json()
