@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -115,7 +115,7 @@ def main() -> None:
         started = time.perf_counter()
         with session_scope() as s:
             s.add(Project(slug="bench", name="Bench"))
-        start_day = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        start_day = datetime(2024, 1, 1, tzinfo=UTC)
         done = 0
         while done < args.rows:
             n = min(args.batch, args.rows - done)

@@ -27,10 +27,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml.evaluation import evaluate_predictions  # noqa: E402
-from ml.features import issues_frame  # noqa: E402
-from ml.ingest import ADVISORIES_PATH, advisory_issue, load_advisories, time_splits  # noqa: E402
-from ml.training import fit_candidate  # noqa: E402
+from ml.evaluation import evaluate_predictions
+from ml.features import issues_frame
+from ml.ingest import ADVISORIES_PATH, advisory_issue, load_advisories, time_splits
+from ml.training import fit_candidate
 
 PREFIX_RULES = (("critical", "critical"), ("security", "high"), ("error", "medium"), ("warning", "low"))
 

@@ -10,7 +10,7 @@ Logic lives in ``ml.export`` / ``ml.validation``; this file only wires it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
@@ -23,7 +23,7 @@ review_feedback = Asset(REVIEW_FEEDBACK_ASSET)
 @dag(
     dag_id="ml_feature_export",
     schedule="@hourly",
-    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,  # versions are numbered in order; one export at a time
     default_args={"retries": 1, "retry_delay": timedelta(minutes=2)},

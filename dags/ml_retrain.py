@@ -12,7 +12,7 @@ run say why).  Logic lives in ``ml.retrain`` / ``ml.registry``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
@@ -25,7 +25,7 @@ from ml.assets import REVIEW_FEEDBACK_ASSET, WEEKLY_RETRAIN_CRON
         timetable=CronTriggerTimetable(WEEKLY_RETRAIN_CRON, timezone="UTC"),
         assets=Asset(REVIEW_FEEDBACK_ASSET),
     ),
-    start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["autopr", "ml"],
@@ -57,7 +57,7 @@ def ml_retrain():
         from ml.registry import promote_challenger
 
         outcome = promote_challenger(summary["holdout_path"], airflow_run_id=get_current_context()["run_id"])
-        print(outcome["message"] if "message" in outcome else outcome)
+        print(outcome.get("message", outcome))
         return outcome
 
     gate = enough_new_rows()

@@ -29,7 +29,7 @@ import os
 import shutil
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -265,7 +265,7 @@ class FeedbackDataset:
             watermark=int(max(new_rows["feedback_id"].max(), self.watermark())) if len(new_rows) else self.watermark(),
             hash=frame_hash(merged),
             report=str(report_path),
-            created_at=datetime.now(timezone.utc).isoformat(),
+            created_at=datetime.now(UTC).isoformat(),
             run_id=run_id,
         )
         self._write_manifest([*versions, info])

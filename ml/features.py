@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -98,7 +98,7 @@ def issues_frame(records: Iterable[Mapping[str, Any]], *, now: datetime | None =
     (datetime or ISO text; default ``now``).  Extra keys are ignored, so a
     whole API/DB issue dict can be passed as is.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rows: dict[str, list[Any]] = {name: [] for name in ISSUE_COLUMNS}
     for index, record in enumerate(records):
         if not isinstance(record, Mapping):
@@ -196,7 +196,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
 class DeriveFeatures(TransformerMixin, BaseEstimator):
     """Pipeline step: raw issue frame → derived feature frame (stateless)."""
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> "DeriveFeatures":
+    def fit(self, X: pd.DataFrame, y: Any = None) -> DeriveFeatures:
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

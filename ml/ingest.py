@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ def load_advisories(path: Path | str = ADVISORIES_PATH) -> pd.DataFrame:
 def _published(value: Any) -> datetime:
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return datetime.combine(ts.date(), time(12, 0), tzinfo=timezone.utc)
+    return datetime.combine(ts.date(), time(12, 0), tzinfo=UTC)
 
 
 def advisory_issue(row: Any) -> dict[str, Any]:

@@ -69,7 +69,8 @@ def git_sha() -> str:
     if os.environ.get("AUTOPR_GIT_SHA"):
         return os.environ["AUTOPR_GIT_SHA"]
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5,
+                             check=False)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

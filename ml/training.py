@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,7 @@ class SeverityXGBClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "SeverityXGBClassifier":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> SeverityXGBClassifier:
         from xgboost import XGBClassifier
 
         y = np.asarray(y, dtype=object)

@@ -137,7 +137,6 @@ def validate_dataset(
 ) -> ValidationReport:
     """Run the suite on ``frame``; always write the GX result JSON to ``report_path``."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -44,7 +45,7 @@ def test_ingest_is_idempotent_and_export_is_incremental(db, project, ml_env, adv
     assert len(dataset.read("v000001")) == 100
     # partitioned by issue month, one directory per version
     assert any(p.name.startswith("created_month=") for p in dataset.version_dir("v000002").iterdir())
-    report = json.loads(open(v2.report).read())
+    report = json.loads(Path(v2.report).read_text())
     assert report["success"] is True and report["statistics"]["evaluated_expectations"] >= 20
 
 
