@@ -13,6 +13,7 @@ happen inside :mod:`ml.serving` on first use, not when Airflow imports this.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -21,6 +22,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from include.api.deps import CurrentUser, DbSession, authorize
+from include.auth.tokens import Identity
+from include.db.session import session_scope
 from include.api.errors import ServiceUnavailable, Unprocessable, problem_responses
 from include.api.types import NO_NUL, SLUG_PATTERN
 from include.db.models import Role, Severity
@@ -86,6 +89,26 @@ class BatchPredictResponse(BaseModel):
     predictions: list[PredictionOut]
 
 
+#: Project membership answers are reused for this long on the single-prediction hot path (a role
+#: change or removal takes effect within it); everything else checks the database every time.
+AUTH_CACHE_SECONDS = 5.0
+_auth_cache: dict[tuple[str, str], tuple[float, int]] = {}
+
+
+def _viewer_project_id(user: Identity, project: str) -> int:
+    key = (user.username, project)
+    now = time.monotonic()
+    hit = _auth_cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    with session_scope() as session:
+        project_id = authorize(session, user, project, Role.viewer).id  # 404/403 problems propagate
+    if len(_auth_cache) > 10_000:
+        _auth_cache.clear()
+    _auth_cache[key] = (now + AUTH_CACHE_SECONDS, project_id)
+    return project_id
+
+
 def _dump(issue: IssueIn) -> dict[str, Any]:
     # exclude_none: issues_frame treats missing and None the same; fewer keys is faster
     return issue.model_dump(exclude_none=True)
@@ -109,9 +132,22 @@ def _run(records: list[dict[str, Any]], repository: str, project_id: int, pointe
 
 @router.post("/api/v1/projects/{project}/predictions/severity", response_model=PredictResponse,
              summary="Predict the severity of one issue", responses=problem_responses(401, 404, 422, 503))
-def predict_one(project: ProjectSlug, body: PredictRequest, user: CurrentUser, session: DbSession) -> JSONResponse:
-    proj = authorize(session, user, project, Role.viewer)
-    name, preds = _run([_dump(body.issue)], body.repository, proj.id, "/issue")
+async def predict_one(project: ProjectSlug, body: PredictRequest, user: CurrentUser) -> JSONResponse:
+    # Deliberately inline on the event loop: one prediction is a few milliseconds of CPU, less than
+    # the thread-pool hops a sync endpoint and its sync dependencies would add.  (Batches use a
+    # sync endpoint, so long predictions never block the loop.)
+    from ml.serving import get_service
+
+    service = get_service()
+    args = ([_dump(body.issue)], body.repository, None, "/issue")
+    if service.cache.peek(service.severity_model, "champion") is None:  # cold: loading takes seconds, use a thread
+        from starlette.concurrency import run_in_threadpool
+
+        project_id = await run_in_threadpool(_viewer_project_id, user, project)
+        name, preds = await run_in_threadpool(_run, args[0], args[1], project_id, args[3])
+    else:
+        project_id = _viewer_project_id(user, project)
+        name, preds = _run(args[0], args[1], project_id, args[3])
     # plain JSON types already: skip re-validating our own output (response_model documents it)
     return JSONResponse({"model_name": name, **preds[0].as_dict()})
 
