@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
 
-from include.db.models import ExecutionEvent
 from include.db.session import session_scope
 from include.workflows.compiler import compile_workflow
 from include.workflows.dag_builder import build_dag_from_file
@@ -56,12 +54,14 @@ def states(dag_run) -> dict[str, str]:
     return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
 
 
-def notifications() -> list[tuple[str, str]]:
-    with session_scope() as session:
-        rows = session.scalars(
-            select(ExecutionEvent).where(ExecutionEvent.event_type == "notification").order_by(ExecutionEvent.id)
-        ).all()
-        return [(r.task_id, r.payload["message"]) for r in rows]
+def notifications(dag_run) -> list[tuple[str, str]]:
+    """(task, rendered message) of every dashboard notification that ran, from the tasks' XCom outputs."""
+    sent = []
+    for ti in dag_run.get_task_instances():
+        outputs = ti.xcom_pull(task_ids=ti.task_id, key="return_value")
+        if isinstance(outputs, dict) and outputs.get("channel") == "dashboard":
+            sent.append((ti.task_id, outputs["message"]))
+    return sorted(sent)
 
 
 @pytest.fixture()
@@ -105,7 +105,7 @@ def test_branching_workflow_skips_the_branch_not_taken(airflow_db, project, bund
         "deep_no": "skipped",
         "done": "success",  # the join runs although one of its parents was skipped
     }
-    sent = notifications()
+    sent = notifications(dag_run)
     assert ("yes", "took the true branch for acme/app") in sent
     assert {task for task, _ in sent} == {"yes", "deep_yes", "done"}
     outputs = {ti.task_id: ti for ti in dag_run.get_task_instances()}
@@ -126,4 +126,5 @@ def test_false_branch_and_trigger_filters(airflow_db, project, bundle):
     got = states(filtered)
     assert got.pop("start") == "success"
     assert set(got.values()) == {"skipped"}, got
-    assert all(task in ("no", "done") for task, _ in notifications())
+    assert notifications(false_run) == [("done", "finished"), ("no", "took the false branch")]
+    assert notifications(filtered) == []
