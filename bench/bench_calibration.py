@@ -30,8 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> int:
-    from ml.calibration import (HELPFULNESS_COLUMNS, MultiplierBaseline, build_model, calibration_report,
-                                reliability_plot, synthetic_feedback)
+    from ml.calibration import (
+        HELPFULNESS_COLUMNS,
+        MultiplierBaseline,
+        build_model,
+        calibration_report,
+        reliability_plot,
+        synthetic_feedback,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=20000)

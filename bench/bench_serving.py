@@ -165,6 +165,7 @@ def main() -> int:
     token = mint_token("bench-user", ttl_seconds=7200)
     api_port, mlflow_port = free_port(), free_port()
     procs = []
+    serve_log = open(state / "mlflow-serve.log", "w")  # noqa: SIM115 - outlives the child's start; closed below
     try:
         api = subprocess.Popen([PY, "-m", "uvicorn", "include.api.app:create_app", "--factory", "--host", "127.0.0.1",
                                 "--port", str(api_port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
@@ -173,7 +174,7 @@ def main() -> int:
         mlf = subprocess.Popen([PY, "-m", "mlflow", "models", "serve", "-m", f"models:/{get_settings().severity_model_name}/{version}",
                                 "--env-manager", "local", "-h", "127.0.0.1", "-p", str(mlflow_port), "-w", "1"],
                                cwd=REPO, env={**env, "MLFLOW_MODELS_WORKERS": "1"}, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=open(state / "mlflow-serve.log", "w"))
+                               stdout=subprocess.DEVNULL, stderr=serve_log)
         procs.append(mlf)
         wait_http(f"http://127.0.0.1:{api_port}/health", api)
         try:
@@ -272,6 +273,7 @@ def main() -> int:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        serve_log.close()
 
 
 def _split(records: list[dict]) -> dict:

@@ -178,7 +178,7 @@ class MultiplierBaseline:
         self.start = start
         self.conf: dict[str, float] = {}
 
-    def fit(self, frame: Any, y: Any) -> "MultiplierBaseline":
+    def fit(self, frame: Any, y: Any) -> MultiplierBaseline:
         for rule, label in zip(frame["analyzer"] + ":" + frame["rule"], y):
             c = self.conf.get(rule, self.start)
             self.conf[rule] = min(1.0, c * (1.05 if label else 0.95))

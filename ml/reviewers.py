@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -62,7 +62,7 @@ class Change:
     key: str = ""
 
     @staticmethod
-    def of(at: datetime | float, author: str, files: Iterable[str], reviewers: Iterable[str] = (), key: str = "") -> "Change":
+    def of(at: datetime | float, author: str, files: Iterable[str], reviewers: Iterable[str] = (), key: str = "") -> Change:
         ts = at.timestamp() if isinstance(at, datetime) else float(at)
         return Change(ts, author, tuple(files), tuple(r for r in reviewers if r != author), key)
 
@@ -281,7 +281,7 @@ def _ts(value: Any) -> float:
         return float(value)
     if hasattr(value, "timestamp"):
         if getattr(value, "tzinfo", None) is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return float(value.timestamp())
     raise TypeError(f"not a time: {value!r}")
 
@@ -345,7 +345,7 @@ class ReviewerRecommender:
         self.min_train_changes = min_train_changes
         self.model: Any = None
 
-    def fit(self, changes: Sequence[Change]) -> "ReviewerRecommender":
+    def fit(self, changes: Sequence[Change]) -> ReviewerRecommender:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         rng = np.random.default_rng(self.seed)
@@ -400,7 +400,7 @@ class ReviewerRecommender:
                   open_requests: dict[str, int] | None = None, limit: int = 5,
                   exclude: Iterable[str] = ()) -> list[Recommendation]:
         """Top ``limit`` reviewers with reasons; open review requests lower a score (load)."""
-        at = datetime.now(timezone.utc).timestamp() if at is None else at
+        at = datetime.now(UTC).timestamp() if at is None else at
         open_requests = open_requests or {}
         skip = set(exclude) | {author}
         cand, score = self.scores(files, author, at)

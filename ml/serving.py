@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from ml import ab
@@ -124,7 +125,7 @@ class ModelCache:
                 entry = _Entry(current.model if current else None, f"model registry error: {code or exc}", now)
             self._entries[key] = entry
             return entry
-        except Exception as exc:  # registry unreachable (network, locked sqlite, ...)
+        except Exception as exc:  # noqa: BLE001 - registry unreachable (network, locked sqlite, ...)
             log.warning("alias check %s@%s failed: %s", name, alias, exc)
             entry = _Entry(current.model if current else None, f"model registry unreachable: {type(exc).__name__}", now)
             self._entries[key] = entry
@@ -178,7 +179,7 @@ class ModelCache:
 
 def _warm(model: Any) -> None:
     """Nothing to do for sklearn beyond loading; kept as the seam for JIT-ish warmups."""
-    return None
+    return
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,9 +373,9 @@ def _issue_id(record: Mapping[str, Any]) -> int | None:
 
 
 def _now() -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _service: ServingService | None = None

@@ -42,6 +42,6 @@ def log_metrics(project: ProjectSlug, user: CurrentUser, session: DbSession) -> 
     metrics = learning_metrics(session, proj.id)
     try:
         run_id = log_to_mlflow(metrics, project=project)
-    except Exception as exc:  # tracking store down: say so, do not 500
+    except Exception as exc:  # noqa: BLE001 - tracking store down: say so, do not 500
         raise ServiceUnavailable(f"MLflow tracking store unavailable: {type(exc).__name__}: {exc}") from None
     return {"project": project, "run_id": run_id, "experiment": "autopr-learning-metrics"}

@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from include.api.deps import CurrentUser, DbSession, authorize
-from include.auth.tokens import Identity
-from include.db.session import session_scope
 from include.api.errors import ServiceUnavailable, Unprocessable, problem_responses
 from include.api.types import NO_NUL, SLUG_PATTERN
+from include.auth.tokens import Identity
 from include.db.models import Role, Severity
+from include.db.session import session_scope
 
 router = APIRouter(tags=["predictions"])
 

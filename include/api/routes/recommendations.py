@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
@@ -96,8 +96,8 @@ def put_change(project: ProjectSlug, change_key: Annotated[str, Path(min_length=
     row.files = list(body.files)
     row.reviewers = [r for r in dict.fromkeys(body.reviewers) if r != body.author]
     row.status = body.status
-    row.created_at = body.created_at or row.created_at or datetime.now(timezone.utc)
-    row.closed_at = body.closed_at or (datetime.now(timezone.utc) if body.status != "open" and row.closed_at is None else row.closed_at)
+    row.created_at = body.created_at or row.created_at or datetime.now(UTC)
+    row.closed_at = body.closed_at or (datetime.now(UTC) if body.status != "open" and row.closed_at is None else row.closed_at)
     session.flush()
     response.status_code = 201 if created else 200
     return {"id": row.id, "repository": row.repository, "change_key": row.change_key, "author": row.author,
@@ -125,7 +125,7 @@ def _recommender(session: Any, project_id: int) -> Any:
             select(CodeChange.created_at, CodeChange.author, CodeChange.files, CodeChange.reviewers, CodeChange.change_key)
             .where(CodeChange.project_id == project_id, CodeChange.status != "open")
             .order_by(CodeChange.created_at, CodeChange.id)).all()
-        changes = [Change.of(r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc),
+        changes = [Change.of(r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
                              r.author, r.files, r.reviewers, r.change_key) for r in rows]
         from include.settings import get_settings
 
