@@ -73,29 +73,39 @@ def test_node_and_edge_edits_each_make_a_version(client, workflow):
     r = client.post(W + "/nodes", json=node, headers=h)
     # unreachable until connected: the graph rule refuses the half-done edit
     assert r.status_code == 422 and any(e.get("node_id") == "label" for e in r.json()["errors"])
+    # ...so a node is added *after* an existing one: node and edge in one version
+    r = client.post(W + "/nodes?after=notify", json=node | {"id": "tail"}, headers=h)
+    assert r.status_code == 201, r.text
+    assert [(e["id"], e["source"], e["target"]) for e in r.json()["spec"]["edges"]][-1] == ("notify-tail", "notify", "tail")
+    assert client.post(W + "/nodes?after=ghost", json=node | {"id": "t2"},
+                       headers={**auth("ed"), "If-Match": '"2"'}).status_code == 404
+    r = client.post(W + "/versions/1/restore", headers={**auth("ed"), "If-Match": '"2"'})
+    assert r.status_code == 200
+    h = {**auth("ed"), "If-Match": '"3"'}
+    workflow = r.json()
     # add node + edge in one document save, then edit them one by one
     doc = workflow["spec"]
     doc["nodes"].append(node)
     doc["edges"].append({"id": "e2", "source": "start", "target": "label"})
     r = client.put(W, json=doc, headers=h)
     assert r.status_code == 200, r.text
-    r = client.put(W + "/nodes/label/position", json={"x": 120, "y": 40}, headers={**auth("ed"), "If-Match": '"2"'})
+    r = client.put(W + "/nodes/label/position", json={"x": 120, "y": 40}, headers={**auth("ed"), "If-Match": '"4"'})
     assert r.status_code == 200 and r.json()["spec"]["nodes"][2]["position"] == {"x": 120.0, "y": 40.0}
     node["config"]["labels"] = ["checked"]
-    r = client.put(W + "/nodes/label", json=node, headers={**auth("ed"), "If-Match": '"3"'})
+    r = client.put(W + "/nodes/label", json=node, headers={**auth("ed"), "If-Match": '"5"'})
     assert r.status_code == 200 and r.json()["spec"]["nodes"][2]["config"]["labels"] == ["checked"]
     r = client.put(W + "/edges/e2", json={"source": "start", "target": "label", "label": "then"},
-                   headers={**auth("ed"), "If-Match": '"4"'})
+                   headers={**auth("ed"), "If-Match": '"6"'})
     assert r.status_code == 200 and r.json()["spec"]["edges"][1]["label"] == "then"
-    assert client.post(W + "/nodes", json=node, headers={**auth("ed"), "If-Match": '"5"'}).status_code == 409
-    r = client.delete(W + "/nodes/label", headers={**auth("ed"), "If-Match": '"5"'})
+    assert client.post(W + "/nodes", json=node, headers={**auth("ed"), "If-Match": '"7"'}).status_code == 409
+    r = client.delete(W + "/nodes/label", headers={**auth("ed"), "If-Match": '"7"'})
     assert r.status_code == 200 and [n["id"] for n in r.json()["spec"]["nodes"]] == ["start", "notify"]
     assert [e["id"] for e in r.json()["spec"]["edges"]] == ["e1"]
-    assert client.delete(W + "/nodes/label", headers={**auth("ed"), "If-Match": '"6"'}).status_code == 404
-    r = client.delete(W + "/edges/e1", headers={**auth("ed"), "If-Match": '"6"'})
+    assert client.delete(W + "/nodes/label", headers={**auth("ed"), "If-Match": '"8"'}).status_code == 404
+    r = client.delete(W + "/edges/e1", headers={**auth("ed"), "If-Match": '"8"'})
     assert r.status_code == 422  # notify would be unreachable
     versions = client.get(W + "/versions", headers=auth("vic")).json()
-    assert [v["version"] for v in versions] == [6, 5, 4, 3, 2, 1]
+    assert [v["version"] for v in versions] == [8, 7, 6, 5, 4, 3, 2, 1]
     assert versions[0]["comment"] == "removed node 'label'"
 
 

@@ -440,13 +440,27 @@ def _node_write(route: str, method: str, summary: str, status_code: int = 200):
 
 @_node_write("/nodes", "POST", "Add a node: a new version (editor, If-Match)", status.HTTP_201_CREATED)
 def add_node(project: ProjectSlug, workflow: WorkflowSlug, node: DocBody, user: CurrentUser, session: DbSession,
-             request: Request, response: Response, background: BackgroundTasks, if_match: IfMatch = None) -> WorkflowOut:
+             request: Request, response: Response, background: BackgroundTasks, if_match: IfMatch = None,
+             after: Annotated[str | None, Query(pattern=NODE_ID_PATTERN, max_length=100,
+                                                description="Also connect this existing node to the new one")] = None,
+             branch: Annotated[Literal["true", "false"] | None,
+                               Query(description="Branch of the edge when `after` is a condition")] = None,
+             ) -> WorkflowOut:
+    """Every saved version must be a valid graph, so a new node is normally added *after* an existing one
+    (``?after=<node_id>``, plus ``&branch=true|false`` out of a condition): node and edge land in one version."""
+
     def change(doc: dict[str, Any]) -> None:
         node_id = node.get("id")
         if any(n.get("id") == node_id for n in doc["nodes"]):
             raise Conflict(f"Node {node_id!r} already exists; PUT /nodes/{node_id} to change it",
                            errors=[{"pointer": "/id", "message": "already used in this workflow"}])
         doc["nodes"].append(node)
+        if after is not None:
+            _index(doc["nodes"], after, "Node")
+            edge: dict[str, Any] = {"id": f"{after}-{node_id}", "source": after, "target": node_id}
+            if branch is not None:
+                edge["branch"] = branch
+            doc["edges"].append(edge)
 
     record = _mutate(session, user, project, workflow, if_match, change, f"added node {node.get('id')!r}")
     commit_and_reparse(session, background, request, record)
