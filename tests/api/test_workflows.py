@@ -174,3 +174,15 @@ def test_node_type_schemas(client, project):
     assert client.get("/api/v1/schemas/node-types/bogus", headers=auth("vic")).status_code == 422
     assert "nodes" in client.get("/api/v1/schemas/workflow", headers=auth("vic")).json()["properties"]
     assert client.get("/api/v1/schemas/workflow").status_code == 401
+
+
+def test_remove_middle_node_with_reconnect(client, workflow):
+    node = {"id": "mid", "type": "action", "config": {"action": "label_pr", "labels": ["x"]}}
+    doc = workflow["spec"]
+    doc["nodes"].append(node)
+    doc["edges"] = [{"id": "a", "source": "start", "target": "mid"}, {"id": "b", "source": "mid", "target": "notify"}]
+    assert client.put(W, json=doc, headers={**auth("ed"), "If-Match": '"1"'}).status_code == 200
+    assert client.delete(W + "/nodes/mid", headers={**auth("ed"), "If-Match": '"2"'}).status_code == 422
+    r = client.delete(W + "/nodes/mid?reconnect=true", headers={**auth("ed"), "If-Match": '"2"'})
+    assert r.status_code == 200, r.text
+    assert [(e["source"], e["target"]) for e in r.json()["spec"]["edges"]] == [("start", "notify")]

@@ -496,10 +496,25 @@ def move_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPath,
 @_node_write("/nodes/{node_id}", "DELETE", "Remove a node and its edges (editor, If-Match)")
 def remove_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPath, user: CurrentUser,
                 session: DbSession, request: Request, response: Response, background: BackgroundTasks,
-                if_match: IfMatch = None) -> WorkflowOut:
+                if_match: IfMatch = None,
+                reconnect: Annotated[bool, Query(description="Connect the node's predecessors to its successors")] = False,
+                ) -> WorkflowOut:
     def change(doc: dict[str, Any]) -> None:
         del doc["nodes"][_index(doc["nodes"], node_id, "Node")]
+        incoming = [e for e in doc["edges"] if e.get("target") == node_id]
+        outgoing = [e for e in doc["edges"] if e.get("source") == node_id]
         doc["edges"] = [e for e in doc["edges"] if node_id not in (e.get("source"), e.get("target"))]
+        if reconnect:
+            existing = {(e.get("source"), e.get("target")) for e in doc["edges"]}
+            for inc in incoming:
+                for out in outgoing:
+                    if (inc["source"], out["target"]) not in existing:
+                        bridged = {"id": f"{inc['source']}-{out['target']}", "source": inc["source"],
+                                   "target": out["target"]}
+                        if inc.get("branch"):
+                            bridged["branch"] = inc["branch"]
+                        doc["edges"].append(bridged)
+                        existing.add((inc["source"], out["target"]))
 
     record = _mutate(session, user, project, workflow, if_match, change, f"removed node {node_id!r}")
     commit_and_reparse(session, background, request, record)
