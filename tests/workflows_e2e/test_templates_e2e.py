@@ -66,7 +66,32 @@ def _sessions():
         ]
 
 
+def _relay_outbox_into_db() -> None:
+    """Run the sidecar's relay until the events outbox is drained (persist, then publish)."""
+    import asyncio
+
+    from include.events.outbox import get_outbox
+    from include.events.relay import run_relay
+
+    async def drain() -> None:
+        outbox, stop = get_outbox(), asyncio.Event()
+
+        async def publish(_wire: dict) -> None:
+            return None
+
+        relay = asyncio.create_task(run_relay(publish, stop=stop, outbox=outbox, block_ms=100))
+        for _ in range(300):
+            await asyncio.sleep(0.1)
+            if outbox.backlog() == 0:
+                break
+        stop.set()
+        await asyncio.wait_for(relay, timeout=30)
+
+    asyncio.run(drain())
+
+
 def _notifications():
+    _relay_outbox_into_db()
     with session_scope() as session:
         return session.scalars(select(ExecutionEvent).where(ExecutionEvent.event_type == "notification")).all()
 
