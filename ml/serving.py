@@ -321,23 +321,26 @@ class ServingService:
         severities = [classes[i] for i in best]
         helpful = self._helpfulness(records, severities)
         threshold = self.settings.confidence_threshold
+        # round and convert once, vectorised: per-element float()/round() dominates big batches
+        proba_rows = np.round(proba, 6).tolist()
+        conf_list = np.round(conf, 6).tolist()
+        help_list = None if helpful is None else np.round(helpful[1], 6).tolist()
+        help_version = None if helpful is None else helpful[0]
         out = []
         for i, sev in enumerate(severities):
-            h = None if helpful is None else float(helpful[1][i])
+            h = None if help_list is None else help_list[i]
             out.append(SeverityPrediction(
-                severity=sev, confidence=round(float(conf[i]), 6),
-                probabilities={c: round(float(p), 6) for c, p in zip(classes, proba[i])},
-                model_version=model.version, arm=model.alias,
-                helpfulness=None if h is None else round(h, 6),
-                helpfulness_model_version=None if helpful is None else helpful[0],
-                hidden=h is not None and h < threshold,
+                severity=sev, confidence=conf_list[i], probabilities=dict(zip(classes, proba_rows[i])),
+                model_version=model.version, arm=model.alias, helpfulness=h,
+                helpfulness_model_version=help_version, hidden=h is not None and h < threshold,
             ))
         if log_predictions:
+            now = _now()
             self.log.add([{
                 "project_id": project_id, "repository": repository[:300],
                 "issue_id": _issue_id(rec), "model_name": model.name, "model_version": model.version,
                 "arm": model.alias, "predicted_severity": p.severity, "confidence": p.confidence,
-                "created_at": _now(),
+                "created_at": now,
             } for rec, p in zip(records, out)])
         return out
 
