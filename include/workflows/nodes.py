@@ -46,6 +46,8 @@ TEMPLATE_PLACEHOLDERS: dict[str, str] = {
     "quality_score": "quality score 0-100",
     "passed": "whether the quality gate passed (true/false)",
     "summary": "one-paragraph summary of the findings",
+    "session_id": "id of the review session the analysis stored",
+    "hidden_count": "issues hidden below the confidence threshold (code_review)",
 }
 
 Analyzer = Literal["ruff", "bandit", "radon"]
