@@ -44,7 +44,6 @@ log = logging.getLogger("dashboard_server")
 settings = get_settings()
 FANOUT_EVENT = "__autopr_state__"  # internal: a persisted event travelling between instances
 SWEEP_INTERVAL = 1.0
-SWEEP_SETTLE = 5.0  # rows younger than this are re-read by the next sweep (late commits)
 
 # Every Redis key and channel the sidecar uses hangs off the event stream's name, so two
 # deployments (or two test runs) sharing one Redis never see each other's traffic.
@@ -348,7 +347,13 @@ async def _forward(stop: asyncio.Event) -> None:
 
 
 async def _sweep(stop: asyncio.Event) -> None:
-    """Deliver persisted events this instance never received (pub/sub gaps)."""
+    """Deliver persisted events this instance never received (pub/sub gaps, another instance's relay).
+
+    Relays commit ids in increasing order (include/events/store.py), so a
+    cursor at the highest id seen never skips one.  The first look reads ids
+    only; whole rows are loaded just for the ids this process has not fanned
+    out, so a healthy instance pays one index scan per second.
+    """
     cursor = await asyncio.to_thread(db.max_event_id)
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
@@ -356,17 +361,16 @@ async def _sweep(stop: asyncio.Event) -> None:
         if stop.is_set():
             break
         try:
-            rows = await asyncio.to_thread(db.sweep_after, cursor)
+            ids = await asyncio.to_thread(db.ids_after, cursor)
+            missing = [i for i in ids if i not in fanout.recent]
+            rows = await asyncio.to_thread(db.events_by_ids, missing) if missing else []
         except Exception as exc:  # noqa: BLE001 - the database may be restarting; try again
             log.warning("sweep: database unavailable (%s)", exc)
             continue
-        settled = time.time() - SWEEP_SETTLE
-        for wire, created in rows:
+        for wire in rows:
             fanout.deliver(wire, "sweep")
-            if created < settled:
-                cursor = max(cursor, int(wire["id"]))
-        if len(rows) >= 2000:  # a full page: move on, or a burst would be re-read forever
-            cursor = max(cursor, int(rows[-1][0]["id"]))
+        if ids:
+            cursor = max(cursor, ids[-1])
 
 
 relay_stats = None
