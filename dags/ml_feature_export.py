@@ -44,7 +44,7 @@ def ml_feature_export():
             raise AirflowSkipException(f"no new feedback since watermark {staged['since_watermark']}")
         return staged
 
-    @task
+    @task(retries=0)  # bad data stays bad: fail at once, do not retry
     def validate(staged: dict) -> dict:
         """Run the GX suite; raises DataValidationError (with the report path) on failure."""
         from include.settings import get_settings
