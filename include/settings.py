@@ -10,6 +10,7 @@ messaging instead of Redis.  Production deployments override fields with
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -110,6 +112,14 @@ class Settings(BaseSettings):
         pattern=r"^(LocalExecutor|CeleryExecutor)$",
         description="LocalExecutor (airflow standalone) or CeleryExecutor (components + a Celery worker on Redis).",
     )
+    airflow_parallelism: int = Field(
+        default=max(4, 2 * (os.cpu_count() or 2)), ge=1,
+        description="Task slots of the executor (Airflow's [core] parallelism); Airflow's 32 overloads a small machine.",
+    )
+    airflow_log_server_ports: Annotated[tuple[int, int, int], NoDecode] = Field(
+        default=(8793, 8794, 8974),
+        description="Worker log server, triggerer log server and scheduler health-check ports (comma-separated).",
+    )
     admin_username: str = Field(default="admin", description="Airflow admin user the run command creates.")
     admin_password: str = Field(
         default="", description="Its password. Default: generated once into state_dir and printed at start-up."
@@ -182,6 +192,13 @@ class Settings(BaseSettings):
     airflow_ui_url: str = Field(
         default="", description="Airflow UI base URL used in run links. Default: airflow_api_url."
     )
+
+    @field_validator("airflow_log_server_ports", mode="before")
+    @classmethod
+    def _split_ports(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
 
     @field_validator("dashboard_allowed_origins", mode="before")
     @classmethod
@@ -285,6 +302,9 @@ def load_settings(**overrides: object) -> Settings:
     """Build settings, turning validation errors into one readable SettingsError."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except PydanticSettingsError as exc:  # a value the env source cannot even decode
+        field = str(exc).split('"')[1] if '"' in str(exc) else "settings"
+        raise SettingsError(f"Invalid setting: {ENV_PREFIX}{field.upper()}: cannot be decoded") from None
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -86,6 +86,7 @@ def running_platform(state_dir: Path, **overrides: object) -> Iterator[RunningPl
         "airflow_port": free_port(),
         "dashboard_port": free_port(),
         "mlflow_port": free_port(),
+        "airflow_log_server_ports": (free_port(), free_port(), free_port()),
     }
     values.update(overrides)
     settings = load_settings(**values)
