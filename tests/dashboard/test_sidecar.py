@@ -272,3 +272,24 @@ def test_login_reports_unreachable_airflow(sidecar):
 
 
 assert TEST_SECRET
+
+
+async def test_polling_transport_gets_the_same_events(sidecar, pg_url):
+    """Clients that cannot open a websocket fall back to long-polling and still get every event, in order."""
+    project = unique("poll")
+    add_member(pg_url, project, "pola")
+    client = socketio.AsyncClient(reconnection=False)
+    got = []
+    client.on("event", lambda data: got.append(data["id"]))
+    await client.connect(sidecar.url, auth={"token": token_for(sidecar, "pola")}, transports=["polling"])
+    try:
+        assert (await client.call("join", {"project": project}, timeout=10))["ok"]
+        for n in range(3):
+            sidecar.put(task_event(project, n))
+        for _ in range(200):
+            if len(got) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert len(got) == 3 and got == sorted(got)
+    finally:
+        await client.disconnect()
