@@ -45,7 +45,5 @@ FRAMES_DIRECT = Gauge(
     "dashboard_frames_direct_total", "Frames written straight to the websocket transport", registry=REGISTRY
 )
 FRAMES_DIRECT.set_function(lambda: _frame_paths()["direct"])
-FRAMES_QUEUED = Gauge(
-    "dashboard_frames_queued_total", "Frames queued to the engine.io writer task", registry=REGISTRY
-)
+FRAMES_QUEUED = Gauge("dashboard_frames_queued_total", "Frames queued to the engine.io writer task", registry=REGISTRY)
 FRAMES_QUEUED.set_function(lambda: _frame_paths()["queued"])
