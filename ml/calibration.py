@@ -297,7 +297,7 @@ def register_helpfulness(trained: TrainedHelpfulness, y_holdout: Any, *, trackin
                                             input_example=trained.holdout_frame.head(2))
             version = str(info.registered_model_version)
             client.set_registered_model_alias(model_name, alias, version)
-            client.set_model_version_tag(model_name, version, "brier", f"{trained.holdout.brier:.5f}")
+            client.set_model_version_tag(model_name, version, "brier", f"{trained.holdout.brier:.8f}")
             client.set_model_version_tag(model_name, version, "ece", f"{trained.holdout.ece:.5f}")
             client.set_model_version_tag(model_name, version, "run_id", run.info.run_id)
     finally:
@@ -363,3 +363,44 @@ def synthetic_feedback(n: int = 20000, seed: int = 0, repositories: int = 12, ru
         "created_at": pd.to_datetime(t, utc=True),
     })
     return frame
+
+
+def retrain_from_feedback(*, min_rows: int = 200, min_gain: float = 0.001, project_id: int | None = None,
+                          tracking_uri: str | None = None, model_name: str | None = None) -> dict[str, Any]:
+    """Train on the app database's feedback and promote when calibration improves (for a DAG task).
+
+    Reads every labelled issue (:func:`feedback_frame`), trains and scores on a
+    time-ordered holdout, and registers the model as ``champion`` only when
+    there is no champion yet or its holdout Brier score beats the current
+    champion's recorded one (model version tag ``brier``) by ``min_gain``, so
+    noise does not churn versions.  Returns
+    what happened and why, so the task log says it.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from include.db.session import session_scope
+    from include.settings import get_settings
+
+    settings = get_settings()
+    tracking_uri = tracking_uri or settings.mlflow_tracking_uri
+    model_name = model_name or settings.helpfulness_model_name
+    with session_scope() as session:
+        frame = feedback_frame(session, project_id)
+    if len(frame) < min_rows or frame["label"].nunique() < 2:
+        return {"status": "skipped", "reason": f"{len(frame)} labelled issues (need {min_rows} with both labels)"}
+    trained = train_helpfulness(frame)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    try:
+        current = client.get_model_version_by_alias(model_name, "champion")
+        current_brier = float(current.tags.get("brier", "inf"))
+    except MlflowException:
+        current, current_brier = None, float("inf")
+    result = {"rows": len(frame), "brier": trained.holdout.brier, "ece": trained.holdout.ece,
+              "multiplier_brier": trained.baseline.brier, "champion_brier": current_brier}
+    if trained.holdout.brier > current_brier - min_gain:
+        return {**result, "status": "kept",
+                "reason": f"holdout Brier score did not improve on the champion's by {min_gain}"}
+    version = register_helpfulness(trained, frame["label"].iloc[-trained.n_holdout:], tracking_uri=tracking_uri,
+                                   model_name=model_name)
+    return {**result, "status": "promoted", "version": version}
