@@ -405,6 +405,11 @@ async def startup() -> None:
     _tasks.append(asyncio.create_task(_run_relay(_stop), name="relay"))
     _tasks.append(asyncio.create_task(_sweep(_stop), name="sweep"))
     _tasks.append(asyncio.create_task(presence.heartbeat(_stop), name="presence"))
+    if settings.events_reconcile_interval > 0:
+        from include.events.reconcile import run_reconciler
+
+        _tasks.append(asyncio.create_task(
+            run_reconciler(_stop, interval=settings.events_reconcile_interval, settings=settings), name="reconciler"))
     log.info("dashboard sidecar started (redis=%s)", bool(settings.redis_url))
 
 

@@ -184,6 +184,10 @@ class Settings(BaseSettings):
     airflow_api_username: str = Field(
         default="", description="Airflow user the event reconciler logs in as (POST /auth/token)."
     )
+    events_reconcile_interval: float = Field(
+        default=15.0, ge=0,
+        description="Seconds between the sidecar's polls of Airflow for states no listener hook reports (0: off).",
+    )
     airflow_api_password: str = Field(default="", description="Password of airflow_api_username.")
     webhook_secret: str = Field(
         default="",

@@ -39,3 +39,8 @@ def test_admin_login_gets_a_token_the_platform_accepts(platform):
 
     identity = verify_token(platform.token(), platform.settings)
     assert identity.username == platform.username
+
+
+def test_sidecar_runs_relay_and_reconciler(platform):
+    tasks = httpx.get(f"{platform.dashboard_url}/healthz", timeout=10).json()["tasks"]
+    assert tasks.get("relay") == "running" and tasks.get("reconciler") == "running", tasks
