@@ -55,12 +55,14 @@ def build_services(settings: Settings, base_env: dict[str, str] | None = None) -
                                 is_healthy=lambda: _http_ok(f"{dash_url}/healthz"), url=dash_url, cwd=REPO_ROOT))
 
     mlflow_url = f"http://127.0.0.1:{settings.mlflow_port}"
+    # MLflow 3's job runner (five huey consumers, ~250 MB each) serves GenAI scorers we do not use.
+    mlflow_env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     services.append(Service(
         "mlflow",
         [str(bin_dir / "mlflow"), "server", "--backend-store-uri", settings.mlflow_tracking_uri,
          "--default-artifact-root", settings.mlflow_artifact_root, "--host", "127.0.0.1",
          "--port", str(settings.mlflow_port), "--workers", "1"],
-        env, logs / "mlflow.log", is_healthy=lambda: _http_ok(f"{mlflow_url}/health"), url=mlflow_url,
+        mlflow_env, logs / "mlflow.log", is_healthy=lambda: _http_ok(f"{mlflow_url}/health"), url=mlflow_url,
         cwd=settings.state_dir,
     ))
     return services
