@@ -26,16 +26,22 @@ FLIPPED = {"low": "high", "critical": "info", "info": "critical", "medium": "low
 
 
 def issue(rule: str = "B602", **extra: object) -> dict:
-    return {"message": RULES[rule][0], "rule": rule, "analyzer": "bandit", "file_path": "src/app/main.py",
-            "line": 10, **extra}
+    return {"message": RULES[rule][0], "rule": rule, "analyzer": "bandit", "file_path": "src/pkg0/mod0.py",
+            "line": 3, **extra}
 
 
 def _training_records(n_per_rule: int = 12) -> list[dict]:
+    """Every rule appears in the same contexts (paths, lines, repositories), so only rule + message carry the label."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     records = []
-    for rule, (message, _) in RULES.items():
-        for i in range(n_per_rule):
+    for i in range(n_per_rule):
+        for j, (rule, (message, _)) in enumerate(RULES.items()):
             records.append({"message": f"{message} variant {i % 4}", "rule": rule, "analyzer": "bandit",
-                            "file_path": f"src/pkg{i % 3}/mod{i}.py", "line": i + 1, "repository": f"org/r{i % 3}"})
+                            "file_path": f"src/pkg{i % 3}/mod{i % 4}.py", "line": i % 6 + 1,
+                            "repository": f"org/r{i % 3}",
+                            "created_at": start + timedelta(hours=i * len(RULES) + j)})  # a real timeline
     return records
 
 
