@@ -11,6 +11,7 @@ registers ``autopr-severity``.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,9 @@ def issue(rule: str = "B602", **extra: object) -> dict:
 
 def _training_records(n_per_rule: int = 12) -> list[dict]:
     """Every rule appears in the same contexts (paths, lines, repositories), so only rule + message carry the label."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     records = []
     for i in range(n_per_rule):
         for j, (rule, (message, _)) in enumerate(RULES.items()):
