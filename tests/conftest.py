@@ -74,8 +74,11 @@ def db(pg_url: str):
 
     engine = get_engine(pg_url)
     with engine.begin() as conn:
-        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "execution_events")
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        # Event ids never go backwards in production, and long-lived services (the shared platform's
+        # sidecar) remember the highest id they delivered: empty the table but keep counting.
+        conn.execute(text('TRUNCATE "execution_events" CONTINUE IDENTITY'))
     return engine
 
 
