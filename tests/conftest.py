@@ -125,3 +125,17 @@ def platform(pg_url: str):
 
     with running_platform(_STATE / "platform") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """Airflow's metadata DB (SQLite in this session's AIRFLOW_HOME), migrated once for every dag.test()."""
+    import subprocess
+    import sys
+
+    airflow = Path(sys.executable).parent / "airflow"
+    result = subprocess.run([str(airflow), "db", "migrate"], env=os.environ.copy(), capture_output=True, text=True,
+                            timeout=600, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -125,17 +123,6 @@ def private_redis(tmp_path):
     yield server
     server.stop()
 
-
-@pytest.fixture(scope="session")
-def airflow_db():
-    """Airflow's own metadata DB (SQLite in the test AIRFLOW_HOME), migrated once per session."""
-    airflow = Path(sys.executable).parent / "airflow"
-    result = subprocess.run(
-        [str(airflow), "db", "migrate"], env=os.environ.copy(), capture_output=True, text=True, timeout=600
-    )
-    if result.returncode != 0:
-        pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
-    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 
 
 @pytest.fixture()

@@ -8,9 +8,6 @@ subsamples so the whole area stays within its time budget.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -63,10 +60,3 @@ def ml_env(tmp_path, monkeypatch, settings):
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Airflow's metadata DB (SQLite in the session's AIRFLOW_HOME), migrated once for dag.test()."""
-    airflow = str(Path(sys.executable).parent / "airflow")
-    subprocess.run([airflow, "db", "migrate"], check=True, env=os.environ.copy(), capture_output=True, timeout=300)

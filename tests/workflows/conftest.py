@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 VENV_BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Airflow's metadata DB (SQLite in the session's AIRFLOW_HOME), migrated once for dag.test()."""
-    result = subprocess.run(
-        [str(VENV_BIN / "airflow"), "db", "migrate"], env=os.environ.copy(), capture_output=True, text=True, timeout=600,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
 
 
 @pytest.fixture(scope="session")

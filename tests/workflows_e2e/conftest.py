@@ -8,40 +8,10 @@ session with the real ``airflow db migrate``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from tests.support.github_standin import GitHubStandIn
 from tests.support.sample_repo import GitRepo, make_repo
-
-
-def _already_migrated() -> bool:
-    """Another area's fixture may have migrated this session's SQLite metadata DB already."""
-    import sqlite3
-
-    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
-    path = Path(url.removeprefix("sqlite:///"))
-    if not url.startswith("sqlite:///") or not path.exists():
-        return False
-    with sqlite3.connect(path) as conn:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not {"alembic_version", "dag_run", "dag_version"} <= tables:
-            return False
-        return conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    if _already_migrated():
-        return
-    airflow = Path(sys.executable).parent / "airflow"
-    done = subprocess.run([str(airflow), "db", "migrate"], env=dict(os.environ), capture_output=True, text=True,
-                          timeout=600, check=False)  # fmt: skip
-    assert done.returncode == 0, f"airflow db migrate failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
 
 
 @pytest.fixture(scope="session")
