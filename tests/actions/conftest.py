@@ -1,33 +1,8 @@
-"""Fixtures for the workflow actions: a real git repository with real findings, a project, the GitHub stand-in."""
+"""Fixtures for the workflow actions (git_repo, project and github come from tests/support/review_fixtures.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from tests.support.github_standin import GitHubStandIn
-from tests.support.sample_repo import GitRepo, make_repo
-
-
-@pytest.fixture(scope="session")
-def git_repo(tmp_path_factory) -> GitRepo:
-    return make_repo(tmp_path_factory.mktemp("repo") / "acme-app")
-
-
-@pytest.fixture()
-def project(db) -> str:
-    from include.db.models import Project
-    from include.db.session import session_scope
-
-    with session_scope() as session:
-        session.add(Project(slug="acme", name="Acme"))
-    return "acme"
-
-
-@pytest.fixture()
-def github(monkeypatch) -> GitHubStandIn:
-    with GitHubStandIn() as standin:
-        monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", standin.connection_uri_json())
-        yield standin
 
 
 def make_ctx(event: dict | None = None, upstream: dict | None = None, project: str = "acme"):
