@@ -9,6 +9,12 @@ publication date, test = the next 20%), and their mean:
   "error" → medium, "warning" → low, anything else → info (its default).
 * ``majority`` — always the most frequent training label.
 
+Reading the numbers: test slices are 150-300 rows with only ~10 ``low``
+advisories, so macro-F1 moves by a few points on a handful of rows, and the
+XGBoost candidate's mean macro-F1 moves by up to ±0.03 with its random seed
+alone.  Judge a change by the mean over all cuts (and, for XGBoost, over a
+few seeds), never by one cut.
+
 Advisories go through the same mapping as ``ml.ingest`` (``advisory_issue``)
 and the same ``ml.features.issues_frame`` the served model gets.
 

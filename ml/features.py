@@ -207,12 +207,19 @@ class DeriveFeatures(TransformerMixin, BaseEstimator):
 
 
 def build_featurizer(*, max_text_features: int = 20000, min_category_frequency: int = 2,
-                     text_components: int | None = None):
+                     text_components: int | None = None, keywords: bool = False):
     """The featurisation half of every severity Pipeline.
 
     Word 1-2-grams plus character 3-5-grams of ``rule + message`` (TF-IDF,
     sublinear), one-hot analyser / file type / repository (rare values
     grouped), and imputed numeric metrics with missing-value indicators.
+
+    ``keywords`` adds :class:`ml.severity_signals.KeywordGroups`: log-counts of
+    security-vocabulary groups ("remote code execution", "denial of service",
+    "cross-site scripting", ...) and the text length, from ``rule + message``
+    only.  Like every block here it reads only what an issue carries (message,
+    rule, analyser, file path, repository, metrics, created_at) — never the
+    label, a CVSS score/vector/version or anything derived from them.
 
     ``text_components`` compresses the text block with truncated SVD (latent
     semantic analysis) to that many dense dimensions: tree models split on a
@@ -250,8 +257,14 @@ def build_featurizer(*, max_text_features: int = 20000, min_category_frequency: 
         from sklearn.decomposition import TruncatedSVD
 
         text = Pipeline([("tfidf", text), ("svd", TruncatedSVD(n_components=text_components, random_state=0))])
+    blocks: list[tuple[str, Any, Any]] = []
+    if keywords:
+        from ml.severity_signals import KeywordGroups
+
+        blocks.append(("keywords", Pipeline([("groups", KeywordGroups()), ("scale", StandardScaler())]), ["text"]))
     columns = ColumnTransformer(
         [
+            *blocks,
             ("text", text, "text"),
             (
                 "categories",
