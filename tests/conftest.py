@@ -12,6 +12,7 @@ reads settings, because both cache their configuration on first import.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import tempfile
 import uuid
@@ -30,6 +31,14 @@ _PG_DB = f"autopr_test_{uuid.uuid4().hex[:10]}"
 _PG_URL = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{_PG_DB}"
 
 os.environ["AUTOPR_STATE_DIR"] = str(_STATE)
+# Airflow and the platform share one JWT secret, audience and issuer, exactly as the launcher
+# configures them (include/launcher/airflow_env.py): an in-process Airflow API app's auth manager
+# and the platform's own verification then accept the same tokens.
+_JWT_SECRET = secrets.token_urlsafe(48)
+os.environ["AUTOPR_JWT_SECRET"] = _JWT_SECRET
+os.environ["AIRFLOW__API_AUTH__JWT_SECRET"] = _JWT_SECRET
+os.environ["AIRFLOW__API_AUTH__JWT_AUDIENCE"] = os.environ.get("AUTOPR_JWT_AUDIENCE", "autopr-platform")
+os.environ["AIRFLOW__API_AUTH__JWT_ISSUER"] = os.environ.get("AUTOPR_JWT_ISSUER", "autopr-airflow")
 os.environ["AUTOPR_DATABASE_URL"] = _PG_URL
 os.environ["AUTOPR_WORKFLOWS_DIR"] = str(_STATE / "workflows")
 os.environ.pop("AUTOPR_REDIS_URL", None)  # tests opt in to Redis explicitly

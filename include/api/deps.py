@@ -100,6 +100,8 @@ async def _identity_via_airflow(auth_manager: Any, request: Request, token: str 
         raise Unauthorized("Authentication required: token expired") from None
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"Authentication required: invalid token ({exc})") from None
+    except (KeyError, TypeError, ValueError) as exc:  # signed, but not a user this auth manager knows
+        raise Unauthorized(f"Authentication required: token does not describe an Airflow user ({exc})") from None
     claims = _unverified_claims(token)
     return Identity(username=user.get_name(), expires_at=float(claims.get("exp", 0)), claims=claims)
 

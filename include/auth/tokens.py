@@ -73,6 +73,9 @@ def mint_token(username: str, ttl_seconds: int = 3600, settings: Settings | None
         "jti": uuid.uuid4().hex,
         "aud": settings.jwt_audience,
         "iss": settings.jwt_issuer,
+        # Airflow's simple auth manager rebuilds its user from "sub" and "role"; tokens minted here
+        # carry its least-privileged role unless the caller says otherwise.
+        "role": "viewer",
         **extra,
     }
     return jwt.encode(claims, settings.resolved_jwt_secret(), algorithm=ALGORITHM)

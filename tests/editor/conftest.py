@@ -50,8 +50,10 @@ def editor_build() -> Path:
     return BUILT_INDEX.parent
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium per test module: sync Playwright runs an event loop in this thread while it is open,
+    which would break every later test that calls asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get update && apt-get install -y chromium"

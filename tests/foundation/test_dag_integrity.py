@@ -8,7 +8,7 @@ from include.settings import REPO_ROOT
 def test_dags_folder_imports_cleanly():
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"), include_examples=False)
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert bag.import_errors == {}, bag.import_errors
     assert bag.dags, "expected at least one DAG in dags/"
     for dag_id, dag in bag.dags.items():
