@@ -70,6 +70,16 @@ def github_connection(platform):
 
 
 @pytest.fixture()
+def builtin_templates(platform) -> None:
+    """The built-in templates, as the run command seeds them (other tests empty the app DB meanwhile)."""
+    from include.db.session import session_scope
+    from include.workflows.store import seed_builtin_templates
+
+    with session_scope(platform.settings.database_url) as session:
+        seed_builtin_templates(session)
+
+
+@pytest.fixture()
 def project(platform) -> str:
     """A fresh project the platform's admin user belongs to (as admin)."""
     slug = f"editor-e2e-{uuid.uuid4().hex[:6]}"
@@ -79,7 +89,7 @@ def project(platform) -> str:
 
 
 def test_build_save_run_restore_undo_in_the_airflow_ui(
-    platform, editor_build, browser, artifacts, project, github_connection, tmp_path
+    platform, editor_build, browser, artifacts, project, github_connection, builtin_templates, tmp_path
 ):
     repo = make_repo(tmp_path / "acme-app")
     github_connection.add_pull("acme/app", 7, head_sha=repo.bad_sha)
