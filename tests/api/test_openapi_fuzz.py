@@ -72,9 +72,21 @@ def test_no_5xx_and_conforms_to_openapi(case, seeded):
     case.call_and_validate(headers=seeded, checks=CHECKS)
 
 
+def not_a_server_error_except_no_model(ctx, response, case):
+    """Like schemathesis' server-error check, but a 503 problem saying no model is served is the designed
+    answer of the prediction routes when no champion exists (never a wrong answer)."""
+    if response.status_code == 503 and response.headers.get("content-type", [""])[0].startswith(
+            "application/problem+json") and "No severity model" in response.text:
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
+LEARNING_CHECKS = [not_a_server_error_except_no_model, *CHECKS[1:]]
+
+
 @learning_schema.parametrize()
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_learning_routes_no_5xx_and_conform_to_openapi(case, seeded):
     """The learning system's routes (reviews, feedback, predictions, recommendations, metrics), no model served."""
-    case.call_and_validate(headers=seeded, checks=CHECKS)
+    case.call_and_validate(headers=seeded, checks=LEARNING_CHECKS)

@@ -81,7 +81,8 @@ def issue_types(project: ProjectSlug, body: IssueTypesRequest, user: CurrentUser
 
 
 @router.put("/changes/{change_key}", summary="Record a change and its reviewers (review history)",
-            responses=problem_responses(401, 403, 404, 422))
+            responses={201: {"description": "The change was new and is now recorded"},
+                       **problem_responses(401, 403, 404, 422)})
 def put_change(project: ProjectSlug, change_key: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00/]+$")],
                body: ChangeIn, user: CurrentUser, session: DbSession, response: Response) -> dict[str, Any]:
     proj = authorize(session, user, project, Role.editor)
