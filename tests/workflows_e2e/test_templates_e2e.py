@@ -90,10 +90,12 @@ def _relay_outbox_into_db() -> None:
     asyncio.run(drain())
 
 
-def _notifications():
+def _notifications(dag_id: str):
+    """This DAG's dashboard notifications (the session-wide outbox may hold other tests' events too)."""
     _relay_outbox_into_db()
     with session_scope() as session:
-        return session.scalars(select(ExecutionEvent).where(ExecutionEvent.event_type == "notification")).all()
+        return session.scalars(select(ExecutionEvent).where(ExecutionEvent.event_type == "notification",
+                                                            ExecutionEvent.dag_id == dag_id)).all()
 
 
 def test_basic_quality_check(airflow_db, project, github, git_repo):
@@ -118,7 +120,7 @@ def test_basic_quality_check(airflow_db, project, github, git_repo):
     assert github.repos["acme/app"].issues[7].labels == ["needs-work"]
     assert all(r.status < 400 for r in github.requests)
 
-    [note] = _notifications()
+    [note] = _notifications(dag.dag_id)
     assert note.state == "info" and note.project == "acme" and "acme/app#7" in note.payload["message"]
 
 
@@ -137,7 +139,7 @@ def test_pr_review_automation(airflow_db, project, github, git_repo):
     [comment] = github.calls("POST", r"/repos/acme/app/issues/7/comments", status=201)
     assert "critical" in comment.body["body"] and "{" not in comment.body["body"].split("\n")[0]
     assert github.repos["acme/app"].issues[7].labels == ["changes-requested"]  # autopr-clean removed
-    assert _notifications()[0].payload["message"].startswith("Reviewed acme/app#7")
+    assert _notifications(dag.dag_id)[0].payload["message"].startswith("Reviewed acme/app#7")
 
 
 def test_ci_cd_pipeline_merges_a_clean_change_and_blocks_a_risky_one(airflow_db, project, github, git_repo):
@@ -161,4 +163,4 @@ def test_ci_cd_pipeline_merges_a_clean_change_and_blocks_a_risky_one(airflow_db,
     assert github.repos["acme/app"].issues[8].labels == ["blocked"]
     stats = [s.stats for s, _ in _sessions()]
     assert [s["passed"] for s in stats] == [True, False]
-    assert {n.state for n in _notifications()} == {"info", "error"}
+    assert {n.state for n in _notifications(dag.dag_id)} == {"info", "error"}
