@@ -231,7 +231,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _fill_derived_defaults(self) -> "Settings":
+    def _fill_derived_defaults(self) -> Settings:
         """Derive the state-dir based defaults once the state dir is known."""
         state = self.state_dir.expanduser().resolve()
         self.state_dir = state
@@ -280,24 +280,18 @@ class Settings(BaseSettings):
         generated secret kept in the state dir makes the default setup work
         without asking a newcomer to invent one.
         """
-        if self.jwt_secret:
-            return self.jwt_secret
-        path = self.state_dir / "jwt_secret"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
-
+        return self.jwt_secret or self._generated_once("jwt_secret", nbytes=48)
 
     def resolved_admin_password(self) -> str:
         """The admin password, generated once into the state dir when not set."""
-        if self.admin_password:
-            return self.admin_password
-        path = self.state_dir / "admin_password"
+        return self.admin_password or self._generated_once("admin_password", nbytes=12)
+
+    def _generated_once(self, name: str, nbytes: int) -> str:
+        """A random secret kept (mode 0600) in the state dir, so every process and restart agrees on it."""
+        path = self.state_dir / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(12))
+            path.write_text(secrets.token_urlsafe(nbytes))
             path.chmod(0o600)
         return path.read_text().strip()
 
