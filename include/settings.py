@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     model_refresh_seconds: float = Field(
         default=10.0, gt=0, description="How often serving re-reads model aliases (swap without restart)."
     )
+    serving_compiled: bool = Field(
+        default=True,
+        description="Serve severity through the compiled numpy/scipy path (ml/fast_predict.py, checked against the"
+        " Pipeline at load); false serves Pipeline.predict_proba on a pandas frame.",
+    )
     confidence_threshold: float = Field(
         default=0.3, ge=0.0, le=1.0, description="Issues whose calibrated P(helpful) is below this are hidden."
     )

@@ -63,6 +63,16 @@ class LoadedModel:
     classes: tuple[str, ...]
     run_id: str | None = None
     loaded_at: float = field(default_factory=time.time)
+    #: the model compiled to numpy/scipy (:mod:`ml.fast_predict`), None when it has no exact compiled form
+    fast: Any = None
+
+    def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> Any:
+        """``model.predict_proba(issues_frame(records))`` — through the compiled path when there is one."""
+        if self.fast is not None:
+            return self.fast.predict_proba(records)
+        from ml.features import issues_frame
+
+        return self.model.predict_proba(issues_frame(records))
 
 
 @dataclass
@@ -76,9 +86,10 @@ class _Entry:
 class ModelCache:
     """Alias → loaded model, checked against the registry at most every ``refresh_seconds``."""
 
-    def __init__(self, tracking_uri: str, refresh_seconds: float = 10.0):
+    def __init__(self, tracking_uri: str, refresh_seconds: float = 10.0, compile: bool = True):
         self.tracking_uri = tracking_uri
         self.refresh_seconds = refresh_seconds
+        self.compile = compile  # build the compiled inference path (ml.fast_predict) when a version loads
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -104,8 +115,8 @@ class ModelCache:
         if not hasattr(model, "predict_proba"):
             raise TypeError(f"{name} v{mv.version} has no predict_proba")
         classes = tuple(str(c) for c in getattr(model, "classes_", ()))
-        _warm(model)
-        return LoadedModel(name, alias, str(mv.version), model, classes, getattr(mv, "run_id", None))
+        return LoadedModel(name, alias, str(mv.version), model, classes, getattr(mv, "run_id", None),
+                           fast=_compile(model) if self.compile else None)
 
     def check(self, name: str, alias: str) -> _Entry:
         """Resolve the alias now and (re)load if it moved; returns the new entry."""
@@ -177,9 +188,24 @@ class ModelCache:
         self._entries.clear()
 
 
-def _warm(model: Any) -> None:
-    """Nothing to do for sklearn beyond loading; kept as the seam for JIT-ish warmups."""
-    return
+def _compile(model: Any) -> Any:
+    """The model's compiled inference path, built (and checked against the model) once per loaded version.
+
+    Only severity Pipelines of the shape part 1 trains compile; anything else
+    (the calibrated helpfulness model, an unknown step) returns None and is
+    served by the plain ``predict_proba`` — see :mod:`ml.fast_predict`.
+    """
+    from ml.fast_predict import compile_model
+
+    started = time.perf_counter()
+    fast = compile_model(model)
+    if fast is not None:
+        fast.predict_proba(_WARMUP)  # first-call costs (imports, memo) are paid here, not by a request
+        log.info("compiled inference path ready in %.0f ms", (time.perf_counter() - started) * 1000)
+    return fast
+
+
+_WARMUP = [{"message": "warm up", "rule": "W0", "analyzer": "warmup", "file_path": "warm/up.py"}]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +304,8 @@ class ServingService:
         from include.settings import get_settings
 
         self.settings = settings or get_settings()
-        self.cache = ModelCache(self.settings.mlflow_tracking_uri, self.settings.model_refresh_seconds)
+        self.cache = ModelCache(self.settings.mlflow_tracking_uri, self.settings.model_refresh_seconds,
+                                compile=self.settings.serving_compiled)
         self.log = PredictionLog()
 
     @property
@@ -309,12 +336,9 @@ class ServingService:
         """Severity (+ calibrated helpfulness) for issue dicts of one repository."""
         import numpy as np
 
-        from ml.features import issues_frame
-
         model = self.model_for(repository)
         records = [{**r, "repository": repository} for r in records]
-        frame = issues_frame(records)
-        proba = model.model.predict_proba(frame)
+        proba = model.predict_proba(records)
         best = proba.argmax(axis=1)
         classes = model.classes
         conf = proba[np.arange(len(best)), best]

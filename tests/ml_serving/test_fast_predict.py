@@ -1,0 +1,238 @@
+"""The compiled inference path (ml/fast_predict.py) answers exactly what the registered Pipeline answers.
+
+Models are part 1's real candidates (``ml.training.fit_candidate``) trained on
+the older 80% of the shared advisories, logged to and loaded back from the
+session's real MLflow store through the serving cache — the object a request
+is served from.  "Exactly" is checked on the newer advisories plus generated
+odd records (missing optionals, NaN/None metrics, unknown analysers, file
+types and repositories, non-ASCII case mapping, control characters, huge text,
+timestamps as text, aware and naive datetimes, unparseable dates).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tests.ml_serving.conftest import auth, issue
+
+NOW = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def advisory_records() -> tuple[list[dict], list[dict]]:
+    from ml.ingest import advisory_issue, load_advisories
+
+    adv = load_advisories()
+    records = []
+    for _, row in adv.iterrows():
+        rec = advisory_issue(row)
+        rec["repository"] = f"{row['ecosystem']}/{row['package']}"
+        rec["created_at"] = row["published"].isoformat()
+        rec["label"] = rec.pop("severity")
+        rec.pop("context", None)
+        rec.pop("confidence", None)
+        records.append(rec)
+    cut = int(len(records) * 0.8)
+    return records[:cut], [{k: v for k, v in r.items() if k != "label"} for r in records[cut:]]
+
+
+def odd_records(seed: int = 0, n: int = 300) -> list[dict]:
+    """Issues an analyser or a client could send that a trained model has rarely or never seen."""
+    rng = random.Random(seed)
+    words = ["sql", "injection", "Remote", "CODE", "execution", "xss", "denial", "of", "service", "overflow",
+             "İstanbul", "ẞtraße", "ǅemal", "Σίσυφος", "漢字", "\u00a0nbsp", "tab\tsep", "a\x1cb", "../..", "__proto__",
+             "", "   ", "😀", "x" * 300, "re-DoS", "key", "token", "attacker", "Minor", "crash"]
+    analyzers = ["bandit", "ruff", "npm-audit", "cargo-audit", "Bundler-Audit", "never-seen-tool", "ÄNALYZER"]
+    paths = ["src/a.py", "Makefile", ".hidden", "tests/test_a.py", "./docs/x.md", "a/b/c/d/e/f/g.tar.gz",
+             "Cargo.lock", "package-lock.json", "weird path/with spaces.PY", "ünï/cödé.rs", "/abs/path.go"]
+    numbers = [None, 0, 1, 3.5, -2, 1e6, float("nan"), "7", "", 12]
+    dates = [None, "", "2024-01-01", "2023-06-30T23:59:59+05:30", "not a date", datetime(2022, 1, 1, 12, 0),
+             datetime(2021, 5, 5, 1, 2, 3, tzinfo=UTC), NOW - timedelta(hours=rng.randint(0, 1000)), "2020-02-29 08:00:00"]
+    out = []
+    for _ in range(n):
+        message = " ".join(rng.choice(words) for _ in range(rng.randint(1, 40))).strip() or "m"
+        rec = {"message": message, "rule": rng.choice(["B602", "E501", "GHSA-x", "RUSTSEC-2020-1", "vulnerable-dependency/npm",
+                                                       "S105", "ünï", "R"]),
+               "analyzer": rng.choice(analyzers), "file_path": rng.choice(paths)}
+        for field in ("line", "pr_size", "complexity", "file_lines"):
+            if rng.random() < 0.6:
+                rec[field] = rng.choice(numbers)
+        if rng.random() < 0.7:
+            rec["repository"] = rng.choice(["org/web", "ORG/Web", "npm/lodash", "", "brand/new-repo", "crates.io/tokio"])
+        if rng.random() < 0.2:
+            rec["context"] = {"pr_size": rng.choice(numbers), "repository": "ctx/repo"}
+        if rng.random() < 0.8:
+            rec["created_at"] = rng.choice(dates)
+        out.append(rec)
+    return out
+
+
+@pytest.fixture(scope="module")
+def served_models(advisory_records, state_dir):
+    """candidate → (LoadedModel from the real MLflow store via ModelCache, the pipeline as trained)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from include.settings import get_settings
+    from ml.features import issues_frame
+    from ml.serving import ModelCache
+    from ml.training import fit_candidate
+
+    train, _ = advisory_records
+    frame = issues_frame(train)
+    frame["label"] = [r["label"] for r in train]
+    get_settings.cache_clear()
+    uri = get_settings().mlflow_tracking_uri
+    client = MlflowClient(uri, uri)
+    name = "fast-predict-tests"
+    exp = client.get_experiment_by_name(name)
+    exp_id = exp.experiment_id if exp else client.create_experiment(
+        name, artifact_location=(state_dir / "mlartifacts" / name).as_uri())
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    cache = ModelCache(uri, refresh_seconds=3600)
+    out = {}
+    for candidate in ("linear", "xgboost"):
+        pipeline = fit_candidate(candidate, frame)
+        model_name = f"fast-predict-{candidate}-{np.random.default_rng().integers(1 << 30)}"
+        with mlflow.start_run(experiment_id=exp_id):
+            info = mlflow.sklearn.log_model(pipeline, name="model", registered_model_name=model_name,
+                                            serialization_format="cloudpickle", pip_requirements=["scikit-learn"])
+        client.set_registered_model_alias(model_name, "champion", str(info.registered_model_version))
+        out[candidate] = (cache.get(model_name, "champion"), pipeline)
+    return out
+
+
+def _expected(pipeline, records):
+    from ml.features import issues_frame
+
+    return pipeline.predict_proba(issues_frame(records, now=NOW))
+
+
+@pytest.mark.parametrize("candidate", ["linear", "xgboost"])
+def test_compiled_path_equals_the_pipeline(served_models, advisory_records, candidate):
+    loaded, trained = served_models[candidate]
+    fast = loaded.fast
+    assert fast is not None, "part 1's candidate did not compile: serving would fall back to the slow path"
+    assert fast.fallback_steps == [], f"steps served through pandas: {fast.fallback_steps}"
+    _, newer = advisory_records
+    records = newer + odd_records(seed=1)
+    expected = _expected(loaded.model, records)
+    np.testing.assert_allclose(_expected(trained, records), expected, atol=1e-12)  # the store round-trips the model
+    got = fast.predict_proba(records, now=NOW)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= 1e-6
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    # one at a time (the single-prediction path) and in uneven chunks give the same numbers
+    singles = np.vstack([fast.predict_proba([r], now=NOW) for r in records[::7]])
+    assert np.abs(singles - expected[::7]).max() <= 1e-6
+    chunked = np.vstack([fast.predict_proba(records[i:i + 37], now=NOW) for i in range(0, len(records), 37)])
+    assert np.abs(chunked - expected).max() <= 1e-6
+    assert fast.pipeline_answers == 0
+
+
+def test_invalid_records_fail_the_same_way(served_models):
+    from ml.features import FeatureInputError
+
+    fast = served_models["linear"][0].fast
+    for bad, field in (({"rule": "r", "analyzer": "a", "file_path": "p"}, "message"),
+                       ({**issue(), "file_path": "   "}, "file_path"),
+                       ({**issue(), "pr_size": "lots"}, "pr_size")):
+        with pytest.raises(FeatureInputError) as err:
+            fast.predict_proba([issue(), bad])
+        assert (err.value.index, err.value.field) == (1, field)
+
+
+def test_inputs_the_compiled_path_cannot_express_go_to_the_pipeline(served_models):
+    """An infinite metric is rejected by the Pipeline's imputer; the compiled path hands it over, same error."""
+    loaded, _ = served_models["linear"]
+    record = {**issue(), "pr_size": math.inf}
+    with pytest.raises(ValueError) as plain:
+        _expected(loaded.model, [record])
+    with pytest.raises(ValueError) as fast:
+        loaded.fast.predict_proba([record], now=NOW)
+    assert str(fast.value) == str(plain.value)
+
+
+def test_unknown_steps_are_not_compiled(served_models):
+    """Anything the compiler does not know serves through the plain pipeline — never a guess."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import QuantileTransformer
+
+    from ml.fast_predict import compile_model
+    from ml.features import DeriveFeatures, issues_frame
+    from tests.ml_serving.conftest import _training_records
+
+    records = _training_records()
+    labels = ["high" if r["rule"] == "B602" else "low" for r in records]
+    frame = issues_frame(records)
+    unknown_classifier = Pipeline([("features", Pipeline([
+        ("derive", DeriveFeatures()),
+        ("columns", ColumnTransformer([("text", TfidfVectorizer(), "text")]))])),
+        ("model", RandomForestClassifier(n_estimators=5, random_state=0))]).fit(frame, labels)
+    unknown_transformer = Pipeline([("features", Pipeline([
+        ("derive", DeriveFeatures()),
+        ("columns", ColumnTransformer([("text", TfidfVectorizer(), "text"),
+                                       ("q", QuantileTransformer(n_quantiles=10), ["line"])]))])),
+        ("model", served_models["linear"][1].steps[-1][1].__class__(max_iter=500))]).fit(frame, labels)
+    assert compile_model(unknown_classifier) is None
+    assert compile_model(unknown_transformer) is None
+
+
+def test_the_self_check_rejects_a_compiled_path_that_disagrees(served_models):
+    """A compiled path whose numbers differ from the Pipeline's is discarded at load (here: a stale vocabulary)."""
+    import copy
+
+    from ml.fast_predict import PROBES, compile_model, self_check
+
+    loaded, _ = served_models["linear"]
+    fast = compile_model(loaded.model)
+    assert self_check(fast, PROBES) <= 1e-6
+    words = fast.columns.blocks[1][0].parts[0][0]  # the word TF-IDF node
+    words.vocabulary = copy.copy(words.vocabulary)
+    del words.vocabulary["injection"]  # a word of the first probe
+    assert self_check(fast, PROBES) > 1e-6
+
+
+def test_api_batch_answers_with_the_registered_models_probabilities(client, project, registry, serving, model_name):
+    """Over HTTP, through the compiled path: the probabilities are the logged Pipeline's own (to the 6 decimals sent)."""
+    import mlflow.sklearn
+
+    from ml.features import issues_frame
+
+    version = registry.register(model_name, alias="champion")
+    served = serving().cache.get(model_name, "champion")
+    assert served.fast is not None and served.version == version
+    records = [{k: v for k, v in r.items() if k != "context" and v is not None
+                and not (isinstance(v, float) and math.isnan(v)) and v != ""}
+               for r in odd_records(seed=2, n=120)]
+    for r in records:
+        for key in ("line", "pr_size", "complexity", "file_lines"):
+            if isinstance(r.get(key), str) or (isinstance(r.get(key), (int, float)) and r[key] < 0):
+                r.pop(key)
+        if "line" in r:
+            r["line"] = int(r["line"])
+        if not isinstance(r.get("created_at"), datetime):
+            r.pop("created_at", None)
+        else:
+            r["created_at"] = r["created_at"].isoformat()
+        r.pop("repository", None)
+        r["message"] = r["message"].replace("\x00", "") or "m"
+    r = client.post("/api/v1/projects/acme/predictions/severity/batch",
+                    json={"repository": "org/web", "issues": records}, headers=auth())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    pipeline = mlflow.sklearn.load_model(f"models:/{model_name}/{version}")
+    expected = pipeline.predict_proba(issues_frame([{**rec, "repository": "org/web"} for rec in records]))
+    classes = list(pipeline.classes_)
+    got = np.array([[p["probabilities"][c] for c in classes] for p in body["predictions"]])
+    assert np.abs(got - expected).max() <= 1e-6 + 5e-7  # rounding to 6 decimals in the response
+    assert [p["severity"] for p in body["predictions"]] == [classes[i] for i in expected.argmax(axis=1)]
