@@ -53,9 +53,10 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_severity import dataset_frame  # noqa: E402
-from ml.evaluation import evaluate_predictions  # noqa: E402
-from ml.ingest import ADVISORIES_PATH, load_advisories, time_splits  # noqa: E402
+from bench_severity import dataset_frame
+
+from ml.evaluation import evaluate_predictions
+from ml.ingest import ADVISORIES_PATH, load_advisories, time_splits
 
 LABELS = ["low", "medium", "high", "critical"]
 L = np.asarray(LABELS, dtype=object)
