@@ -54,7 +54,7 @@ import warnings
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -331,8 +331,71 @@ def _texts(X: Any) -> list[str]:
     return X
 
 
-def _hstack_sparse(blocks: list[Any]) -> Any:
-    return sp.hstack(blocks).tocsr()
+class Csr(NamedTuple):
+    """Rows of a CSR matrix without scipy's constructor checks (built and stacked per request)."""
+
+    data: np.ndarray
+    indices: np.ndarray  # int32
+    indptr: np.ndarray  # int32, starts at 0
+    n_cols: int
+
+    def scipy(self) -> Any:
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(len(self.indptr) - 1, self.n_cols))
+
+
+def _csr(x: Any) -> Csr:
+    """Any block output as :class:`Csr`; dense blocks keep their non-zeros, as ``scipy.sparse.hstack`` does."""
+    if isinstance(x, Csr):
+        return x
+    if sp.issparse(x):
+        x = x.tocsr()
+        if not x.has_canonical_format:
+            x = x.copy()
+            x.sum_duplicates()
+        return Csr(x.data, x.indices.astype(np.int32, copy=False), x.indptr.astype(np.int32, copy=False), x.shape[1])
+    dense = np.asarray(x)
+    mask = dense != 0
+    rows, cols = np.nonzero(mask)
+    indptr = np.zeros(dense.shape[0] + 1, dtype=np.int32)
+    np.cumsum(mask.sum(axis=1), out=indptr[1:])
+    return Csr(dense[rows, cols], cols.astype(np.int32), indptr, dense.shape[1])
+
+
+def _dense(x: Any) -> np.ndarray:
+    if isinstance(x, Csr):
+        x = x.scipy()
+    return x.toarray() if sp.issparse(x) else np.asarray(x)
+
+
+def _matrix(x: Any) -> Any:
+    """What sklearn would hand the next step: a scipy CSR matrix or a dense array."""
+    return x.scipy() if isinstance(x, Csr) else x
+
+
+def _hstack_csr(blocks: list[Any], n: int) -> Csr:
+    """``scipy.sparse.hstack(blocks).tocsr()``: each row is its blocks' entries in block order, columns offset."""
+    parts = [_csr(b) for b in blocks]
+    if n > 64:  # scipy's C++ csr_hstack wins once there are rows to amortise its checks over
+        return _csr(sp.hstack([p.scipy() for p in parts], format="csr"))
+    dtype = np.result_type(*[p.data.dtype for p in parts])
+    counts = [np.diff(p.indptr) for p in parts]
+    per_row = np.sum(counts, axis=0) if parts else np.zeros(n, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(per_row, out=indptr[1:])
+    nnz = int(indptr[-1])
+    data = np.empty(nnz, dtype=dtype)
+    indices = np.empty(nnz, dtype=np.int32)
+    prior = indptr[:-1].astype(np.int64)
+    offset = 0
+    for part, cnt in zip(parts, counts, strict=True):
+        if len(part.data):
+            row = np.repeat(np.arange(n), cnt)
+            dest = prior[row] + (np.arange(len(part.data)) - part.indptr[row])
+            data[dest] = part.data
+            indices[dest] = part.indices + offset
+        prior += cnt
+        offset += part.n_cols
+    return Csr(data, indices, indptr, offset)
 
 
 class _ColumnTransformerNode(Node):
@@ -343,11 +406,8 @@ class _ColumnTransformerNode(Node):
     def __call__(self, X: Columns, n: int) -> Any:
         outs = [node(_select(X, cols), n) for node, cols in self.blocks]
         if self.sparse_output:
-            from sklearn.utils import check_array
-
-            return sp.hstack([check_array(o, accept_sparse=True, ensure_all_finite=False) if not sp.issparse(o)
-                              else o for o in outs]).tocsr()
-        return np.hstack([o.toarray() if sp.issparse(o) else o for o in outs])
+            return _hstack_csr(outs, n)
+        return np.hstack([_dense(o) for o in outs])
 
 
 class _FeatureUnionNode(Node):
@@ -359,10 +419,10 @@ class _FeatureUnionNode(Node):
         for node, weight in self.parts:
             out = node(X, n)
             if weight is not None:
-                out = out * weight
+                out = _matrix(out) * weight
             outs.append(out)
-        if any(sp.issparse(o) for o in outs):
-            return sp.hstack(outs).tocsr()
+        if any(isinstance(o, Csr) or sp.issparse(o) for o in outs):
+            return _hstack_csr(outs, n)
         return np.hstack(outs)
 
 
@@ -373,22 +433,32 @@ class _VectorizerNode(Node):
         self.vec = vec
         self.vocabulary = vec.vocabulary_
         self.n_features = len(self.vocabulary)
-        self.dtype = vec.dtype
+        self.dtype = np.dtype(vec.dtype)
         self.char_wb = vec.analyzer == "char_wb"
         if self.char_wb:
             self.decode = vec.decode
             self.preprocess = vec.build_preprocessor()
             self.white = vec._white_spaces
-            self.memo: dict[str, list[int]] = {}
+            self.memo: dict[str, array] = {}  # word → its n-grams' vocabulary indices
         else:
             self.analyze = vec.build_analyzer()
         self.tfidf = getattr(vec, "_tfidf", None)
+        self.native_tfidf = None
+        if self.tfidf is not None and self.dtype in (np.float32, np.float64) and self.tfidf.norm in ("l1", "l2", None):
+            try:
+                from sklearn.utils import sparsefuncs_fast
 
-    def _word_indices(self, word: str) -> list[int]:
+                normalize = {"l2": sparsefuncs_fast._inplace_csr_row_normalize_l2,
+                             "l1": sparsefuncs_fast._inplace_csr_row_normalize_l1, None: None}[self.tfidf.norm]
+                self.native_tfidf = (bool(self.tfidf.sublinear_tf), getattr(self.tfidf, "idf_", None), normalize)
+            except (ImportError, AttributeError):
+                self.native_tfidf = None
+
+    def _word_indices(self, word: str) -> array:
         hit = self.memo.get(word)
         if hit is None:
             vocab = self.vocabulary
-            hit = [j for j in (vocab.get(g) for g in self.vec._char_wb_ngrams(word)) if j is not None]
+            hit = array("i", [j for j in (vocab.get(g) for g in self.vec._char_wb_ngrams(word)) if j is not None])
             if len(self.memo) >= WORD_MEMO_SIZE:
                 self.memo = {}
             self.memo[word] = hit
@@ -397,31 +467,47 @@ class _VectorizerNode(Node):
     def __call__(self, X: Any, n: int) -> Any:
         docs = _texts(X)
         cols = array("i")
-        indptr = np.zeros(len(docs) + 1, dtype=np.int64)
+        ends = array("q")
         if self.char_wb:
             memo, preprocess, decode, white = self.memo, self.preprocess, self.decode, self.white
-            for i, doc in enumerate(docs):
+            for doc in docs:
                 text = white.sub(" ", preprocess(decode(doc)))
                 for w in text.split():
                     hit = memo.get(w)
                     cols.extend(hit if hit is not None else self._word_indices(w))
-                indptr[i + 1] = len(cols)
+                ends.append(len(cols))
         else:
             vocab_get = self.vocabulary.get
             analyze = self.analyze
-            for i, doc in enumerate(docs):
-                cols.extend(j for j in map(vocab_get, analyze(doc)) if j is not None)
-                indptr[i + 1] = len(cols)
-        indices = np.frombuffer(cols, dtype=np.intc) if len(cols) else np.zeros(0, dtype=np.intc)
-        rows = np.repeat(np.arange(len(docs), dtype=np.int32), np.diff(indptr))
-        counts = sp.csr_matrix((np.ones(len(indices), dtype=self.dtype), (rows, indices)),
-                               shape=(len(docs), self.n_features), dtype=self.dtype)
-        counts.sum_duplicates()  # sorted indices, one entry per (doc, term): sklearn's layout
-        if self.vec.binary:
-            counts.data.fill(1)
-        if self.tfidf is not None:
-            return self.tfidf.transform(counts, copy=False)
-        return counts
+            found: list[int] = []
+            for doc in docs:
+                found.extend(j for j in map(vocab_get, analyze(doc)) if j is not None)
+                ends.append(len(found))
+            cols = array("i", found)
+        n_docs = len(docs)
+        term = np.frombuffer(cols, dtype=np.intc) if len(cols) else np.zeros(0, dtype=np.intc)
+        per_doc = np.diff(np.frombuffer(ends, dtype=np.int64), prepend=0) if n_docs else np.zeros(0, np.int64)
+        # one entry per (doc, term), terms ascending within a doc: the layout sklearn's count matrix has
+        keys = np.repeat(np.arange(n_docs, dtype=np.int64), per_doc) * self.n_features + term
+        keys, counts = np.unique(keys, return_counts=True)
+        indices = (keys % self.n_features).astype(np.int32)
+        indptr = np.zeros(n_docs + 1, dtype=np.int32)
+        np.cumsum(np.bincount(keys // self.n_features, minlength=n_docs), out=indptr[1:])
+        data = np.ones(len(keys), dtype=self.dtype) if self.vec.binary else counts.astype(self.dtype)
+        if self.tfidf is None:
+            return Csr(data, indices, indptr, self.n_features)
+        if self.native_tfidf is None:
+            return self.tfidf.transform(Csr(data, indices, indptr, self.n_features).scipy(), copy=False)
+        # TfidfTransformer.transform, step for step, on the arrays
+        sublinear, idf, normalize = self.native_tfidf
+        if sublinear:
+            np.log(data, data)
+            data += 1.0
+        if idf is not None:
+            data *= idf[indices]
+        if normalize is not None:
+            normalize(data, (n_docs, self.n_features), indices, indptr)
+        return Csr(data, indices, indptr, self.n_features)
 
 
 class _HashingNode(Node):
@@ -608,10 +694,10 @@ class _OneHotNode(Node):
                     hit = unknown
                 indices.extend(hit)
             indptr.append(len(indices))
-        out = sp.csr_matrix((np.ones(len(indices), dtype=self.dtype), np.asarray(indices, dtype=np.int32),
-                             np.asarray(indptr, dtype=np.int32)), shape=(n, self.n_out))
-        out.sort_indices()
-        return out if self.sparse else out.toarray()
+        # features' column ranges ascend and each table entry is sorted: rows come out in canonical order
+        out = Csr(np.ones(len(indices), dtype=self.dtype), np.asarray(indices, dtype=np.int32),
+                  np.asarray(indptr, dtype=np.int32), self.n_out)
+        return out if self.sparse else _dense(out)
 
 
 class _ImputerNode(Node):
@@ -655,8 +741,8 @@ class _ScalerNode(Node):
         self.scaler = scaler
 
     def __call__(self, X: Any, n: int) -> Any:
-        if sp.issparse(X):
-            return self.scaler.transform(X)
+        if isinstance(X, Csr) or sp.issparse(X):
+            return self.scaler.transform(_matrix(X))
         X = np.array(X, dtype=X.dtype if X.dtype in (np.float32, np.float64) else np.float64, copy=True)
         if self.scaler.with_mean:
             X -= self.scaler.mean_.astype(X.dtype)
@@ -672,7 +758,22 @@ class _MatrixStepNode(Node):
         self.step = step
 
     def __call__(self, X: Any, n: int) -> Any:
-        return self.step.transform(X)
+        return self.step.transform(_matrix(X))
+
+
+class _SVDNode(Node):
+    """TruncatedSVD.transform without its input validation: ``X @ components_.T``, as sklearn computes it."""
+
+    def __init__(self, svd: Any):
+        # C-contiguous: scipy would otherwise copy the (n_features x k) transposed view on every call; the
+        # products are the same numbers (each output sums the row's entries in the same order)
+        self.components_T = np.ascontiguousarray(svd.components_.T)
+
+    def __call__(self, X: Any, n: int) -> Any:
+        X = _matrix(X)
+        if not (sp.issparse(X) and X.format == "csr") and not isinstance(X, np.ndarray):
+            raise NeedsPipeline("SVD input type")
+        return X @ self.components_T
 
 
 # -- classifiers ------------------------------------------------------------------------------
@@ -685,7 +786,7 @@ class _LogisticNode:
     def __call__(self, X: Any) -> np.ndarray:
         from sklearn.utils.extmath import softmax
 
-        scores = X @ self.coef_T
+        scores = _matrix(X) @ self.coef_T
         scores = np.asarray(scores) + self.intercept
         if self.binary:
             from scipy.special import expit
@@ -695,12 +796,26 @@ class _LogisticNode:
         return softmax(scores, copy=False)
 
 
-class _ProbaNode:
-    def __init__(self, clf: Any):
-        self.clf = clf
+class _XGBNode:
+    """XGBClassifier.predict_proba's own inplace_predict call, without its per-call plumbing."""
+
+    def __init__(self, xgb: Any):
+        if xgb.objective not in ("multi:softprob", "binary:logistic") or not xgb._can_use_inplace_predict():
+            raise NotCompilable(f"XGBoost objective {xgb.objective}")
+        self.booster = xgb.get_booster()
+        self.iteration_range = xgb._get_iteration_range(None)
+        self.missing = xgb.missing
+        self.n_classes = xgb.n_classes_
 
     def __call__(self, X: Any) -> np.ndarray:
-        return self.clf.predict_proba(X)
+        X = _matrix(X)
+        predts = self.booster.inplace_predict(data=X, iteration_range=self.iteration_range, predict_type="value",
+                                              missing=self.missing, validate_features=True)
+        if predts.ndim == 2 and predts.shape[1] == self.n_classes:
+            return predts
+        if predts.ndim == 1 and self.n_classes == 2:
+            return np.vstack((1 - predts, predts)).transpose()
+        raise NeedsPipeline("unexpected XGBoost output shape")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -769,6 +884,7 @@ class _Compiler:
 
     def matrix(self, est: Any) -> Node:
         """A step whose input is the numeric matrix the previous step produced."""
+        from sklearn.decomposition import TruncatedSVD
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
 
@@ -778,6 +894,8 @@ class _Compiler:
             raise NotCompilable(f"{type(est).__name__} fitted on a frame in matrix position")
         if type(est) is StandardScaler:
             return _ScalerNode(est)
+        if type(est) is TruncatedSVD:
+            return _SVDNode(est)
         if type(est).__module__.startswith("sklearn.") and type(est).__name__ in _MATRIX_STEPS:
             return _MatrixStepNode(est)
         return self._no(est)
@@ -808,7 +926,11 @@ class _Compiler:
         if type(clf) is LogisticRegression:
             return _LogisticNode(clf)
         if type(clf) is SeverityXGBClassifier:
-            return _ProbaNode(clf.booster_)
+            from xgboost import XGBClassifier
+
+            if type(clf.booster_) is not XGBClassifier:
+                raise NotCompilable("SeverityXGBClassifier around something other than XGBClassifier")
+            return _XGBNode(clf.booster_)
         raise NotCompilable(f"no compiled form for classifier {type(clf).__name__}")
 
 
