@@ -60,6 +60,7 @@ async def healthz(request: Request) -> JSONResponse:
             "redis": bool(get_settings().redis_url),
             "tasks": server.task_status(),
             "relay": dataclasses.asdict(server.relay_stats) if server.relay_stats is not None else None,
+            "gc": server.gc_policy.status(),
         }
     )
 

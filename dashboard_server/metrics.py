@@ -24,6 +24,27 @@ DELIVERY_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
+RELAY_STAGE = Histogram(
+    "dashboard_relay_stage_seconds",
+    "Per event, time spent before each relay step ends: outbox (occurred_at -> read by the relay), "
+    "persist (read -> committed), publish (read -> handed to the fan-out)",
+    ["stage"],
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    registry=REGISTRY,
+)
+GC_PAUSE = Histogram(
+    "dashboard_gc_pause_seconds",
+    "Cyclic garbage collector pauses (the event loop is stopped meanwhile), by generation",
+    ["generation"],
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+    registry=REGISTRY,
+)
+LOOP_LAG = Histogram(
+    "dashboard_loop_lag_seconds",
+    "How late the event loop woke a periodic probe: what any event on the loop waited extra",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+    registry=REGISTRY,
+)
 DROPPED_SLOW = Counter(
     "dashboard_slow_client_disconnects",
     "Clients disconnected because their send queue overflowed (they reconnect and replay)",

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from dashboard_server import db, metrics
 from dashboard_server.fanout import Client, Fanout, direct_writer
+from dashboard_server.gcpolicy import GcPolicy, watch_loop_lag
 from dashboard_server.payloads import ConnectAuth, JoinRequest, LeaveRequest, describe
 from dashboard_server.presence import Presence
 from dashboard_server.ratelimit import make_buckets
@@ -50,6 +51,7 @@ SWEEP_INTERVAL = 1.0
 NAMESPACE = settings.events_stream
 
 fanout = Fanout()
+gc_policy = GcPolicy(settings.dashboard_gc_freeze_interval)
 
 
 class DashboardRedisManager(socketio.AsyncRedisManager):
@@ -381,9 +383,14 @@ async def _run_relay(stop: asyncio.Event) -> None:
     from include.events.relay import RelayStats, run_relay
 
     relay_stats = RelayStats()
+    stages = {name: metrics.RELAY_STAGE.labels(name) for name in ("outbox", "persist", "publish")}
+
+    def observe(stage: str, seconds: float) -> None:
+        stages[stage].observe(seconds)
+
     while not stop.is_set():
         try:
-            await run_relay(publish, settings=settings, stop=stop, stats=relay_stats)
+            await run_relay(publish, settings=settings, stop=stop, stats=relay_stats, observe=observe)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -405,6 +412,10 @@ async def startup() -> None:
     _tasks.append(asyncio.create_task(_run_relay(_stop), name="relay"))
     _tasks.append(asyncio.create_task(_sweep(_stop), name="sweep"))
     _tasks.append(asyncio.create_task(presence.heartbeat(_stop), name="presence"))
+    _tasks.append(asyncio.create_task(watch_loop_lag(_stop), name="loop-lag"))
+    gc_policy.install()  # last: freezes what startup created
+    if gc_policy.interval > 0:
+        _tasks.append(asyncio.create_task(gc_policy.run(_stop), name="gc"))
     if settings.events_reconcile_interval > 0:
         from include.events.reconcile import run_reconciler
 
@@ -420,6 +431,7 @@ async def shutdown() -> None:
         task.cancel()
     await asyncio.gather(*_tasks, return_exceptions=True)
     _tasks.clear()
+    gc_policy.uninstall()
 
 
 def task_status() -> dict[str, str]:

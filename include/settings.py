@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="Dashboard fan-out path: lean (encode once, straight into send queues) or library "
         "(python-socketio's emit to the room; kept to benchmark against).",
     )
+    dashboard_gc_freeze_interval: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds between the sidecar's freezes of long-lived objects out of the garbage collector's "
+        "reach, so a full collection never stalls live delivery (0: Python's default collector).",
+    )
     mlflow_port: int = Field(default=5000, ge=1, le=65535)
     airflow_api_url: str = Field(
         default="",

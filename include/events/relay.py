@@ -31,6 +31,15 @@ another instantly.
 Failures inside a batch (database down, publish raising) are retried with
 backoff while the relay keeps the batch in hand; nothing is acknowledged
 until it succeeded.
+
+Latency: the relay's blocking calls (outbox read, lock + persist, release +
+ack) run in **one thread of its own**, not in asyncio's shared default
+executor, where a burst of joins (membership checks, replays) would queue
+live events behind them; and each batch makes two trips to that thread
+besides the read (take the lock and persist in one, release and acknowledge
+in the other), so the event loop is touched as little as possible.  Each
+event's time in the outbox, in persist and until publish is reported to an
+optional ``observe(stage, seconds)`` callback (the sidecar's metrics).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +67,11 @@ from include.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 Publish = Callable[[dict], Awaitable[None]]
+#: Runs a blocking callable off the event loop: ``await run(fn, *args)``.
+Run = Callable[..., Awaitable[Any]]
+#: ``observe(stage, seconds)``: per event, stages "outbox" (occurred -> read), "persist"
+#: (read -> committed) and "publish" (read -> handed to ``publish``).
+Observe = Callable[[str, float], None]
 
 
 @dataclass
@@ -91,7 +106,7 @@ class WriterLock:
         self._fd: int | None = None
         self._lock_path = lock_dir / f"relay-{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock"
 
-    def _try_acquire(self) -> bool:
+    def try_acquire(self) -> bool:
         if self.is_pg:
             if self._conn is None:
                 self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -111,7 +126,7 @@ class WriterLock:
         except BlockingIOError:
             return False
 
-    def _release(self) -> None:
+    def release(self) -> None:
         if self.is_pg:
             if self._conn is not None:
                 try:
@@ -131,18 +146,6 @@ class WriterLock:
             except Exception:
                 pass
             self._conn = None
-
-    async def acquire(self, stop: asyncio.Event) -> bool:
-        delay = 0.002
-        while not stop.is_set():
-            if await asyncio.to_thread(self._try_acquire):
-                return True
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-        return False
-
-    async def release(self) -> None:
-        await asyncio.to_thread(self._release)
 
     def close(self) -> None:
         self._drop_conn()
@@ -199,6 +202,10 @@ async def _retrying(
         delay = min(delay * 2, 5.0)
 
 
+async def _to_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.to_thread(fn, *args)
+
+
 async def relay_batch(
     items: list[OutboxItem],
     publish: Publish,
@@ -208,15 +215,47 @@ async def relay_batch(
     lock: WriterLock,
     stop: asyncio.Event,
     stats: RelayStats,
+    run: Run | None = None,
+    observe: Observe | None = None,
+    read_at: float | None = None,
 ) -> bool:
-    """Persist, publish and acknowledge one batch; returns False if stopped before finishing."""
-    ok, acquired = await _retrying("lock", lambda: lock.acquire(stop), stop, stats)
-    if not ok or not acquired:
-        return False
-    try:
-        ok, results = await _retrying("persist", lambda: asyncio.to_thread(persist_batch, engine, items), stop, stats)
+    """Persist, publish and acknowledge one batch; returns False if stopped before finishing.
+
+    ``run`` executes the blocking steps (default: ``asyncio.to_thread``); the
+    relay passes its own single thread.
+    """
+    run = run or _to_thread
+    read_at = read_at if read_at is not None else time.time()
+
+    def lock_and_persist() -> list[tuple[dict[str, Any], bool]] | None:
+        """One trip to the relay thread: the writer lock, then the batch's transaction (None: lock busy)."""
+        if not lock.try_acquire():
+            return None
+        try:
+            return persist_batch(engine, items)
+        except BaseException:
+            lock.release()
+            raise
+
+    delay = 0.002
+    while True:
+        ok, results = await _retrying("persist", lambda: run(lock_and_persist), stop, stats)
         if not ok:
             return False
+        if results is not None:
+            break
+        # Another relay holds the lock for its batch (milliseconds): wait a little and try again.
+        if stop.is_set():
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    persisted_at = time.time()
+    if observe is not None:
+        for item in items:
+            observe("outbox", max(0.0, read_at - item.event.occurred_at.timestamp()))
+            observe("persist", persisted_at - read_at)
+    published = False
+    try:
         for item, (wire, created) in zip(items, results, strict=True):
             if created:
                 stats.persisted += 1
@@ -227,9 +266,23 @@ async def relay_batch(
                 if not ok:
                     return False
                 stats.published += 1
+                if observe is not None:
+                    observe("publish", time.time() - read_at)
+        published = True
     finally:
-        await lock.release()
-    ok, _ = await _retrying("ack", lambda: outbox.aack(items), stop, stats)
+        if not published:
+            await run(lock.release)
+    released = False
+
+    def release_and_ack() -> None:
+        """The other trip: let the next batch (any relay) in, then forget this one in the outbox."""
+        nonlocal released
+        if not released:
+            lock.release()  # never raises: a failed unlock drops the session, which unlocks
+            released = True
+        outbox.ack(items)
+
+    ok, _ = await _retrying("ack", lambda: run(release_and_ack), stop, stats)
     if ok:
         stats.acked += len(items)
     return ok
@@ -245,6 +298,7 @@ async def run_relay(
     batch_size: int = 200,
     block_ms: int = 500,
     stats: RelayStats | None = None,
+    observe: Observe | None = None,
 ) -> None:
     """Move events from the outbox to the database and then to ``publish`` until ``stop`` is set.
 
@@ -260,12 +314,21 @@ async def run_relay(
     lock = WriterLock(
         engine, f"{settings.redis_url or 'embedded'}|{settings.events_stream}", settings.state_dir / "events"
     )
+    # One thread for every blocking step: the relay is sequential, and a private thread is never
+    # busy with someone else's work (the default executor also serves joins, replays, the sweep).
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-relay")
+    loop = asyncio.get_running_loop()
+
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
+        return await loop.run_in_executor(executor, fn, *args)
+
     log.info("event relay %s started (%s)", consumer, type(outbox).__name__)
     read_delay = 0.1
     try:
         while not stop.is_set():
             try:
-                items = await outbox.aread_batch(consumer, batch_size, block_ms)
+                items = await run(outbox.read_batch, consumer, batch_size, block_ms)
+                read_at = time.time()
                 read_delay = 0.1
             except asyncio.CancelledError:
                 raise
@@ -281,7 +344,18 @@ async def run_relay(
             stats.read += len(items)
             stats.last_batch_at = time.time()
             try:
-                await relay_batch(items, publish, outbox=outbox, engine=engine, lock=lock, stop=stop, stats=stats)
+                await relay_batch(
+                    items,
+                    publish,
+                    outbox=outbox,
+                    engine=engine,
+                    lock=lock,
+                    stop=stop,
+                    stats=stats,
+                    run=run,
+                    observe=observe,
+                    read_at=read_at,
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - unacknowledged items come back (re-read / re-claimed)
@@ -290,5 +364,7 @@ async def run_relay(
                 log.exception("event relay: batch failed; its events will be delivered again")
                 await _wait(stop, 1.0)
     finally:
+        # Not through the relay thread: a cancelled relay may leave it blocked in a read for block_ms.
         await asyncio.to_thread(lock.close)
+        executor.shutdown(wait=False)
         log.info("event relay %s stopped", consumer)
