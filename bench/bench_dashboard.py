@@ -125,24 +125,69 @@ class Sampler(threading.Thread):
             time.sleep(0.5)
 
 
-def server_latency(metrics_text: str) -> dict:
-    """Mean and bucketed p50/p99 of dashboard_delivery_latency_seconds from /metrics."""
+def histogram(metrics_text: str, name: str, label: str = "") -> dict:
+    """count, mean and bucketed p50/p99/max (upper bounds, ms) of one Prometheus histogram series.
+
+    ``label`` selects a series, e.g. 'stage="persist"'.
+    """
     buckets, total, count = [], 0.0, 0.0
     for line in metrics_text.splitlines():
-        if line.startswith("dashboard_delivery_latency_seconds_bucket"):
+        if not line.startswith(name) or (label and label not in line):
+            continue
+        if line.startswith(name + "_bucket"):
             le = line.split('le="')[1].split('"')[0]
             buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
-        elif line.startswith("dashboard_delivery_latency_seconds_sum"):
+        elif line.startswith(name + "_sum"):
             total = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("dashboard_delivery_latency_seconds_count"):
+        elif line.startswith(name + "_count"):
             count = float(line.rsplit(" ", 1)[1])
     if not count:
-        return {}
+        return {"count": 0}
 
     def upper(q: float) -> float:
         return next((le * 1000 for le, c in buckets if c >= q * count), float("inf"))
 
-    return {"mean": round(total / count * 1000, 1), "p50_le": upper(0.5), "p99_le": upper(0.99)}
+    return {
+        "count": int(count),
+        "mean": round(total / count * 1000, 2),
+        "p50_le": upper(0.5),
+        "p99_le": upper(0.99),
+        "max_le": upper(1.0),
+    }
+
+
+def server_latency(metrics_text: str) -> dict:
+    """Mean and bucketed p50/p99 of dashboard_delivery_latency_seconds from /metrics."""
+    h = histogram(metrics_text, "dashboard_delivery_latency_seconds")
+    return {k: h[k] for k in ("mean", "p50_le", "p99_le")} if h["count"] else {}
+
+
+def breakdown(metrics_text: str) -> dict:
+    """Where the sidecar's time went during the load: relay stages, GC pauses and event-loop lag (ms)."""
+    out = {
+        f"relay_{stage}": histogram(metrics_text, "dashboard_relay_stage_seconds", f'stage="{stage}"')
+        for stage in ("outbox", "persist", "publish")
+    }
+    for gen in ("0", "1", "2"):
+        out[f"gc_gen{gen}"] = histogram(metrics_text, "dashboard_gc_pause_seconds", f'generation="{gen}"')
+    out["loop_lag"] = histogram(metrics_text, "dashboard_loop_lag_seconds")
+    return out
+
+
+def metrics_delta(before: str, after: str) -> str:
+    """``after`` with every sample minus its value in ``before``: the histograms of the load window only."""
+    base = {}
+    for line in before.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            base[key] = float(value)
+    lines = []
+    for line in after.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            line = f"{key} {float(value) - base.get(key, 0.0)}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -230,9 +275,11 @@ def run_load(
         sampler.start()
         cpu_before = sampler.cpu_seconds()
         load_before = os.getloadavg()[0]
+        metrics_before = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
         outbox = get_outbox(settings)
         n_events = int(rate * seconds)
         per_project: dict[str, int] = {}
+        load_started_at = time.time()
         start = time.perf_counter()
         for i in range(n_events):
             target = start + i / rate
@@ -257,8 +304,10 @@ def run_load(
         publish_s = time.perf_counter() - start
         time.sleep(3.0)  # drain
         sampler.running = False
-        frames = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json().get("frames")
-        server_side = server_latency(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+        frames = health.get("frames")
+        metrics_window = metrics_delta(metrics_before, httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+        server_side = server_latency(metrics_window)
         cpu_used = sampler.cpu_seconds() - cpu_before
         members = {p: sum(1 for _, q in pairs if q == p) for p in set(projects)}
         expected = sum(n * members[p] for p, n in per_project.items())
@@ -293,6 +342,10 @@ def run_load(
             # outbox.put -> frames handed to the sockets, from the sidecar's own histogram: the rest of
             # the end-to-end latency is the kernel, the clients and the CPU they wait for
             "server_side_ms": server_side,
+            # the same window, per stage (relay: outbox wait, persist, publish; GC pauses; loop lag)
+            "breakdown_ms": breakdown(metrics_window),
+            "gc_policy": health.get("gc"),
+            "load_started_at": round(load_started_at, 3),
         }
     finally:
         for node in nodes:
@@ -351,6 +404,15 @@ def main() -> None:
             f"{r['sidecar_peak_rss_mb']:>6}  {r['sidecar_cpu_mean_pct']:>5}  {r['sidecar_cpu_us_per_delivery']:>8}  "
             f"{r['machine_load_avg_1m']:>6}  {r['ok']}"
         )
+    print("\nwhere the time went in the sidecar, per load (ms; bucketed p50/p99/max are histogram upper bounds)")
+    print("load  stage            count     mean   p50<=   p99<=   max<=")
+    for r in results:
+        for stage, h in r["breakdown_ms"].items():
+            if h["count"]:
+                print(
+                    f"({r['load']})  {stage:<14} {h['count']:>7} {h['mean']:>8} {h['p50_le']:>7g} {h['p99_le']:>7g} "
+                    f"{h['max_le']:>7g}"
+                )
 
 
 if __name__ == "__main__":
