@@ -274,13 +274,20 @@ class Reconciler:
                 if event is not None:
                     events.append(event)
         events.sort(key=lambda e: e.occurred_at)
-        for event in events:
-            self.outbox.put(event)
+        # Off the event loop: in the sidecar this loop also writes every live frame, and a put
+        # may take milliseconds (SQLite busy wait, Redis connect, the spool) -- times hundreds of
+        # events after an outage.
+        await asyncio.to_thread(_hand_off, self.outbox, events)
         result.emitted = len(events)
         result.emitted_events = events
         # Overlap the next window: a row updated while we were reading is not missed.
         self.since = result.next_since = now - self.overlap
         return result
+
+
+def _hand_off(outbox: Outbox, events: list[StateEvent]) -> None:
+    for event in events:
+        outbox.put(event)
 
 
 _default: dict[tuple, Reconciler] = {}

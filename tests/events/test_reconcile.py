@@ -168,3 +168,44 @@ def test_reconciler_reports_clear_error_for_bad_credentials(airflow_api, event_s
     settings = event_settings(airflow_api_url=airflow_api, airflow_api_username=USER, airflow_api_password="wrong")
     with pytest.raises(ReconcileError, match="auth/token failed: HTTP 401"):
         reconcile_once_sync(settings=settings)
+
+
+def test_reconciler_hands_events_off_outside_the_event_loop(
+    isolated_dags_folder, airflow_api, event_settings, tmp_path
+):
+    """In the sidecar the reconciler shares the loop that writes live frames: its puts must not block it."""
+    import asyncio
+
+    from include.events.outbox import SQLiteOutbox
+    from include.events.reconcile import reconcile_once
+
+    settings = event_settings(airflow_api_url=airflow_api, airflow_api_username=USER, airflow_api_password=PASSWORD)
+    dag = _branch_dag("autopr_reconcile_off_loop")
+    _serialize(dag)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    token = httpx.post(f"{airflow_api}/auth/token", json={"username": USER, "password": PASSWORD}).json()[
+        "access_token"
+    ]
+    resp = httpx.post(  # a queued run: an event no hook reports, so the reconciler must put it
+        f"{airflow_api}/api/v2/dags/{dag.dag_id}/dagRuns",
+        json={"logical_date": None},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status_code == 200, resp.text
+    put_threads: list[int] = []
+
+    class RecordingOutbox(SQLiteOutbox):
+        def put(self, event):
+            put_threads.append(threading.get_ident())
+            super().put(event)
+
+    outbox = RecordingOutbox(tmp_path / "outbox.db")
+
+    async def main():
+        result = await reconcile_once(settings=settings, outbox=outbox, since=since, grace=timedelta(0))
+        return threading.get_ident(), result
+
+    loop_thread, result = asyncio.run(main())
+    assert any(e.dag_id == dag.dag_id and e.state == "queued" for e in result.emitted_events)
+    assert len(put_threads) == result.emitted == outbox.backlog()
+    assert loop_thread not in put_threads
