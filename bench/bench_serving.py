@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_serving.py [--requests 1000] [--batch 5000] [--batches 5]
                                             [--candidate linear|xgboost] [--message title|full]
+                                            [--unique-batch] [--plain-pipeline]
 
 What it does, all in one run and on one model version:
 
@@ -21,7 +22,16 @@ What it does, all in one run and on one model version:
 
 Issues are the newer 20% of advisories as an analyser would report them
 (``--message title``: the one-line title as the message, like a linter
-finding; ``--message full``: title + description, much longer text).
+finding; ``--message full``: title + description, much longer text).  A batch
+cycles through those ~300 issues; ``--unique-batch`` appends a distinct
+made-up word to every message of the batch instead, so no two texts (and ~5,000
+words) repeat — the worst case for the compiled path's per-word n-gram memo.
+
+The platform serves through the compiled inference path (``ml/fast_predict.py``,
+built and checked against the Pipeline when the version loads; the run prints
+whether the served version compiled); ``--plain-pipeline`` sets
+``AUTOPR_SERVING_COMPILED=false`` to measure ``Pipeline.predict_proba`` on a
+pandas frame instead.
 """
 
 from __future__ import annotations
@@ -138,7 +148,10 @@ def main() -> int:
     ap.add_argument("--batches", type=int, default=5)
     ap.add_argument("--candidate", default="linear", help="part 1 candidate (ml.training.CANDIDATES)")
     ap.add_argument("--message", choices=("title", "full"), default="title")
+    ap.add_argument("--unique-batch", action="store_true", help="no repeated message text inside a batch")
+    ap.add_argument("--plain-pipeline", action="store_true", help="serve Pipeline.predict_proba (no compiled path)")
     args = ap.parse_args()
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
     state = Path(tempfile.mkdtemp(prefix="autopr-bench-serving-"))
     env = {
@@ -148,6 +161,7 @@ def main() -> int:
         "AUTOPR_MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
         "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
         "AUTOPR_MODEL_REFRESH_SECONDS": "30",
+        "AUTOPR_SERVING_COMPILED": "false" if args.plain_pipeline else "true",
         "PYTHONPATH": str(REPO),
         # mlflow models serve execs `uvicorn` from PATH: the venv's bin must come first
         "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -209,6 +223,10 @@ def main() -> int:
             m.raise_for_status()
             print(f"same issue → platform: {r.json()['severity']} (v{r.json()['model_version']}, {r.json()['arm']}); "
                   f"mlflow serve: {m.json()['predictions'][0]}")
+            status = http.get(f"http://127.0.0.1:{api_port}/api/v1/predictions/models", headers=headers).json()
+            served = [m for m in status["models"] if m["alias"] == "champion" and m["available"]
+                      and m["name"] == get_settings().severity_model_name]
+            print(f"platform serves v{version} through the {'compiled path' if served[0]['compiled'] else 'plain Pipeline'}")
             for i in range(50):
                 http.post(api_url, content=api_payloads[i % len(issues)], headers={**headers, "content-type": "application/json"})
                 http.post(mlf_url, content=mlf_payloads[i % len(issues)], headers={"content-type": "application/json"})
@@ -231,6 +249,8 @@ def main() -> int:
 
             # batch throughput
             batch = [issues[i % len(issues)] for i in range(args.batch)]
+            if args.unique_batch:
+                batch = [{**r, "message": f"{r['message']} {_word(i)}"} for i, r in enumerate(batch)]
             api_batch = json.dumps({"repository": "rubygems/rack",
                                     "issues": [api_body(r)["issue"] for r in batch]}).encode()
             mlf_batch = json.dumps({"dataframe_split": _split(mlflow_records(batch))}).encode()
@@ -255,7 +275,8 @@ def main() -> int:
         for name, values in lat.items():
             print(f"{name:<14} {percentile(values, 50):>7.2f} {percentile(values, 90):>7.2f} {percentile(values, 99):>7.2f} "
                   f"{statistics.fmean(values):>7.2f} {max(values):>8.2f}")
-        print(f"\nbatch throughput ({args.batches} batches of {args.batch}; predictions/s, median [min..max])")
+        print(f"\nbatch throughput ({args.batches} batches of {args.batch}"
+              f"{', every message unique' if args.unique_batch else ''}; predictions/s, median [min..max])")
         for name, values in thr.items():
             print(f"{name:<14} {statistics.median(values):>9.0f} [{min(values):.0f}..{max(values):.0f}]")
         print(f"(machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
@@ -274,6 +295,17 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         serve_log.close()
+
+
+def _word(i: int) -> str:
+    """A made-up lower-case word per index (distinct for distinct i): letters of i in base 26, plus a vowel."""
+    letters = []
+    while True:
+        i, r = divmod(i, 26)
+        letters.append(chr(97 + r))
+        if i == 0:
+            break
+    return "zu" + "".join(letters) + "o"
 
 
 def _split(records: list[dict]) -> dict:

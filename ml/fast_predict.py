@@ -40,7 +40,8 @@ step; after compiling, the fast path is checked against
 ``pipeline.predict_proba(issues_frame(probes))`` on odd probe records and
 discarded on any difference above 1e-6; at request time an input the compiled
 path cannot express exactly (a non-finite metric, an unknown category under
-``handle_unknown="error"``) is answered by the plain pipeline.
+``handle_unknown="error"``), or any unexpected error inside it, is answered by
+the plain pipeline.
 """
 
 from __future__ import annotations
@@ -946,21 +947,40 @@ class FastPredictor:
         self.classify = classify
         self.fallback_steps = fallback_steps
         self.classes_ = pipeline.classes_
-        self.pipeline_answers = 0  # requests answered by the plain pipeline (NeedsPipeline)
+        self.pipeline_answers = 0  # calls answered by the plain pipeline (NeedsPipeline or a surprise)
+        self.surprised = False
 
     def features(self, records: Sequence[Mapping[str, Any]], now: datetime | None = None) -> Any:
         raw = _raw_columns(records, now) if self.raw_native else _raw_columns_via_pandas(records, now)
         n = len(records)
         return self.columns(self.derive(raw, n), n)
 
-    def predict_proba(self, records: Sequence[Mapping[str, Any]], now: datetime | None = None) -> np.ndarray:
-        try:
-            return np.asarray(self.classify(self.features(records, now)), dtype=np.float64)
-        except NeedsPipeline:
-            from ml.features import issues_frame
+    def _fast(self, records: Sequence[Mapping[str, Any]], now: datetime | None) -> np.ndarray:
+        return np.asarray(self.classify(self.features(records, now)), dtype=np.float64)
 
-            self.pipeline_answers += 1
-            return self.pipeline.predict_proba(issues_frame(records, now=now))
+    def _plain(self, records: Sequence[Mapping[str, Any]], now: datetime | None) -> np.ndarray:
+        from ml.features import issues_frame
+
+        return self.pipeline.predict_proba(issues_frame(records, now=now))
+
+    #: input errors the frame builder raises too (same record, same message): never retried
+    input_errors: tuple[type[Exception], ...] = ()
+
+    def predict_proba(self, records: Sequence[Mapping[str, Any]], now: datetime | None = None) -> np.ndarray:
+        from ml.features import FeatureInputError
+
+        try:
+            return self._fast(records, now)
+        except (FeatureInputError, *self.input_errors):
+            raise  # the frame builder rejects the same record with the same error
+        except NeedsPipeline:
+            pass
+        except Exception:  # a surprise in the compiled path: the pipeline answers, logged once
+            if not self.surprised:
+                self.surprised = True
+                log.exception("compiled inference path failed; answering with the plain pipeline")
+        self.pipeline_answers += 1
+        return self._plain(records, now)
 
 
 def compile_model(model: Any, probes: Sequence[Mapping[str, Any]] | None = None) -> FastPredictor | None:
@@ -968,10 +988,16 @@ def compile_model(model: Any, probes: Sequence[Mapping[str, Any]] | None = None)
 
     ``probes`` are extra records for the self-check (on top of built-in odd ones).
     """
+    return checked(_compile, model, probes)
+
+
+def checked(compile_fn: Callable[[Any], FastPredictor], model: Any,
+            probes: Sequence[Mapping[str, Any]] | None = None) -> FastPredictor | None:
+    """``compile_fn(model)`` if it compiles and passes :func:`self_check`, else None."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fast = _compile(model)
+            fast = compile_fn(model)
     except NotCompilable as exc:
         log.info("serving the plain pipeline: %s", exc)
         return None
@@ -1029,12 +1055,10 @@ _DERIVED_COLUMNS = ("text", "analyzer", "file_type", "repository", "path_depth",
 
 def self_check(fast: FastPredictor, records: Sequence[Mapping[str, Any]]) -> float:
     """Largest |fast − pipeline| over ``records`` (scored one by one and as one batch)."""
-    from ml.features import issues_frame
-
     now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-    expected = fast.pipeline.predict_proba(issues_frame(records, now=now))
-    got = fast.predict_proba(records, now=now)
-    single = np.vstack([fast.predict_proba([r], now=now) for r in records[:8]])
+    expected = fast._plain(records, now)
+    got = fast._fast(records, now)
+    single = np.vstack([fast._fast([r], now) for r in records[:8]])
     if got.shape != expected.shape:
         return math.inf
     return float(max(np.abs(got - expected).max(), np.abs(single - expected[:8]).max()))

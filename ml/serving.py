@@ -36,7 +36,7 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -63,16 +63,9 @@ class LoadedModel:
     classes: tuple[str, ...]
     run_id: str | None = None
     loaded_at: float = field(default_factory=time.time)
-    #: the model compiled to numpy/scipy (:mod:`ml.fast_predict`), None when it has no exact compiled form
+    #: the model compiled to numpy/scipy (:mod:`ml.fast_predict`, :mod:`ml.fast_helpfulness`): its
+    #: ``predict_proba(records)`` equals the model's on the frame of those records; None when it has none
     fast: Any = None
-
-    def predict_proba(self, records: Sequence[Mapping[str, Any]]) -> Any:
-        """``model.predict_proba(issues_frame(records))`` — through the compiled path when there is one."""
-        if self.fast is not None:
-            return self.fast.predict_proba(records)
-        from ml.features import issues_frame
-
-        return self.model.predict_proba(issues_frame(records))
 
 
 @dataclass
@@ -86,10 +79,11 @@ class _Entry:
 class ModelCache:
     """Alias → loaded model, checked against the registry at most every ``refresh_seconds``."""
 
-    def __init__(self, tracking_uri: str, refresh_seconds: float = 10.0, compile: bool = True):
+    def __init__(self, tracking_uri: str, refresh_seconds: float = 10.0,
+                 compile: Callable[[str, Any], Any] | None = None):
         self.tracking_uri = tracking_uri
         self.refresh_seconds = refresh_seconds
-        self.compile = compile  # build the compiled inference path (ml.fast_predict) when a version loads
+        self.compile = compile  # (model name, loaded model) -> compiled inference path or None
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -116,7 +110,7 @@ class ModelCache:
             raise TypeError(f"{name} v{mv.version} has no predict_proba")
         classes = tuple(str(c) for c in getattr(model, "classes_", ()))
         return LoadedModel(name, alias, str(mv.version), model, classes, getattr(mv, "run_id", None),
-                           fast=_compile(model) if self.compile else None)
+                           fast=self.compile(name, model) if self.compile else None)
 
     def check(self, name: str, alias: str) -> _Entry:
         """Resolve the alias now and (re)load if it moved; returns the new entry."""
@@ -188,24 +182,29 @@ class ModelCache:
         self._entries.clear()
 
 
-def _compile(model: Any) -> Any:
+def _compile(role: str, model: Any) -> Any:
     """The model's compiled inference path, built (and checked against the model) once per loaded version.
 
-    Only severity Pipelines of the shape part 1 trains compile; anything else
-    (the calibrated helpfulness model, an unknown step) returns None and is
-    served by the plain ``predict_proba`` — see :mod:`ml.fast_predict`.
+    ``role`` says which input contract the model serves: ``severity``
+    (:func:`ml.features.issues_frame`, compiled by :mod:`ml.fast_predict`) or
+    ``helpfulness`` (:func:`ml.calibration.helpfulness_frame`, compiled by
+    :mod:`ml.fast_helpfulness`).  Models of any other shape return None and are
+    served by their plain ``predict_proba``.
     """
-    from ml.fast_predict import compile_model
-
     started = time.perf_counter()
-    fast = compile_model(model)
+    if role == "helpfulness":
+        from ml.fast_helpfulness import compile_helpfulness_model as compile_fn
+    else:
+        from ml.fast_predict import compile_model as compile_fn
+    fast = compile_fn(model)
     if fast is not None:
         fast.predict_proba(_WARMUP)  # first-call costs (imports, memo) are paid here, not by a request
-        log.info("compiled inference path ready in %.0f ms", (time.perf_counter() - started) * 1000)
+        log.info("compiled %s inference path ready in %.0f ms", role, (time.perf_counter() - started) * 1000)
     return fast
 
 
-_WARMUP = [{"message": "warm up", "rule": "W0", "analyzer": "warmup", "file_path": "warm/up.py"}]
+_WARMUP = [{"message": "warm up", "rule": "W0", "analyzer": "warmup", "file_path": "warm/up.py", "repository": "w/u",
+            "severity": "low"}]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,8 +304,11 @@ class ServingService:
 
         self.settings = settings or get_settings()
         self.cache = ModelCache(self.settings.mlflow_tracking_uri, self.settings.model_refresh_seconds,
-                                compile=self.settings.serving_compiled)
+                                compile=self._compile if self.settings.serving_compiled else None)
         self.log = PredictionLog()
+
+    def _compile(self, name: str, model: Any) -> Any:
+        return _compile("helpfulness" if name == self.settings.helpfulness_model_name else "severity", model)
 
     @property
     def severity_model(self) -> str:
@@ -338,7 +340,12 @@ class ServingService:
 
         model = self.model_for(repository)
         records = [{**r, "repository": repository} for r in records]
-        proba = model.predict_proba(records)
+        if model.fast is not None:
+            proba = model.fast.predict_proba(records)
+        else:
+            from ml.features import issues_frame
+
+            proba = model.model.predict_proba(issues_frame(records))
         best = proba.argmax(axis=1)
         classes = model.classes
         conf = proba[np.arange(len(best)), best]
@@ -372,10 +379,13 @@ class ServingService:
         model = self.helpfulness_model()
         if model is None:
             return None
-        from ml.calibration import helpfulness_frame
-
         rows = [{**r, "severity": r.get("severity") or sev} for r, sev in zip(records, severities)]
-        proba = model.model.predict_proba(helpfulness_frame(rows))
+        if model.fast is not None:
+            proba = model.fast.predict_proba(rows)
+        else:
+            from ml.calibration import helpfulness_frame
+
+            proba = model.model.predict_proba(helpfulness_frame(rows))
         positive = list(model.classes).index("1") if "1" in model.classes else proba.shape[1] - 1
         return model.version, proba[:, positive]
 
@@ -387,7 +397,8 @@ class ServingService:
                 try:
                     m = self.cache.get(name, alias)
                     out["models"].append({"name": name, "alias": alias, "version": m.version, "available": True,
-                                          "run_id": m.run_id, "classes": list(m.classes)})
+                                          "run_id": m.run_id, "classes": list(m.classes),
+                                          "compiled": m.fast is not None})
                 except ModelUnavailable as exc:
                     out["models"].append({"name": name, "alias": alias, "version": None, "available": False,
                                           "reason": exc.reason})

@@ -80,7 +80,7 @@ def served_models(advisory_records, state_dir):
 
     from include.settings import get_settings
     from ml.features import issues_frame
-    from ml.serving import ModelCache
+    from ml.serving import ModelCache, _compile
     from ml.training import fit_candidate
 
     train, _ = advisory_records
@@ -95,7 +95,7 @@ def served_models(advisory_records, state_dir):
         name, artifact_location=(state_dir / "mlartifacts" / name).as_uri())
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    cache = ModelCache(uri, refresh_seconds=3600)
+    cache = ModelCache(uri, refresh_seconds=3600, compile=lambda name, model: _compile("severity", model))
     out = {}
     for candidate in ("linear", "xgboost"):
         pipeline = fit_candidate(candidate, frame)
@@ -236,3 +236,79 @@ def test_api_batch_answers_with_the_registered_models_probabilities(client, proj
     got = np.array([[p["probabilities"][c] for c in classes] for p in body["predictions"]])
     assert np.abs(got - expected).max() <= 1e-6 + 5e-7  # rounding to 6 decimals in the response
     assert [p["severity"] for p in body["predictions"]] == [classes[i] for i in expected.argmax(axis=1)]
+
+
+def test_changed_feature_code_is_served_through_pandas_and_stays_exact(served_models, advisory_records, monkeypatch):
+    """When issues_frame / derive_features / KeywordGroups change after the row-wise copies were written,
+    the compiled path runs those steps through pandas (the real functions) instead of its copies."""
+    from ml import fast_predict
+
+    monkeypatch.setattr(fast_predict, "RAW_FINGERPRINT", "changed")
+    monkeypatch.setattr(fast_predict, "DERIVE_FINGERPRINT", "changed")
+    monkeypatch.setattr(fast_predict, "KEYWORDS_FINGERPRINT", "changed")
+    _, newer = advisory_records
+    records = newer[:100] + odd_records(seed=3, n=100)
+    for candidate in ("linear", "xgboost"):
+        loaded, _ = served_models[candidate]
+        fast = fast_predict.compile_model(loaded.model)
+        assert fast is not None
+        assert set(fast.fallback_steps) == {"issues_frame", "DeriveFeatures", "KeywordGroups"}
+        expected = _expected(loaded.model, records)
+        assert np.abs(fast.predict_proba(records, now=NOW) - expected).max() <= 1e-6
+
+
+def test_keyword_prefilter_counts_like_the_regexes():
+    """Regexes run only on texts holding a literal every match needs: the counts must not change."""
+    import pandas as pd
+
+    from ml.fast_predict import _KeywordNode, required_literals
+    from ml.severity_signals import _COMPILED, KEYWORD_GROUPS, KeywordGroups
+
+    literals = sorted({lit for rx in _COMPILED.values() for lit in (required_literals(rx) or ())})
+    assert all(required_literals(rx) for rx in _COMPILED.values())
+    rng = random.Random(5)
+    pieces = [*literals, *KEYWORD_GROUPS, "remote code execution", "use after free", "cross-site scripting", "x",
+              " ", "-", "..", "/", "İ", "\n", "rcex", "redos", "root", "keys", "low-level", "a\x1cb"]
+    texts = ["".join(rng.choice(pieces) + rng.choice(["", " ", "-"]) for _ in range(rng.randint(0, 12)))
+             for _ in range(3000)]
+    expected = KeywordGroups().transform(pd.DataFrame({"text": texts}))
+    got = _KeywordNode()({"text": texts}, len(texts))
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(_KeywordNode()({"text": texts[:1]}, 1), expected[:1])
+
+
+@pytest.mark.parametrize(("rows", "method"), [(1500, "sigmoid"), (2600, "isotonic")])
+def test_compiled_helpfulness_equals_the_calibrated_model(client, project, registry, serving, model_name, tmp_path,
+                                                          rows, method):
+    """The calibrated helpfulness model (3 CV folds, each its own featuriser) compiles and answers exactly,
+    in process and over HTTP."""
+    from ml.calibration import helpfulness_frame, register_helpfulness, synthetic_feedback, train_helpfulness
+
+    frame = synthetic_feedback(rows, seed=7)
+    trained = train_helpfulness(frame, refit_on_all=False)
+    assert trained.model.method == method
+    service = serving()
+    registry.register(model_name, alias="champion")
+    register_helpfulness(trained, frame["label"].iloc[-trained.n_holdout:], tracking_uri=registry.uri,
+                         model_name=f"{model_name}-helpfulness", experiment=f"help-{model_name}",
+                         artifact_location=(tmp_path / "a").as_uri())
+    loaded = service.helpfulness_model()
+    assert loaded is not None and loaded.fast is not None and loaded.fast.fallback_steps == []
+    odd = [{**r, "severity": random.Random(i).choice(["low", "HIGH", None, "", "critical", "unknown"])}
+           for i, r in enumerate(odd_records(seed=4, n=200))]
+    records = [{k: getattr(row, k) for k in ("message", "rule", "analyzer", "file_path", "repository", "severity")}
+               for row in frame.tail(300).itertuples()] + odd
+    expected = loaded.model.predict_proba(helpfulness_frame(records))
+    got = loaded.fast.predict_proba(records)
+    assert np.abs(got - expected).max() <= 1e-6
+    singles = np.vstack([loaded.fast.predict_proba([r]) for r in records[::11]])
+    assert np.abs(singles - expected[::11]).max() <= 1e-6
+
+    issues = [{"message": row.message, "rule": row.rule, "analyzer": row.analyzer, "file_path": row.file_path,
+               "severity": row.severity} for row in frame.tail(60).itertuples()]
+    r = client.post("/api/v1/projects/acme/predictions/severity/batch",
+                    json={"repository": "org/repo-1", "issues": issues}, headers=auth())
+    assert r.status_code == 200, r.text
+    served = np.array([p["helpfulness"] for p in r.json()["predictions"]])
+    plain = loaded.model.predict_proba(helpfulness_frame([{**i, "repository": "org/repo-1"} for i in issues]))[:, 1]
+    assert np.abs(served - plain).max() <= 1e-6 + 5e-7  # 6 decimals in the response
