@@ -125,6 +125,10 @@ class SQLiteOutbox(Outbox):
     """
 
     BUSY_TIMEOUT_MS = 250
+    #: How often a waiting relay looks for new rows: every event waits half of it on average.
+    #: One indexed ``SELECT ... LIMIT 1`` per look; 2 ms cost no measurable CPU in the
+    #: dashboard benchmark and took ~4 ms off its median latency (10 ms before).
+    POLL_S = 0.002
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -278,7 +282,7 @@ class SQLiteOutbox(Outbox):
             rows = self._claim(count) if self.peek(1) else []
             if rows or time.monotonic() >= deadline:
                 break
-            time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(self.POLL_S, max(0.0, deadline - time.monotonic())))
         items = []
         for row_id, body, seen in rows:
             try:

@@ -296,7 +296,7 @@ async def run_relay(
     outbox: Outbox | None = None,
     consumer: str | None = None,
     batch_size: int = 200,
-    block_ms: int = 500,
+    block_ms: int = 100,
     stats: RelayStats | None = None,
     observe: Observe | None = None,
 ) -> None:
@@ -305,6 +305,11 @@ async def run_relay(
     ``publish(wire)`` receives :func:`include.events.store.event_to_wire` dicts
     in id order; it should raise if the event could not be handed on (the
     relay retries it and does not acknowledge until it succeeds).
+
+    ``block_ms`` is how long one read waits for new events.  A read returns as
+    soon as an event arrives, so it does not delay live events; but between
+    reads is when the relay drains the listeners' local spool (events that
+    missed Redis) and re-claims a crashed relay's entries, so it is short.
     """
     settings = settings or get_settings()
     outbox = outbox or get_outbox(settings)
