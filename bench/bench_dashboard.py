@@ -198,7 +198,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_load(
-    name: str, projects: list[str], rate: float, seconds: float, redis_url: str | None, fanout: str = "lean"
+    name: str,
+    projects: list[str],
+    rate: float,
+    seconds: float,
+    redis_url: str | None,
+    fanout: str = "lean",
+    gc_freeze_interval: float | None = None,
 ) -> dict:
     state = Path(tempfile.mkdtemp(prefix=f"autopr-bench-{name}-"))
     db_url, drop_db = make_database(state)
@@ -218,6 +224,8 @@ def run_load(
     )
     if redis_url:
         env["AUTOPR_REDIS_URL"] = redis_url
+    if gc_freeze_interval is not None:
+        env["AUTOPR_DASHBOARD_GC_FREEZE_INTERVAL"] = str(gc_freeze_interval)
     from include.auth.tokens import mint_token
     from include.events.outbox import get_outbox
     from include.events.schema import StateEvent
@@ -371,6 +379,12 @@ def main() -> None:
         default="lean",
         help="library: python-socketio's emit(room=...) path, to compare against",
     )
+    parser.add_argument(
+        "--gc-freeze-interval",
+        type=float,
+        default=None,
+        help="the sidecar's AUTOPR_DASHBOARD_GC_FREEZE_INTERVAL (0: Python's default collector, to compare against)",
+    )
     args = parser.parse_args()
     ensure_node_clients()
     loads = {
@@ -385,7 +399,7 @@ def main() -> None:
             f"{args.seconds:g}s, redis={'yes' if args.redis_url else 'no'}",
             flush=True,
         )
-        result = run_load(name, projects, rate, args.seconds, args.redis_url, args.fanout)
+        result = run_load(name, projects, rate, args.seconds, args.redis_url, args.fanout, args.gc_freeze_interval)
         result["target_p99_ms"] = target
         result["ok"] = (
             result["deliveries"] == result["deliveries_expected"]

@@ -15,9 +15,14 @@ permanent generation (``gc.freeze()``), which no automatic collection walks.
 
 * At startup: one full collection, then freeze (modules, classes, settings,
   SQLAlchemy and pydantic metadata).
-* Every ``interval`` seconds: ``gc.collect()`` -- which now walks only what
-  appeared since the last tick, a few milliseconds -- then freeze the survivors
-  (new connections' objects), so they are not walked again either.
+* Every ``interval`` seconds (``dashboard_gc_freeze_interval``, 0.5 s):
+  ``gc.collect()`` -- which now walks only what appeared since the last tick --
+  then freeze the survivors (new connections' objects), so they are not walked
+  again either.  Every surviving object is walked about once either way; a
+  short interval splits that work into small pauses: measured on load (a),
+  ticks every 2 s walked ~30,000 objects (15 ms, 40 ms while clients were
+  connecting), every 0.5 s under 10 ms, with no measurable growth of the heap
+  over a minute (frozen objects that die later are freed as usual).
 
 Frozen objects are still freed by reference counting as usual; only a
 *cycle* that becomes garbage after its objects were frozen is not reclaimed

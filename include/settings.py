@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         "(python-socketio's emit to the room; kept to benchmark against).",
     )
     dashboard_gc_freeze_interval: float = Field(
-        default=2.0,
+        default=0.5,
         ge=0,
         description="Seconds between the sidecar's freezes of long-lived objects out of the garbage collector's "
         "reach, so a full collection never stalls live delivery (0: Python's default collector).",
