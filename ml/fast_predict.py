@@ -620,11 +620,13 @@ def _necessary(items: list[Any], sre: Any) -> set[str] | None:
 
 
 class _PandasStepNode(Node):
-    """A project transformer this module does not mirror, fed the same pandas input the Pipeline gives it."""
+    """A frame-stage step with no mirror here (a project transformer, a FunctionTransformer on columns), fed
+    what the ColumnTransformer gives it: a frame (list selection) or a named Series (one column), same dtypes."""
 
-    def __init__(self, step: Any, dtypes: Mapping[str, Any]):
+    def __init__(self, step: Any, dtypes: Mapping[str, Any], columns: Any):
         self.step = step
         self.dtypes = dtypes
+        self.columns = columns
 
     def __call__(self, X: Any, n: int) -> Any:
         import pandas as pd
@@ -632,7 +634,7 @@ class _PandasStepNode(Node):
         if isinstance(X, dict):
             frame = pd.DataFrame({c: pd.Series(v, dtype=self.dtypes.get(c)) for c, v in X.items()})
             return self.step.transform(frame)
-        raise NeedsPipeline("1-D input to a pandas step")  # name of the Series unknown: let sklearn do it
+        return self.step.transform(pd.Series(X, dtype=self.dtypes.get(self.columns), name=self.columns))
 
 
 class _OneHotNode(Node):
@@ -707,9 +709,12 @@ class _ImputerNode(Node):
     def __init__(self, imp: Any):
         if not (isinstance(imp.missing_values, float) and math.isnan(imp.missing_values)):
             raise NotCompilable("SimpleImputer with a missing value other than NaN")
-        stats = np.asarray(imp.statistics_)
-        if stats.dtype.kind != "f":
-            raise NotCompilable("SimpleImputer with non-float statistics")
+        if np.dtype(getattr(imp, "_fill_dtype", np.float64)) != np.float64:
+            raise NotCompilable("SimpleImputer filling other than float64")
+        try:  # the constant strategy keeps object statistics; transform casts them to the fill dtype
+            stats = np.asarray(imp.statistics_, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise NotCompilable("SimpleImputer with non-numeric statistics") from None
         if imp.keep_empty_features:
             self.keep = None
             self.stats = stats.astype(np.float64)
@@ -840,7 +845,7 @@ class _Compiler:
         from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import FeatureUnion, Pipeline
-        from sklearn.preprocessing import OneHotEncoder
+        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
         from ml.severity_signals import KeywordGroups
 
@@ -867,7 +872,7 @@ class _Compiler:
             if keywords_fingerprint() == KEYWORDS_FINGERPRINT:
                 return _KeywordNode()
             self.fallback_steps.append("KeywordGroups")
-            return _PandasStepNode(est, self.derived_dtypes) if not isinstance(columns, str) else self._no(est)
+            return _PandasStepNode(est, self.derived_dtypes, columns)
         if isinstance(est, OneHotEncoder):
             if isinstance(columns, str):
                 raise NotCompilable("OneHotEncoder over a 1-D selection")
@@ -878,9 +883,12 @@ class _Compiler:
             if any(str(self.derived_dtypes.get(c, "float64")) != "float64" for c in columns):
                 raise NotCompilable("SimpleImputer over non-float columns")
             return _ImputerNode(est)
-        if type(est).__module__.startswith("ml.") and not isinstance(columns, str):
+        if type(est).__module__.startswith("ml.") or type(est) is FunctionTransformer:
+            if _fitted_on_frame(est) and list(getattr(est, "feature_names_in_", [])) != (
+                    [columns] if isinstance(columns, str) else list(columns)):
+                raise NotCompilable(f"{type(est).__name__} fitted on other columns")
             self.fallback_steps.append(type(est).__name__)
-            return _PandasStepNode(est, self.derived_dtypes)
+            return _PandasStepNode(est, self.derived_dtypes, columns)
         return self._no(est)
 
     def matrix(self, est: Any) -> Node:
@@ -1011,6 +1019,7 @@ def checked(compile_fn: Callable[[Any], FastPredictor], model: Any,
     except Exception:
         log.exception("compiled path self-check failed; serving the plain pipeline")
         return None
+    fast.pipeline_answers = 0  # count serving traffic only
     if not diff <= TOLERANCE:
         log.warning("compiled path differs from the pipeline by %.3g; serving the plain pipeline", diff)
         return None
@@ -1054,14 +1063,33 @@ _DERIVED_COLUMNS = ("text", "analyzer", "file_type", "repository", "path_depth",
 
 
 def self_check(fast: FastPredictor, records: Sequence[Mapping[str, Any]]) -> float:
-    """Largest |fast − pipeline| over ``records`` (scored one by one and as one batch)."""
+    """Largest |fast − pipeline| over ``records`` (scored one by one and as one batch).
+
+    Records the pipeline itself rejects (an unknown category under
+    ``handle_unknown="error"``) must be rejected by the compiled path's
+    ``predict_proba`` with the same error; they are left out of the comparison.
+    """
     now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-    expected = fast._plain(records, now)
-    got = fast._fast(records, now)
-    single = np.vstack([fast._fast([r], now) for r in records[:8]])
+    accepted = []
+    for record in records:
+        try:
+            fast._plain([record], now)
+        except Exception as plain:  # noqa: BLE001 - compared with the compiled path's answer below
+            try:
+                fast.predict_proba([record], now)
+            except Exception as compiled:  # noqa: BLE001
+                if type(compiled) is type(plain) and str(compiled) == str(plain):
+                    continue
+            return math.inf
+        accepted.append(record)
+    if not accepted:
+        return math.inf
+    expected = fast._plain(accepted, now)
+    got = fast._fast(accepted, now)
+    single = np.vstack([fast._fast([r], now) for r in accepted[:8]])
     if got.shape != expected.shape:
         return math.inf
-    return float(max(np.abs(got - expected).max(), np.abs(single - expected[:8]).max()))
+    return float(max(np.abs(got - expected).max(), np.abs(single - expected[: len(single)]).max()))
 
 
 #: Odd records for the self-check: empty/NaN optionals, unknown categories, unicode, long text, timestamps.

@@ -312,3 +312,108 @@ def test_compiled_helpfulness_equals_the_calibrated_model(client, project, regis
     served = np.array([p["helpfulness"] for p in r.json()["predictions"]])
     plain = loaded.model.predict_proba(helpfulness_frame([{**i, "repository": "org/repo-1"} for i in issues]))[:, 1]
     assert np.abs(served - plain).max() <= 1e-6 + 5e-7  # 6 decimals in the response
+
+
+def _kitchen_sink(classifier, *, dense: bool = False):
+    """A featuriser using every step type the compiler knows, in the positions sklearn allows."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler, Normalizer, OneHotEncoder, StandardScaler
+
+    from ml.features import NUMERIC_FEATURES, DeriveFeatures
+    from ml.severity_signals import KeywordGroups
+
+    blocks = [
+        ("kw", Pipeline([("groups", KeywordGroups()), ("scale", StandardScaler())]), ["text"]),
+        ("svd", Pipeline([("t", TfidfVectorizer()), ("svd", TruncatedSVD(5, random_state=0)), ("n", Normalizer())]),
+         "text"),
+        ("cats_ignore", OneHotEncoder(handle_unknown="ignore", drop="first", sparse_output=not dense),
+         ["analyzer", "file_type"]),
+        ("cats_infrequent", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=4,
+                                          sparse_output=not dense), ["repository"]),
+        ("numbers", Pipeline([("impute", SimpleImputer(strategy="mean", add_indicator=True)),
+                              ("scale", StandardScaler()), ("squash", FunctionTransformer(np.tanh))]),
+         list(NUMERIC_FEATURES)),
+        ("log_depth", FunctionTransformer(np.log1p), ["path_depth"]),
+        ("maxabs", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value=0.0)), ("m", MaxAbsScaler())]),
+         ["line", "hour"]),
+    ]
+    if not dense:
+        blocks += [
+            ("words", TfidfVectorizer(ngram_range=(1, 3), binary=True, norm="l1", use_idf=False), "text"),
+            ("chars", TfidfVectorizer(analyzer="char", ngram_range=(2, 4), sublinear_tf=True, max_features=3000),
+             "text"),
+            ("hash", Pipeline([("h", HashingVectorizer(n_features=2**10, alternate_sign=False)),
+                               ("tfidf", TfidfTransformer())]), "text"),
+            ("counts", CountVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=2, dtype=np.float64), "text"),
+            ("union", FeatureUnion([("a", TfidfVectorizer(stop_words="english")),
+                                    ("b", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), norm=None))],
+                                   transformer_weights={"a": 2.0, "b": 0.5}), "text"),
+        ]
+    columns = ColumnTransformer(blocks, sparse_threshold=0.0 if dense else 1.0)
+    from sklearn.pipeline import Pipeline as P
+
+    return P([("features", P([("derive", DeriveFeatures()), ("columns", columns)])), ("model", classifier)])
+
+
+@pytest.mark.parametrize(("classifier", "classes", "dense"), [
+    ("logistic", 5, False), ("logistic", 2, False), ("xgboost", 5, False), ("xgboost", 2, True), ("logistic", 3, True)])
+def test_every_known_step_type_compiles_exactly(advisory_records, classifier, classes, dense):
+    from sklearn.linear_model import LogisticRegression
+
+    from ml.fast_predict import compile_model
+    from ml.features import issues_frame
+    from ml.training import SeverityXGBClassifier
+
+    train, newer = advisory_records
+    labels = [r["label"] for r in train]
+    if classes == 2:  # still severity labels: the XGBoost wrapper orders classes by severity
+        labels = ["high" if label in ("high", "critical") else "low" for label in labels]
+    elif classes == 3:
+        labels = [label if label in ("high", "critical") else "medium" for label in labels]
+    assert len(set(labels)) == classes or (classes == 5 and len(set(labels)) >= 4)
+    clf = (LogisticRegression(max_iter=300) if classifier == "logistic"
+           else SeverityXGBClassifier(n_estimators=20, max_depth=3))
+    pipeline = _kitchen_sink(clf, dense=dense).fit(issues_frame(train), labels)
+    fast = compile_model(pipeline)
+    assert fast is not None
+    # only the two frame-stage steps with no row-wise mirror go through pandas
+    assert fast.fallback_steps == ["FunctionTransformer"]
+    records = newer[:150] + odd_records(seed=6, n=150)
+    expected = pipeline.predict_proba(issues_frame(records, now=NOW))
+    assert np.abs(fast.predict_proba(records, now=NOW) - expected).max() <= 1e-6
+    singles = np.vstack([fast.predict_proba([r], now=NOW) for r in records[::13]])
+    assert np.abs(singles - expected[::13]).max() <= 1e-6
+    assert fast.pipeline_answers == 0
+
+
+def test_unknown_category_under_handle_unknown_error_is_the_pipelines_error():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from ml.fast_predict import compile_model
+    from ml.features import DeriveFeatures, issues_frame
+    from tests.ml_serving.conftest import _training_records
+
+    records = _training_records()
+    strict = Pipeline([("features", Pipeline([
+        ("derive", DeriveFeatures()),
+        ("columns", ColumnTransformer([("c", OneHotEncoder(handle_unknown="error"), ["analyzer", "file_type"])]))])),
+        ("model", LogisticRegression())]).fit(issues_frame(records), [r["rule"] for r in records])
+    fast = compile_model(strict)
+    assert fast is not None
+    known = records[:5]
+    np.testing.assert_allclose(fast.predict_proba(known, now=NOW), strict.predict_proba(issues_frame(known, now=NOW)),
+                               atol=1e-12)
+    unknown = [{**records[0], "analyzer": "never-seen"}]
+    with pytest.raises(ValueError) as plain:
+        strict.predict_proba(issues_frame(unknown))
+    with pytest.raises(ValueError) as compiled:
+        fast.predict_proba(unknown)
+    assert str(compiled.value) == str(plain.value)
+    assert fast.pipeline_answers == 1
