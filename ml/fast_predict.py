@@ -42,6 +42,11 @@ discarded on any difference above 1e-6; at request time an input the compiled
 path cannot express exactly (a non-finite metric, an unknown category under
 ``handle_unknown="error"``), or any unexpected error inside it, is answered by
 the plain pipeline.
+
+Keeping the mirrors in step: ``python -m ml.fast_predict`` says which mirrored
+function changed (its source fingerprint differs from the pin below); until the
+mirror and the pin are updated that step runs through pandas — exact, slower —
+and tests/ml_serving/test_fast_predict.py says so.
 """
 
 from __future__ import annotations
@@ -1117,3 +1122,23 @@ PROBES: list[dict[str, Any]] = [
     {"message": "123 456 !!! ??? ...", "rule": "_", "analyzer": "bundler-audit", "file_path": "Gemfile.lock",
      "repository": "rubygems/rack", "pr_size": 0, "complexity": float("nan")},
 ]
+
+
+def _main() -> int:
+    """``python -m ml.fast_predict``: are the row-wise mirrors still in step with the code they mirror?"""
+    from ml import fast_helpfulness
+
+    rows = [("issues_frame", RAW_FINGERPRINT, raw_fingerprint()),
+            ("derive_features", DERIVE_FINGERPRINT, derive_fingerprint()),
+            ("KeywordGroups", KEYWORDS_FINGERPRINT, keywords_fingerprint()),
+            ("calibration._derive", fast_helpfulness.DERIVE_FINGERPRINT, fast_helpfulness.derive_fingerprint())]
+    stale = 0
+    for name, pinned, now in rows:
+        ok = pinned == now
+        stale += not ok
+        print(f"{name:<22} {'in step' if ok else f'CHANGED (pinned {pinned}, now {now}): update the mirror, then the pin'}")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
