@@ -136,3 +136,19 @@ def test_relay_with_database_down_keeps_events_until_it_is_back(event_settings, 
     wires = _relay_all(settings, expected=3)
     assert [w["run_id"] for w in wires] == ["r0", "r1", "r2"]
     assert outbox.backlog() == 0
+
+
+def test_loading_the_listener_imports_the_outbox_so_a_tasks_first_hook_call_does_not():
+    """The plugin loads the listener before a task runs; the outbox (settings, SQLite/Redis
+    code, ~50 ms cold) must come with it, not inside the first hook call of a task process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, include.events.listener; "
+        "print('include.events.outbox' in sys.modules and 'include.settings' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2], check=True)
+    assert out.stdout.strip() == "True", out.stderr
