@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_serving.py [--requests 1000] [--batch 5000] [--batches 5]
                                             [--candidate linear|xgboost] [--message title|full]
-                                            [--unique-batch] [--plain-pipeline]
+                                            [--unique-batch] [--plain-pipeline] [--helpfulness]
 
 What it does, all in one run and on one model version:
 
@@ -31,7 +31,10 @@ The platform serves through the compiled inference path (``ml/fast_predict.py``,
 built and checked against the Pipeline when the version loads; the run prints
 whether the served version compiled); ``--plain-pipeline`` sets
 ``AUTOPR_SERVING_COMPILED=false`` to measure ``Pipeline.predict_proba`` on a
-pandas frame instead.
+pandas frame instead.  ``--helpfulness`` also registers a calibrated
+helpfulness model (``autopr-helpfulness``, trained on synthetic feedback), which
+the platform then scores on every issue as production does once one exists —
+extra work ``mlflow models serve`` (severity only) does not do.
 """
 
 from __future__ import annotations
@@ -80,6 +83,22 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
             pass
         time.sleep(0.3)
     raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def register_helpfulness_model(state: Path) -> str:
+    """A calibrated helpfulness model (``ml.calibration``, synthetic feedback) as ``autopr-helpfulness@champion``."""
+    from include.settings import get_settings
+    from ml.calibration import register_helpfulness, synthetic_feedback, train_helpfulness
+
+    frame = synthetic_feedback(5000, seed=0)
+    t0 = time.perf_counter()
+    trained = train_helpfulness(frame)
+    version = register_helpfulness(trained, frame["label"].iloc[-trained.n_holdout:],
+                                   tracking_uri=get_settings().mlflow_tracking_uri,
+                                   artifact_location=(state / "mlartifacts-helpfulness").as_uri())
+    print(f"trained and registered the helpfulness model ({trained.model.method}, "
+          f"{len(trained.model.calibrated_classifiers_)} folds) in {time.perf_counter() - t0:.1f}s")
+    return version
 
 
 def setup(state: Path, candidate: str, message_mode: str) -> tuple[list[dict], str]:
@@ -150,6 +169,9 @@ def main() -> int:
     ap.add_argument("--message", choices=("title", "full"), default="title")
     ap.add_argument("--unique-batch", action="store_true", help="no repeated message text inside a batch")
     ap.add_argument("--plain-pipeline", action="store_true", help="serve Pipeline.predict_proba (no compiled path)")
+    ap.add_argument("--helpfulness", action="store_true",
+                    help="also register a calibrated helpfulness model: the platform then scores it on every issue "
+                         "(mlflow serve still serves severity only)")
     args = ap.parse_args()
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
@@ -174,6 +196,8 @@ def main() -> int:
 
     get_settings.cache_clear()
     issues, version = setup(state, args.candidate, args.message)
+    if args.helpfulness:
+        register_helpfulness_model(state)
     from ml.features import issues_frame
 
     token = mint_token("bench-user", ttl_seconds=7200)
@@ -227,6 +251,12 @@ def main() -> int:
             served = [m for m in status["models"] if m["alias"] == "champion" and m["available"]
                       and m["name"] == get_settings().severity_model_name]
             print(f"platform serves v{version} through the {'compiled path' if served[0]['compiled'] else 'plain Pipeline'}")
+            if args.helpfulness:
+                helpful = [m for m in status["models"] if m["alias"] == "champion" and m["available"]
+                           and m["name"] == get_settings().helpfulness_model_name]
+                print(f"helpfulness v{helpful[0]['version']} through the "
+                      f"{'compiled path' if helpful[0]['compiled'] else 'plain model'}; "
+                      f"answer carries helpfulness {r.json()['helpfulness']}")
             for i in range(50):
                 http.post(api_url, content=api_payloads[i % len(issues)], headers={**headers, "content-type": "application/json"})
                 http.post(mlf_url, content=mlf_payloads[i % len(issues)], headers={"content-type": "application/json"})
