@@ -516,6 +516,27 @@ class _VectorizerNode(Node):
         return Csr(data, indices, indptr, self.n_features)
 
 
+def _walk(node: Any) -> list[Any]:
+    children = ([n for n, _ in node.blocks] if isinstance(node, _ColumnTransformerNode)
+                else [n for n, _ in node.parts] if isinstance(node, _FeatureUnionNode)
+                else node.nodes if isinstance(node, _PipelineNode) else [])
+    return [node, *(d for c in children for d in _walk(c))]
+
+
+def _warm_word_memos(root: Node, limit: int = 50_000) -> None:
+    """Fill char_wb word memos with the single words a word vectoriser of the same model learnt.
+
+    The memo is a pure function of the word, so this changes no answer; it spares
+    the first big batch after a model loads the n-gram analysis of its commonest words.
+    """
+    nodes = [n for n in _walk(root) if isinstance(n, _VectorizerNode)]
+    words = {t for n in nodes if not n.char_wb and n.vec.analyzer == "word" for t in n.vocabulary if " " not in t}
+    for node in nodes:
+        if node.char_wb:
+            for word in sorted(words)[:limit]:
+                node._word_indices(word)
+
+
 class _HashingNode(Node):
     def __init__(self, vec: Any):
         self.vec = vec
@@ -930,7 +951,9 @@ class _Compiler:
             if not isinstance(columns, str) and not columns:
                 continue
             blocks.append((self.table(trans, columns), columns))
-        return _ColumnTransformerNode(blocks, bool(ct.sparse_output_))
+        node = _ColumnTransformerNode(blocks, bool(ct.sparse_output_))
+        _warm_word_memos(node)
+        return node
 
     def classifier(self, clf: Any) -> Callable[[Any], np.ndarray]:
         from sklearn.linear_model import LogisticRegression
