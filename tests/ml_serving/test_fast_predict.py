@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -417,3 +418,27 @@ def test_unknown_category_under_handle_unknown_error_is_the_pipelines_error():
         fast.predict_proba(unknown)
     assert str(compiled.value) == str(plain.value)
     assert fast.pipeline_answers == 1
+
+
+def test_model_loads_freeze_the_heap_and_a_replaced_version_is_still_freed(client, project, registry, serving,
+                                                                           model_name):
+    """Loading a version freezes the heap (full collections stop walking it); swapping the alias frees the old one."""
+    import gc
+    import weakref
+
+    from tests.ml_serving.test_predictions_api import _predict
+
+    service = serving(model_refresh_seconds=0.2)
+    v1 = registry.register(model_name, alias="champion")
+    v2 = registry.register(model_name, flipped=True)
+    gc.unfreeze()
+    assert _predict(client).json()["model_version"] == v1
+    assert gc.get_freeze_count() > 0
+    old = weakref.ref(service.cache.peek(model_name, "champion").model)
+    registry.set_alias(model_name, "champion", v2)
+    deadline = time.monotonic() + 20
+    while _predict(client).json()["model_version"] != v2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _predict(client).json()["model_version"] == v2
+    gc.collect()
+    assert old() is None, "the replaced model version is still alive"
