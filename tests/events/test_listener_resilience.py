@@ -152,3 +152,17 @@ def test_loading_the_listener_imports_the_outbox_so_a_tasks_first_hook_call_does
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).resolve().parents[2], check=True)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_with_redis_configured_loading_the_listener_imports_the_redis_client():
+    """``import redis`` is ~350 ms cold; it must not land in a task's first hook call."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, include.events.listener; print('redis' in sys.modules)"
+    env = {**os.environ, "AUTOPR_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                         cwd=Path(__file__).resolve().parents[2], check=True)
+    assert out.stdout.strip() == "True", out.stderr
