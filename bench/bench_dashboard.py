@@ -284,6 +284,8 @@ def run_load(
         cpu_before = sampler.cpu_seconds()
         load_before = os.getloadavg()[0]
         metrics_before = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        if redis_url:
+            import redis  # noqa: F401 - the listener imports it when the plugin loads, before a task runs
         outbox = get_outbox(settings)
         n_events = int(rate * seconds)
         per_project: dict[str, int] = {}
