@@ -58,8 +58,25 @@ def to_json(workflow: Workflow, *, indent: int | None = 2) -> str:
     return json.dumps(to_dict(workflow), indent=indent, ensure_ascii=False) + ("\n" if indent else "")
 
 
+#: Characters YAML treats as line breaks besides \n and \r.  PyYAML may emit them raw in
+#: plain or quoted scalars, and a reader then folds them into a space: '\x85' came back as ' '.
+_YAML_EXTRA_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+class _ExportDumper(yaml.SafeDumper):
+    """SafeDumper that double-quotes strings holding YAML-only line breaks (escaped there, so lossless)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if any(ch in value for ch in _YAML_EXTRA_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ExportDumper.add_representer(str, _represent_str)
+
+
 def to_yaml(workflow: Workflow) -> str:
-    return yaml.safe_dump(to_dict(workflow), sort_keys=False, allow_unicode=True, width=120)
+    return yaml.dump(to_dict(workflow), Dumper=_ExportDumper, sort_keys=False, allow_unicode=True, width=120)
 
 
 def dump(workflow: Workflow, fmt: Format) -> str:

@@ -50,6 +50,13 @@ def test_yaml_round_trip_is_lossless(doc):
     assert from_json(to_json(from_yaml(text))) == wf
 
 
+@pytest.mark.parametrize("name", ["Í|\U000694e5\x85", "line\u2028separator", "para\u2029graph", "nel\x85 inside"])
+def test_yaml_keeps_yaml_only_line_breaks(valid_doc, name):
+    """Found by the round-trip property: PyYAML wrote a trailing NEL raw and read it back as a space."""
+    wf = Workflow.model_validate({**valid_doc, "name": name})
+    assert from_yaml(to_yaml(wf)).name == name
+
+
 def test_export_is_readable_and_omits_unset_optionals(valid_doc):
     data = to_dict(Workflow.model_validate(valid_doc))
     assert list(data)[:3] == ["format_version", "id", "name"]
