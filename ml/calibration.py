@@ -51,10 +51,8 @@ def label_of(feedback_type: str) -> int | None:
     return None
 
 
-def helpfulness_frame(records: Iterable[Mapping[str, Any]]) -> Any:
-    """Model input (exactly :data:`HELPFULNESS_COLUMNS`, all str) from issue dicts."""
-    import pandas as pd
-
+def helpfulness_columns(records: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The model input as plain columns (all str), checked; shared by the frame and the compiled path."""
     cols: dict[str, list[str]] = {c: [] for c in HELPFULNESS_COLUMNS}
     for i, rec in enumerate(records):
         for c in HELPFULNESS_COLUMNS:
@@ -62,7 +60,14 @@ def helpfulness_frame(records: Iterable[Mapping[str, Any]]) -> Any:
             if v is None and c in ("rule", "analyzer", "file_path"):
                 raise HelpfulnessInputError(i, c, "is required")
             cols[c].append(str(getattr(v, "value", v)) if v is not None else "")
-    return pd.DataFrame(cols, columns=list(HELPFULNESS_COLUMNS))
+    return cols
+
+
+def helpfulness_frame(records: Iterable[Mapping[str, Any]]) -> Any:
+    """Model input (exactly :data:`HELPFULNESS_COLUMNS`, all str) from issue dicts."""
+    import pandas as pd
+
+    return pd.DataFrame(helpfulness_columns(records), columns=list(HELPFULNESS_COLUMNS))
 
 
 def _derive(frame: Any) -> Any:

@@ -30,7 +30,7 @@ import numpy as np
 from ml import fast_predict as fp
 
 #: ``helpfulness_frame`` + ``_derive`` as mirrored below.
-DERIVE_FINGERPRINT = "c66db7717b399160"
+DERIVE_FINGERPRINT = "121be7c13f8bb6d3"
 
 
 def derive_fingerprint() -> str:
@@ -43,17 +43,10 @@ _TEST_PATH = re.compile("test|spec|fixture|example")
 
 
 def _raw(records: Sequence[Mapping[str, Any]]) -> fp.Columns:
-    """Mirror of :func:`ml.calibration.helpfulness_frame` (same checks, same errors)."""
-    from ml.calibration import HELPFULNESS_COLUMNS, HelpfulnessInputError
+    """The columns :func:`ml.calibration.helpfulness_frame` builds its frame from (same checks, same errors)."""
+    from ml.calibration import helpfulness_columns
 
-    cols: fp.Columns = {c: [] for c in HELPFULNESS_COLUMNS}
-    for i, rec in enumerate(records):
-        for c in HELPFULNESS_COLUMNS:
-            v = rec.get(c)
-            if v is None and c in ("rule", "analyzer", "file_path"):
-                raise HelpfulnessInputError(i, c, "is required")
-            cols[c].append(str(getattr(v, "value", v)) if v is not None else "")
-    return cols
+    return helpfulness_columns(records)
 
 
 def _derive_rows(cols: fp.Columns) -> fp.Columns:
