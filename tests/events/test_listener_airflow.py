@@ -127,7 +127,11 @@ def test_dag_test_events_reach_outbox_then_database(
     assert failed["try_number"] == 1 and failed["map_index"] == -1
 
     with Session(db) as session:
-        rows = session.execute(select(ExecutionEvent).order_by(ExecutionEvent.id)).scalars().all()
+        # Only this DAG's rows: the session-wide platform's sidecar shares the app database and its
+        # reconciler may persist events of other tests' runs at any moment.
+        rows = session.execute(
+            select(ExecutionEvent).where(ExecutionEvent.dag_id == dag.dag_id).order_by(ExecutionEvent.id)
+        ).scalars().all()
     assert [(r.event_type, r.task_id, r.state) for r in rows] == got
     assert [r.id for r in rows] == ids
 
