@@ -112,7 +112,7 @@ def setup(state: Path, candidate: str, message_mode: str) -> tuple[list[dict], s
     from include.db.session import session_scope
     from include.settings import get_settings
     from ml.features import ISSUE_COLUMNS, issues_frame
-    from ml.ingest import advisory_issue, load_advisories
+    from ml.ingest import advisory_records
     from ml.training import fit_candidate
 
     settings = get_settings()
@@ -123,18 +123,7 @@ def setup(state: Path, candidate: str, message_mode: str) -> tuple[list[dict], s
         s.flush()
         s.add(ProjectMember(project_id=p.id, username="bench-user", role=Role.viewer))
 
-    adv = load_advisories()
-    records = []
-    for _, row in adv.iterrows():
-        rec = advisory_issue(row)
-        if message_mode == "title":
-            rec["message"] = str(row["title"] or row["id"]).strip()[:500]
-        rec["repository"] = f"{row['ecosystem']}/{row['package']}"
-        rec["created_at"] = row["published"].isoformat()
-        rec["label"] = rec.pop("severity")
-        rec.pop("context", None)
-        rec.pop("confidence", None)
-        records.append(rec)
+    records = advisory_records(message=message_mode)
     cut = int(len(records) * 0.8)
     train = issues_frame(records[:cut])
     train["label"] = [r["label"] for r in records[:cut]]

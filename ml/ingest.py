@@ -91,6 +91,30 @@ def advisory_issue(row: Any) -> dict[str, Any]:
     }
 
 
+def advisory_records(advisories: pd.DataFrame | None = None, *, message: str = "full") -> list[dict[str, Any]]:
+    """Advisories as labelled model-input records: what the prediction API receives, plus ``label``.
+
+    For benchmarks and tests that train and serve on the shared advisories without
+    going through the app database.  ``message="title"`` uses the one-line title as
+    the message, as a linter finding would read; ``"full"`` keeps title + description.
+    """
+    if message not in ("full", "title"):
+        raise ValueError(f"message: must be 'full' or 'title', not {message!r}")
+    advisories = load_advisories() if advisories is None else advisories
+    records = []
+    for row in advisories.to_dict("records"):
+        record = advisory_issue(row)
+        if message == "title":
+            record["message"] = str(row["title"] or row["id"]).strip()[:500]
+        record["repository"] = f"{row['ecosystem']}/{row['package']}"
+        record["created_at"] = row["published"].isoformat()
+        record["label"] = record.pop("severity")
+        record.pop("context", None)
+        record.pop("confidence", None)
+        records.append(record)
+    return records
+
+
 @dataclass(frozen=True)
 class IngestResult:
     imported: int

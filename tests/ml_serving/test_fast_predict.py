@@ -26,18 +26,9 @@ NOW = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def advisory_records() -> tuple[list[dict], list[dict]]:
-    from ml.ingest import advisory_issue, load_advisories
+    from ml.ingest import advisory_records as labelled_advisories
 
-    adv = load_advisories()
-    records = []
-    for _, row in adv.iterrows():
-        rec = advisory_issue(row)
-        rec["repository"] = f"{row['ecosystem']}/{row['package']}"
-        rec["created_at"] = row["published"].isoformat()
-        rec["label"] = rec.pop("severity")
-        rec.pop("context", None)
-        rec.pop("confidence", None)
-        records.append(rec)
+    records = labelled_advisories()
     cut = int(len(records) * 0.8)
     return records[:cut], [{k: v for k, v in r.items() if k != "label"} for r in records[cut:]]
 
