@@ -26,7 +26,6 @@ is idempotent on the event key, so duplicates are harmless.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import logging
 import os
@@ -94,12 +93,6 @@ class Outbox(ABC):
     @abstractmethod
     def backlog(self) -> int:
         """Events waiting to be read or acknowledged (for metrics and tests)."""
-
-    async def aread_batch(self, consumer: str, count: int = 200, block_ms: int = 1000) -> list[OutboxItem]:
-        return await asyncio.to_thread(self.read_batch, consumer, count, block_ms)
-
-    async def aack(self, items: Iterable[OutboxItem]) -> None:
-        await asyncio.to_thread(self.ack, list(items))
 
     def close(self) -> None:
         return None

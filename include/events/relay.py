@@ -202,10 +202,6 @@ async def _retrying(
         delay = min(delay * 2, 5.0)
 
 
-async def _to_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.to_thread(fn, *args)
-
-
 async def relay_batch(
     items: list[OutboxItem],
     publish: Publish,
@@ -224,7 +220,7 @@ async def relay_batch(
     ``run`` executes the blocking steps (default: ``asyncio.to_thread``); the
     relay passes its own single thread.
     """
-    run = run or _to_thread
+    run = run or asyncio.to_thread
     read_at = read_at if read_at is not None else time.time()
 
     def lock_and_persist() -> list[tuple[dict[str, Any], bool]] | None:
