@@ -95,17 +95,21 @@ AUTH_CACHE_SECONDS = 5.0
 _auth_cache: dict[tuple[str, str], tuple[float, int]] = {}
 
 
+def _cached_project_id(user: Identity, project: str) -> int | None:
+    """The project id from a membership answer younger than AUTH_CACHE_SECONDS, else None (no I/O)."""
+    hit = _auth_cache.get((user.username, project))
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
 def _viewer_project_id(user: Identity, project: str) -> int:
-    key = (user.username, project)
-    now = time.monotonic()
-    hit = _auth_cache.get(key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    cached = _cached_project_id(user, project)
+    if cached is not None:
+        return cached
     with session_scope() as session:
         project_id = authorize(session, user, project, Role.viewer).id  # 404/403 problems propagate
     if len(_auth_cache) > 10_000:
         _auth_cache.clear()
-    _auth_cache[key] = (now + AUTH_CACHE_SECONDS, project_id)
+    _auth_cache[(user.username, project)] = (time.monotonic() + AUTH_CACHE_SECONDS, project_id)
     return project_id
 
 
@@ -156,18 +160,21 @@ async def predict_one(project: ProjectSlug, body: PredictRequest, user: CurrentU
     # Deliberately inline on the event loop: one prediction is a few milliseconds of CPU, less than
     # the thread-pool hops a sync endpoint and its sync dependencies would add.  (Batches use a
     # sync endpoint, so long predictions never block the loop.)
+    # Anything that may wait on I/O goes to a thread: a membership lookup the cache cannot answer,
+    # and a model that is not loaded yet (loading takes seconds).
+    from starlette.concurrency import run_in_threadpool
+
     from ml.serving import get_service
 
-    service = get_service()
-    args = ([_dump(body.issue)], body.repository, None, "/issue")
-    if service.cache.peek(service.severity_model, "champion") is None:  # cold: loading takes seconds, use a thread
-        from starlette.concurrency import run_in_threadpool
-
+    project_id = _cached_project_id(user, project)
+    if project_id is None:
         project_id = await run_in_threadpool(_viewer_project_id, user, project)
-        name, preds = await run_in_threadpool(_run, args[0], args[1], project_id, args[3])
+    service = get_service()
+    records = [_dump(body.issue)]
+    if service.cache.peek(service.severity_model, "champion") is None:
+        name, preds = await run_in_threadpool(_run, records, body.repository, project_id, "/issue")
     else:
-        project_id = _viewer_project_id(user, project)
-        name, preds = _run(args[0], args[1], project_id, args[3])
+        name, preds = _run(records, body.repository, project_id, "/issue")
     return _json({"model_name": name, **preds[0].as_dict()})
 
 
