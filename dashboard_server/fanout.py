@@ -47,10 +47,10 @@ log = logging.getLogger(__name__)
 
 STATE_EVENT = "event"  # name of the Socket.IO event carrying one state event
 NOTIFICATION_EVENT = "notification"
-MAX_QUEUED_FRAMES = 20_000
+MAX_QUEUED_FRAMES = 20_000  # a client this far behind is disconnected; it reconnects and replays
 # frames handed over per path (plain ints: a labelled Prometheus counter per recipient costs more
 # than the write itself); exported through /healthz and /metrics
-FRAME_PATHS = {"direct": 0, "queued": 0}  # a client this far behind is disconnected; it reconnects and replays
+FRAME_PATHS = {"direct": 0, "queued": 0}
 
 
 def websocket_text_frame(payload: bytes) -> bytes:

@@ -57,6 +57,7 @@ import logging
 import math
 import re
 import warnings
+from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -215,9 +216,11 @@ def _frame_from_raw(cols: Columns) -> Any:
 # Nodes.  Table stage: input is Columns (2-D selection) or a list (1-D, a Series in sklearn).
 # Matrix stage: input is a numpy array or scipy sparse matrix.
 # ---------------------------------------------------------------------------------------------
-class Node:
-    def __call__(self, X: Any, n: int) -> Any:  # pragma: no cover - interface
-        raise NotImplementedError
+class Node(ABC):
+    """One compiled step: ``node(X, n)`` transforms the ``n`` rows in ``X`` as the fitted step would."""
+
+    @abstractmethod
+    def __call__(self, X: Any, n: int) -> Any: ...
 
 
 class _PipelineNode(Node):
