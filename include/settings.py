@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 from sqlalchemy.engine import make_url
@@ -213,6 +213,19 @@ class Settings(BaseSettings):
     airflow_ui_url: str = Field(
         default="", description="Airflow UI base URL used in run links. Default: airflow_api_url."
     )
+    airflow_settings_overwrite: bool = Field(
+        default=False,
+        description="Write airflow_settings.yaml's values over connections, pools and variables that already exist"
+        " (default: only create what is missing, so changes made in the Airflow UI survive restarts).",
+    )
+    celery_worker_name: str = Field(
+        default="worker1",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Celery worker name; the node is <name>@<host name>, so give each worker on one host its own.",
+    )
+
+    # Fields given through the environment, .env or arguments (not defaults), so errors blame only those.
+    _explicit: frozenset[str] = PrivateAttr(default=frozenset())
 
     @field_validator("airflow_log_server_ports", mode="before")
     @classmethod
@@ -250,6 +263,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_derived_defaults(self) -> Settings:
         """Derive the state-dir based defaults once the state dir is known."""
+        self._explicit = frozenset(self.model_fields_set)
         state = self.state_dir.expanduser().resolve()
         self.state_dir = state
         if not self.database_url:
@@ -274,6 +288,19 @@ class Settings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.state_dir / "airflow"
+
+    @property
+    def celery_worker_node(self) -> str:
+        import socket
+
+        return f"{self.celery_worker_name}@{socket.gethostname()}"
+
+    def is_explicit(self, field: str) -> bool:
+        """Whether the user set this field (environment, .env, arguments) rather than taking its default."""
+        return field in self._explicit
+
+    def env_name(self, field: str) -> str:
+        return f"{ENV_PREFIX}{field.upper()}"
 
     @field_validator("airflow_database_url")
     @classmethod

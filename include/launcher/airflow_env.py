@@ -2,7 +2,9 @@
 
 Airflow reads its configuration from ``AIRFLOW__SECTION__KEY`` variables; this
 module derives them from the platform settings so Airflow and the platform
-agree on the JWT secret, the DAG and plugin folders and the ports.
+agree on the JWT secret, the DAG and plugin folders and the ports.  An
+``AIRFLOW__*`` variable already set in the environment wins over the derived
+one, so a deployment can tune Airflow without patching the launcher.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from include.settings import REPO_ROOT, Settings
 
 def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
+    given = {key: value for key, value in env.items() if key.startswith("AIRFLOW__")}
     home = settings.airflow_home
     venv_bin = str(Path(sys.executable).parent)
     api = f"http://{settings.airflow_host}:{settings.airflow_port}"
@@ -45,6 +48,7 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             # New compiled workflows should appear within seconds, not the default 5 minutes.
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
             # Every Airflow process (and DAG task) sees the same platform settings.
             "AUTOPR_STATE_DIR": str(settings.state_dir),
             "AUTOPR_DATABASE_URL": settings.database_url,
@@ -78,6 +82,7 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
         env["AIRFLOW__CELERY__BROKER_URL"] = broker
         result_db = settings.airflow_database_url or ""
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + result_db.replace("+psycopg2", "")
+    env.update(given)
     return env
 
 

@@ -2,8 +2,14 @@
 
 Connections, pools and variables are written through Airflow's REST API, so
 this works the same against SQLite or PostgreSQL metadata DBs and never
-touches Airflow's database directly.  Re-applying is idempotent: existing
-objects are updated (PATCH), new ones created (POST).
+touches Airflow's database directly.
+
+The file seeds what is missing: an object that already exists is left exactly
+as it is, because users change connections in the Airflow UI (a token, a
+GitHub Enterprise host) and a restart must not put the file's placeholders
+back.  ``overwrite=True`` (``./autopr run --overwrite-settings`` or
+``AUTOPR_AIRFLOW_SETTINGS_OVERWRITE=true``) writes the file's values over
+existing objects instead, touching only the fields the file gives.
 """
 
 from __future__ import annotations
@@ -68,16 +74,36 @@ def get_token(api_url: str, username: str, password: str) -> str:
     return resp.json()["access_token"]
 
 
-def _upsert(client: httpx.Client, collection: str, key: str, body: dict[str, Any]) -> None:
+def _write(client: httpx.Client, collection: str, key: str, body: dict[str, Any], overwrite: bool) -> str:
+    """Create the object; when it exists, keep it or (overwrite) patch the fields the file gives."""
     resp = client.post(f"/api/v2/{collection}", json=body)
+    outcome = "created"
     if resp.status_code == 409:
-        resp = client.patch(f"/api/v2/{collection}/{key}", json=body)
+        if not overwrite:
+            return "kept"
+        given = [name for name, value in body.items() if value is not None and name not in _KEYS[collection]]
+        patch = {name: body[name] for name in given}
+        if collection != "pools":  # connection and variable patch bodies repeat the key; a pool's must not
+            patch.update({name: body[name] for name in _KEYS[collection]})
+        resp = client.patch(f"/api/v2/{collection}/{key}", json=patch, params={"update_mask": given})
+        outcome = "updated"
     if resp.status_code >= 400:
         raise RuntimeError(f"airflow_settings.yaml: {collection}/{key}: HTTP {resp.status_code}: {resp.text[:300]}")
+    return outcome
 
 
-def apply(api_url: str, token: str, spec: AirflowSettingsFile) -> dict[str, int]:
-    """Write every connection, pool and variable; return how many of each."""
+# The identifying field of each collection's body: never part of an update mask.
+_KEYS = {"connections": {"connection_id"}, "pools": {"name"}, "variables": {"key"}}
+
+
+def apply(api_url: str, token: str, spec: AirflowSettingsFile, overwrite: bool = False) -> dict[str, dict[str, int]]:
+    """Write every connection, pool and variable; return per collection how many were created, kept, updated."""
+    counts: dict[str, dict[str, int]] = {}
+
+    def record(collection: str, outcome: str) -> None:
+        per = counts.setdefault(collection, {"created": 0, "kept": 0, "updated": 0})
+        per[outcome] += 1
+
     with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=15) as client:
         for conn in spec.airflow.connections:
             extra = conn.conn_extra
@@ -87,12 +113,19 @@ def apply(api_url: str, token: str, spec: AirflowSettingsFile) -> dict[str, int]
                 "port": conn.conn_port, "description": conn.conn_description,
                 "extra": json.dumps(extra) if isinstance(extra, dict) else extra,
             }
-            _upsert(client, "connections", conn.conn_id, body)
+            record("connections", _write(client, "connections", conn.conn_id, body, overwrite))
         for pool in spec.airflow.pools:
-            _upsert(client, "pools", pool.pool_name,
-                    {"name": pool.pool_name, "slots": pool.pool_slot, "description": pool.pool_description})
+            body = {"name": pool.pool_name, "slots": pool.pool_slot, "description": pool.pool_description}
+            record("pools", _write(client, "pools", pool.pool_name, body, overwrite))
         for var in spec.airflow.variables:
-            _upsert(client, "variables", var.variable_name,
-                    {"key": var.variable_name, "value": var.variable_value, "description": var.variable_description})
-    return {"connections": len(spec.airflow.connections), "pools": len(spec.airflow.pools),
-            "variables": len(spec.airflow.variables)}
+            body = {"key": var.variable_name, "value": var.variable_value, "description": var.variable_description}
+            record("variables", _write(client, "variables", var.variable_name, body, overwrite))
+    return counts
+
+
+def summary(counts: dict[str, dict[str, int]]) -> str:
+    parts = []
+    for collection, per in counts.items():
+        said = ", ".join(f"{n} {outcome}" for outcome, n in per.items() if n)
+        parts.append(f"{collection} {said}")
+    return "; ".join(parts) or "nothing to apply"

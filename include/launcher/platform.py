@@ -1,109 +1,98 @@
-"""The platform's services, defined once for the run command and the tests."""
+"""The one-machine platform: the init step, then every role under one supervisor.
+
+``init`` is what a deployment's one-shot init container does, and what every
+``./autopr run`` does first, on a fresh state directory as on one left by an
+older checkout: create the admin login, migrate the app database and Airflow's
+metadata database (under a lock, so two starts never migrate at once), seed
+the demo project and templates.  Separately started Airflow components do not
+migrate their database themselves; ``airflow standalone`` did, and this is the
+step that replaces it.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
+import fcntl
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import httpx
-
+from include.launcher import airflow_settings
 from include.launcher.airflow_env import airflow_env, write_admin_password
-from include.launcher.processes import Service, Supervisor
-from include.settings import REPO_ROOT, Settings
-
-AIRFLOW_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-
-
-def airflow_health(settings: Settings) -> dict:
-    url = f"{settings.airflow_api_url}/api/v2/monitor/health"
-    return httpx.get(url, timeout=3).json()
+from include.launcher.health import AIRFLOW_COMPONENTS, airflow_all_healthy, airflow_health  # noqa: F401 (re-export)
+from include.launcher.processes import RestartPolicy, ServiceFailed, Supervisor
+from include.launcher.roles import BIN_DIR, build_services
+from include.settings import Settings
 
 
-def airflow_all_healthy(settings: Settings) -> bool:
-    health = airflow_health(settings)
-    return all(health.get(name, {}).get("status") == "healthy" for name in AIRFLOW_COMPONENTS)
+@contextmanager
+def _init_lock(settings: Settings) -> Iterator[None]:
+    """One init at a time per state directory (PostgreSQL migrations also take Airflow's own global lock)."""
+    path = settings.state_dir / "init.lock"
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _http_ok(url: str) -> bool:
-    return httpx.get(url, timeout=3).status_code == 200
+def migrate_airflow_db(settings: Settings, base_env: dict[str, str] | None = None) -> None:
+    log = settings.state_dir / "logs" / "airflow-db-migrate.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        result = subprocess.run([str(BIN_DIR / "airflow"), "db", "migrate"], check=False, env=airflow_env(settings, base_env),
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=900)
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise ServiceFailed(f"airflow db migrate failed (exit code {result.returncode}); last log lines ({log}):\n"
+                            f"{tail}")
 
 
-def build_services(settings: Settings, base_env: dict[str, str] | None = None) -> list[Service]:
-    """Airflow, then the dashboard sidecar, then the MLflow UI."""
-    env = airflow_env(settings, base_env)
-    logs = settings.state_dir / "logs"
-    bin_dir = Path(sys.executable).parent
-    services: list[Service] = []
-
-    if settings.airflow_executor == "CeleryExecutor":
-        # standalone forces LocalExecutor; the scale-out shape runs each component itself.
-        for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
-            services.append(Service(f"airflow-{component}", [str(bin_dir / "airflow"), component], env,
-                                    logs / f"airflow-{component}.log", is_healthy=lambda: True))
-        services.append(Service("airflow-celery-worker", [str(bin_dir / "airflow"), "celery", "worker"], env,
-                                logs / "airflow-celery-worker.log", is_healthy=lambda: True))
-        services[0].is_healthy = lambda: airflow_all_healthy(settings)
-        services[0].url = settings.airflow_api_url
-    else:
-        services.append(Service("airflow", [str(bin_dir / "airflow"), "standalone"], env, logs / "airflow.log",
-                                is_healthy=lambda: airflow_all_healthy(settings), url=settings.airflow_api_url))
-
-    if (REPO_ROOT / "dashboard_server" / "__main__.py").exists():
-        dash_url = f"http://127.0.0.1:{settings.dashboard_port}"
-        services.append(Service("dashboard", [sys.executable, "-m", "dashboard_server"], env, logs / "dashboard.log",
-                                is_healthy=lambda: _http_ok(f"{dash_url}/healthz"), url=dash_url, cwd=REPO_ROOT))
-
-    mlflow_url = f"http://127.0.0.1:{settings.mlflow_port}"
-    # MLflow 3's job runner (five huey consumers, ~250 MB each) serves GenAI scorers we do not use.
-    mlflow_env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    services.append(Service(
-        "mlflow",
-        [str(bin_dir / "mlflow"), "server", "--backend-store-uri", settings.mlflow_tracking_uri,
-         "--default-artifact-root", settings.mlflow_artifact_root, "--host", "127.0.0.1",
-         "--port", str(settings.mlflow_port), "--workers", "1"],
-        mlflow_env, logs / "mlflow.log", is_healthy=lambda: _http_ok(f"{mlflow_url}/health"), url=mlflow_url,
-        cwd=settings.state_dir,
-    ))
-    return services
-
-
-def prepare(settings: Settings, on_progress=print) -> tuple[str, str]:
-    """Everything before processes start: state dir, app DB schema, seed data, admin login."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    settings.workflows_dir.mkdir(parents=True, exist_ok=True)
-    os.makedirs(settings.mlflow_artifact_root, exist_ok=True)
+def prepare(settings: Settings, on_progress=print, base_env: dict[str, str] | None = None) -> tuple[str, str]:
+    """The init step: admin login, both databases migrated, seed data. Returns the admin login."""
     from include.db.migrate import upgrade
-
-    on_progress("migrating the app database ...")
-    upgrade(settings.database_url)
+    from include.launcher.preflight import ensure_directories
     from include.launcher.seed import seed_app_data
 
-    seed_app_data(settings)
-    return write_admin_password(settings)
+    ensure_directories(settings)
+    with _init_lock(settings):
+        user, password = write_admin_password(settings)
+        on_progress("migrating the app database ...")
+        upgrade(settings.database_url)
+        seed_app_data(settings)
+        on_progress("migrating Airflow's metadata database ...")
+        migrate_airflow_db(settings, base_env)
+    return user, password
 
 
-def make_supervisor(settings: Settings, base_env: dict[str, str] | None = None) -> Supervisor:
-    return Supervisor(build_services(settings, base_env))
+def make_supervisor(settings: Settings, base_env: dict[str, str] | None = None,
+                    policy: RestartPolicy | None = None) -> Supervisor:
+    return Supervisor(build_services(settings, base_env), policy=policy or RestartPolicy(),
+                      status_file=settings.state_dir / "run" / "services.json")
+
+
+def apply_airflow_settings(settings: Settings, user: str, password: str, overwrite: bool = False) -> str:
+    token = airflow_settings.get_token(settings.airflow_api_url, user, password)
+    counts = airflow_settings.apply(settings.airflow_api_url, token, airflow_settings.load(),
+                                    overwrite=overwrite or settings.airflow_settings_overwrite)
+    return airflow_settings.summary(counts)
 
 
 def start_platform(settings: Settings, base_env: dict[str, str] | None = None, on_progress=print,
-                   timeout: float = 180) -> tuple[Supervisor, str, str]:
-    """Prepare, start every service, wait until healthy, apply airflow_settings.yaml.
+                   timeout: float = 180, overwrite_settings: bool = False,
+                   policy: RestartPolicy | None = None) -> tuple[Supervisor, str, str]:
+    """Init, start every role, wait until all are healthy, seed ``airflow_settings.yaml``.
 
     Returns the running supervisor and the admin login.  On failure everything
     started so far is stopped before the error propagates.
     """
-    from include.launcher import airflow_settings
-
-    user, password = prepare(settings, on_progress=on_progress)
-    supervisor = make_supervisor(settings, base_env)
+    user, password = prepare(settings, on_progress=on_progress, base_env=base_env)
+    supervisor = make_supervisor(settings, base_env, policy)
     try:
         supervisor.start_all(timeout=timeout, on_progress=on_progress)
-        token = airflow_settings.get_token(settings.airflow_api_url, user, password)
-        counts = airflow_settings.apply(settings.airflow_api_url, token, airflow_settings.load())
-        on_progress(f"applied airflow_settings.yaml: {counts}")
+        on_progress(f"airflow_settings.yaml: {apply_airflow_settings(settings, user, password, overwrite_settings)}")
     except BaseException:
         supervisor.stop_all()
         raise
     return supervisor, user, password
+

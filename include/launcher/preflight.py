@@ -1,18 +1,25 @@
-"""Fail fast, in one line, when a setting is wrong.
+"""Fail fast, in one line, naming the real cause.
 
-A newcomer who mistypes ``AUTOPR_DATABASE_URL`` should read
-"AUTOPR_DATABASE_URL: cannot connect ..." — not a 60-line traceback from
-deep inside SQLAlchemy thirty seconds into start-up.
+A newcomer who mistypes ``AUTOPR_DATABASE_URL`` should read "AUTOPR_DATABASE_URL:
+cannot connect ..." — not a traceback thirty seconds into start-up.  A newcomer
+who set nothing must never be told to fix a setting they did not set: the
+directories the defaults point into are created first, and an error about a
+default names the path or server that failed (and which setting would move it).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from include.settings import Settings, SettingsError, load_settings
 
 
 def check_settings() -> Settings:
-    """Load settings and probe what they point at; raise SettingsError naming the setting."""
+    """Load settings, create the directories they point into, probe the servers; raise SettingsError."""
     settings = load_settings()
+    ensure_directories(settings)
     _check_database(settings)
     _check_redis(settings)
     if settings.airflow_executor == "CeleryExecutor" and not (settings.redis_url and settings.airflow_database_url):
@@ -23,17 +30,75 @@ def check_settings() -> Settings:
     return settings
 
 
+def _source(settings: Settings, field: str, what: str) -> str:
+    """How an error refers to a setting: by its variable when the user set it, else by what it is."""
+    if settings.is_explicit(field):
+        return f"{settings.env_name(field)}: {what}"
+    return f"{what} (default; {settings.env_name(field)} moves it)"
+
+
+def _sqlite_dir(url: str | None) -> Path | None:
+    if not url:
+        return None
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).expanduser().resolve().parent
+
+
+def directories(settings: Settings) -> list[tuple[str, Path]]:
+    """(setting, directory) for every local directory the settings point into."""
+    dirs = [
+        ("state_dir", settings.state_dir),
+        ("state_dir", settings.airflow_home),
+        ("state_dir", settings.state_dir / "logs"),
+        ("workflows_dir", settings.workflows_dir),
+        ("dataset_dir", settings.dataset_dir),
+    ]
+    for field, url in (("database_url", settings.database_url), ("mlflow_tracking_uri", settings.mlflow_tracking_uri),
+                       ("airflow_database_url", settings.airflow_database_url)):
+        folder = _sqlite_dir(url)
+        if folder is not None:
+            dirs.append((field, folder))
+    artifact_root = settings.mlflow_artifact_root
+    if artifact_root and "://" not in artifact_root:
+        dirs.append(("mlflow_artifact_root", Path(artifact_root)))
+    elif artifact_root.startswith("file://"):
+        dirs.append(("mlflow_artifact_root", Path(artifact_root.removeprefix("file://"))))
+    return dirs
+
+
+def ensure_directories(settings: Settings) -> None:
+    for field, folder in directories(settings):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise SettingsError(_source(settings, field, f"cannot create the directory {folder}: {reason}")) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _check_database(settings: Settings) -> None:
     from sqlalchemy import create_engine, text
 
+    url = make_url(settings.database_url)
+    where = (f"SQLite file {url.database}" if url.get_backend_name() == "sqlite"
+             else f"{url.get_backend_name()} at {url.host or 'localhost'}:{url.port or 'default port'}")
     try:
         engine = create_engine(settings.database_url)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
     except Exception as exc:  # any driver error becomes one readable line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SettingsError(f"AUTOPR_DATABASE_URL: cannot connect to the app database: {first}") from None
+        raise SettingsError(_source(settings, "database_url",
+                                    f"cannot open the app database ({where}): {_first_line(exc)}")) from None
 
 
 def _check_redis(settings: Settings) -> None:

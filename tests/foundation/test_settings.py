@@ -91,3 +91,35 @@ def test_run_command_stops_with_one_clear_line(tmp_path, overrides, named):
     assert named in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_preflight_creates_every_directory_the_defaults_point_into(tmp_path, monkeypatch):
+    # The fresh-clone case: the state directory does not exist yet, nothing else is set.
+    from include.launcher.preflight import check_settings, directories
+
+    for name in [k for k in os.environ if k.startswith("AUTOPR_")]:
+        monkeypatch.delenv(name)
+    state = tmp_path / "not" / "there" / "yet"
+    monkeypatch.setenv("AUTOPR_STATE_DIR", str(state))
+    settings = check_settings()  # opened the default SQLite app database, so its folder existed first
+    for _field, folder in directories(settings):
+        assert folder.is_dir(), folder
+    assert (state / "autopr.db").is_file()
+
+
+def test_an_error_about_a_default_never_blames_an_unset_setting(tmp_path):
+    (tmp_path / "autopr.db").mkdir()  # the default SQLite path is taken by a folder: SQLite cannot open it
+    result = _run_command({}, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = result.stderr.strip()
+    assert not line.startswith("[autopr] AUTOPR_DATABASE_URL:"), line
+    assert str(tmp_path / "autopr.db") in line and "default" in line, line
+
+
+def test_a_state_dir_that_cannot_be_created_is_named_with_its_cause(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = _run_command({"AUTOPR_STATE_DIR": str(blocker / "state")}, tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = result.stderr.strip()
+    assert "AUTOPR_STATE_DIR" in line and str(blocker / "state") in line and "cannot create" in line, line
