@@ -83,7 +83,12 @@ def _write(client: httpx.Client, collection: str, key: str, body: dict[str, Any]
             return "kept"
         given = [name for name, value in body.items() if value is not None and name not in _KEYS[collection]]
         patch = {name: body[name] for name in given}
-        if collection != "pools":  # connection and variable patch bodies repeat the key; a pool's must not
+        if collection == "pools":
+            # Airflow 3.3.2 validates a pool patch as a whole pool even under an update mask: the name and
+            # include_deferred must be in the body, so the pool's current values fill what the file leaves out.
+            current = client.get(f"/api/v2/pools/{key}").json()
+            patch = {"pool": key, "slots": current["slots"], "include_deferred": current["include_deferred"], **patch}
+        else:  # connection and variable patch bodies repeat the key
             patch.update({name: body[name] for name in _KEYS[collection]})
         resp = client.patch(f"/api/v2/{collection}/{key}", json=patch, params={"update_mask": given})
         outcome = "updated"
