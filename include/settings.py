@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     airflow_executor: str = Field(
         default="LocalExecutor",
         pattern=r"^(LocalExecutor|CeleryExecutor)$",
-        description="LocalExecutor (airflow standalone) or CeleryExecutor (components + a Celery worker on Redis).",
+        description="LocalExecutor (tasks run by the scheduler) or CeleryExecutor (a Celery worker on a Redis broker).",
     )
     airflow_parallelism: int = Field(
         default=max(4, 2 * (os.cpu_count() or 2)), ge=1,

@@ -127,7 +127,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def platform(pg_url: str):
-    """The whole platform (Airflow standalone, dashboard sidecar, MLflow UI) started like ``./autopr run``.
+    """The whole platform (Airflow components, dashboard sidecar, MLflow UI) started like ``./autopr run``.
 
     One instance per test session, shared by every integration test (starting
     Airflow costs ~40 s on this machine).  Its app database is ``pg_url``.

@@ -1,6 +1,6 @@
 """Done-when e2e: a DAG run through a running Airflow shows up, in order, on a test client and the page.
 
-Uses the session's ``platform`` (Airflow standalone + the sidecar + MLflow, started
+Uses the session's ``platform`` (Airflow components + the sidecar + MLflow, started
 the way ``./autopr run`` starts them).  Nothing is faked: the workflow is saved
 through the platform API, Airflow parses and runs it, the listener in the task
 processes and the scheduler hands events to the outbox, the sidecar's relay
