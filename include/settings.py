@@ -120,7 +120,8 @@ class Settings(BaseSettings):
     )
     airflow_parallelism: int = Field(
         default=max(4, 2 * (os.cpu_count() or 2)), ge=1,
-        description="Task slots of the executor (Airflow's [core] parallelism); Airflow's 32 overloads a small machine.",
+        description="Tasks running at once over the whole deployment (Airflow's [core] parallelism): with Celery,"
+        " set it to at least workers x AUTOPR_CELERY_WORKER_CONCURRENCY or the extra workers stay idle.",
     )
     airflow_log_server_ports: Annotated[tuple[int, int, int], NoDecode] = Field(
         default=(8793, 8794, 8974),
@@ -217,6 +218,22 @@ class Settings(BaseSettings):
         default=False,
         description="Write airflow_settings.yaml's values over connections, pools and variables that already exist"
         " (default: only create what is missing, so changes made in the Airflow UI survive restarts).",
+    )
+    celery_worker_concurrency: int = Field(
+        default=max(2, os.cpu_count() or 2), ge=1,
+        description="Task slots per Celery worker (Airflow's [celery] worker_concurrency); the analysers pool, not"
+        " this, is what keeps CPU-bound analyser tasks at the cores' count.",
+    )
+    analysers_pool: str = Field(
+        default="analysers", min_length=1,
+        description="Airflow pool every analyser task (quality_check, code_review) runs in; its slots cap analyser"
+        " runs across all workers (airflow_settings.yaml seeds it).",
+    )
+    workflow_max_active_runs: int = Field(
+        default=8, ge=1, description="Runs of one workflow DAG at a time (its max_active_runs); more wait queued."
+    )
+    workflow_max_active_tasks: int = Field(
+        default=16, ge=1, description="Tasks of one workflow DAG running at a time, over all its runs."
     )
     celery_worker_name: str = Field(
         default="worker1",

@@ -82,6 +82,7 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
         env["AIRFLOW__CELERY__BROKER_URL"] = broker
         result_db = settings.airflow_database_url or ""
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + result_db.replace("+psycopg2", "")
+        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(settings.celery_worker_concurrency)
     env.update(given)
     return env
 

@@ -30,6 +30,7 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.definitions.param import ParamsDict
 
+from include.settings import get_settings
 from include.workflows.graph import CompiledGraph, subtype
 from include.workflows.model import Workflow
 from include.workflows.validation import WorkflowInvalid, load_workflow
@@ -37,6 +38,10 @@ from include.workflows.validation import WorkflowInvalid, load_workflow
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 CONDITION_OUTPUTS_KEY = "outputs"  # @task.branch returns task ids; a condition's own outputs go here
 JOIN_RULE = "none_failed_min_one_success"
+
+# Actions that run the CPU-bound analysers on a checkout: they share one Airflow pool across every worker,
+# so adding workflows or runs queues analyser work instead of oversubscribing the workers' cores.
+ANALYSER_ACTIONS = frozenset({"quality_check", "code_review"})
 MAX_RETRY_DELAY = timedelta(hours=1)
 
 
@@ -190,6 +195,7 @@ def build_dag(spec: Workflow | dict[str, Any]) -> DAG:
     run = _Run(workflow, set(cg.branches))
     trigger = workflow.trigger
     schedule = trigger.config.cron if trigger.config.event == "schedule" else None
+    limits = get_settings()
 
     dag = DAG(
         dag_id=run.dag_id,
@@ -199,6 +205,8 @@ def build_dag(spec: Workflow | dict[str, Any]) -> DAG:
         start_date=START_DATE,
         catchup=False,
         is_paused_upon_creation=False,
+        max_active_runs=limits.workflow_max_active_runs,
+        max_active_tasks=limits.workflow_max_active_tasks,
         tags=["autopr", f"project:{workflow.project}", f"workflow:{workflow.id}", f"version:{workflow.version}"],
         doc_md=render_doc(cg),
     )
@@ -212,6 +220,8 @@ def build_dag(spec: Workflow | dict[str, Any]) -> DAG:
                 common["task_display_name"] = node.label
             if nid in cg.behind_condition:
                 common["trigger_rule"] = JOIN_RULE
+            if node.type == "action" and node.config.action in ANALYSER_ACTIONS:
+                common["pool"] = limits.analysers_pool
             if node.type == "trigger":
                 op = task.short_circuit(ignore_downstream_trigger_rules=True, retries=0, **common)(
                     _trigger_callable(run, node)

@@ -146,3 +146,19 @@ def test_templates_compile(tmp_path):
         compile_workflow(wf, tmp_path)
     bag = dagbag(tmp_path)
     assert bag.import_errors == {} and len(bag.dags) == 3
+
+
+def test_analyser_tasks_share_the_analysers_pool_and_runs_are_capped(settings):
+    from include.workflows.dag_builder import ANALYSER_ACTIONS
+
+    for template in builtin_templates():
+        workflow = template["workflow"].model_copy(update={"project": "demo"})
+        dag = build_dag(workflow)
+        assert dag.max_active_runs == settings.workflow_max_active_runs
+        assert dag.max_active_tasks == settings.workflow_max_active_tasks
+        for node in workflow.nodes:
+            pool = dag.get_task(node.id).pool
+            if node.type == "action" and node.config.action in ANALYSER_ACTIONS:
+                assert pool == settings.analysers_pool, node.id
+            else:
+                assert pool != settings.analysers_pool, node.id
