@@ -13,19 +13,22 @@ Design notes:
   counter behind the API's ETag.
 * ``execution_events.id`` is the monotonic event id clients replay from; the
   unique ``event_key`` makes persisting the same event twice a no-op.
+* Every point in time is a ``UTCDateTime`` column: held as UTC from the
+  moment it is assigned, written as UTC and read back as an aware UTC
+  datetime on both backends (SQLite alone would hand back naive values), so
+  no reader has to guess a time zone.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -38,6 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from include.db.types import UTCDateTime, convert_on_assignment
+
 # JSONB on PostgreSQL (indexable, compact), plain JSON elsewhere.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 # BIGINT ids on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
@@ -45,7 +50,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -99,7 +104,7 @@ class Project(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, default="", nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
     members: Mapped[list["ProjectMember"]] = relationship(back_populates="project", cascade="all, delete-orphan")
 
@@ -112,7 +117,7 @@ class ProjectMember(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
     username: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
     role: Mapped[Role] = mapped_column(_enum(Role, "project_role"), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
     project: Mapped[Project] = relationship(back_populates="members")
 
@@ -130,9 +135,9 @@ class Workflow(Base):
     current_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     revision: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False)
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     versions: Mapped[list["WorkflowVersion"]] = relationship(
         back_populates="workflow", cascade="all, delete-orphan", order_by="WorkflowVersion.version"
@@ -151,7 +156,7 @@ class WorkflowVersion(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JsonType, nullable=False)
     comment: Mapped[str] = mapped_column(Text, default="", nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
     workflow: Mapped[Workflow] = relationship(back_populates="versions")
 
@@ -168,7 +173,7 @@ class WorkflowTemplate(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JsonType, nullable=False)
     is_public: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
 
 class ExecutionEvent(Base):
@@ -191,8 +196,8 @@ class ExecutionEvent(Base):
     try_number: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     state: Mapped[str] = mapped_column(String(32), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
 
 class ReviewSession(Base):
@@ -213,7 +218,7 @@ class ReviewSession(Base):
     run_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
     status: Mapped[str] = mapped_column(String(32), default="completed", nullable=False)
     stats: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
     issues: Mapped[list["ReviewIssue"]] = relationship(back_populates="session", cascade="all, delete-orphan")
 
@@ -234,7 +239,7 @@ class ReviewIssue(Base):
     predicted_severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "predicted_severity"), nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
     context: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
 
     session: Mapped[ReviewSession] = relationship(back_populates="issues")
     feedback: Mapped[list["MLFeedback"]] = relationship(back_populates="issue", cascade="all, delete-orphan")
@@ -249,7 +254,7 @@ class MLFeedback(Base):
     corrected_severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "corrected_severity"), nullable=True)
     username: Mapped[str] = mapped_column(String(200), nullable=False)
     comment: Mapped[str] = mapped_column(Text, default="", nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
 
     issue: Mapped[ReviewIssue] = relationship(back_populates="feedback")
 
@@ -270,7 +275,7 @@ class WebhookDelivery(Base):
     status: Mapped[str] = mapped_column(String(32), default="received", nullable=False)
     runs: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
     detail: Mapped[str] = mapped_column(Text, default="", nullable=False)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
 
 
 class MLPrediction(Base):
@@ -292,7 +297,7 @@ class MLPrediction(Base):
     arm: Mapped[str] = mapped_column(String(32), nullable=False)
     predicted_severity: Mapped[Severity] = mapped_column(_enum(Severity, "ml_prediction_severity"), nullable=False)
     confidence: Mapped[float] = mapped_column(Float, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
 
 
 class CodeChange(Base):
@@ -313,5 +318,8 @@ class CodeChange(Base):
     files: Mapped[list[str]] = mapped_column(JsonType, default=list, nullable=False)
     reviewers: Mapped[list[str]] = mapped_column(JsonType, default=list, nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="merged", nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False, index=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+convert_on_assignment(Base)
