@@ -1,13 +1,18 @@
 """Benchmark: events from the listener's hand-off to 1,000 live Socket.IO clients.
 
     .venv/bin/python bench/bench_dashboard.py [--load a|b|both] [--seconds 20] [--redis-url URL]
+        [--sidecars N] [--clients N]
 
 What runs, each in its own process(es), all on this machine:
 * the sidecar, started as the run command starts it (``python -m dashboard_server``),
   with its relay reading the outbox, persisting to the app database and fanning out;
-* 1,000 Socket.IO clients in Node processes (bench/dashboard_clients, socket.io-client
-  from npm: a Node socket costs far less CPU than a Python AsyncClient, and the clients
-  share the same two cores as the server);
+  with ``--sidecars N`` (Redis required), N of them on one Redis stream, channel and
+  database, as instances behind a load balancer: their relays share the stream, each
+  fans out to its own clients and forwards to the others over pub/sub;
+* 1,000 Socket.IO clients (``--clients``) in Node processes (bench/dashboard_clients,
+  socket.io-client from npm: a Node socket costs far less CPU than a Python AsyncClient,
+  and the clients share the same two cores as the server), spread evenly over the
+  sidecars;
 * this script, the publisher: it puts StateEvents into the outbox exactly as the Airflow
   listener does (``get_outbox(settings).put``), at a fixed rate.
 
@@ -81,14 +86,14 @@ def make_database(state: Path) -> tuple[str, callable]:
         return f"sqlite:///{state / 'autopr.db'}", lambda: None
 
 
-def seed(url: str, projects: list[str]) -> list[tuple[str, str]]:
-    """Projects and 1,000 members spread round-robin; returns (username, project) per client."""
+def seed(url: str, projects: list[str], n_clients: int = N_CLIENTS) -> list[tuple[str, str]]:
+    """Projects and their members spread round-robin; returns (username, project) per client."""
     from include.db.migrate import upgrade
     from include.db.models import Project, ProjectMember, Role
     from include.db.session import session_scope
 
     upgrade(url)
-    pairs = [(f"user{i:04d}", projects[i % len(projects)]) for i in range(N_CLIENTS)]
+    pairs = [(f"user{i:04d}", projects[i % len(projects)]) for i in range(n_clients)]
     with session_scope(url) as session:
         ids = {}
         for slug in set(projects):
@@ -101,25 +106,25 @@ def seed(url: str, projects: list[str]) -> list[tuple[str, str]]:
 
 
 class Sampler(threading.Thread):
-    """Peak RSS and CPU of the sidecar while the load runs."""
+    """Peak RSS (of the largest) and CPU (summed) of the sidecars while the load runs."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pids: list[int]):
         super().__init__(daemon=True)
-        self.proc = psutil.Process(pid)
+        self.procs = [psutil.Process(pid) for pid in pids]
         self.peak_rss = 0
         self.running = True
         self.cpu: list[float] = []
 
     def cpu_seconds(self) -> float:
-        times = self.proc.cpu_times()
-        return times.user + times.system
+        return sum(t.user + t.system for t in (proc.cpu_times() for proc in self.procs))
 
     def run(self) -> None:
-        self.proc.cpu_percent(None)
+        for proc in self.procs:
+            proc.cpu_percent(None)
         while self.running:
             try:
-                self.peak_rss = max(self.peak_rss, self.proc.memory_info().rss)
-                self.cpu.append(self.proc.cpu_percent(None))
+                self.peak_rss = max(self.peak_rss, *(proc.memory_info().rss for proc in self.procs))
+                self.cpu.append(sum(proc.cpu_percent(None) for proc in self.procs))
             except psutil.Error:
                 return
             time.sleep(0.5)
@@ -190,6 +195,17 @@ def metrics_delta(before: str, after: str) -> str:
     return "\n".join(lines)
 
 
+def metrics_sum(texts: list[str]) -> str:
+    """Several sidecars' metrics as one: every sample summed over the instances (histograms merge)."""
+    totals: dict[str, float] = {}
+    for text in texts:
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                totals[key] = totals.get(key, 0.0) + float(value)
+    return "\n".join(f"{key} {value}" for key, value in totals.items())
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -205,10 +221,12 @@ def run_load(
     redis_url: str | None,
     fanout: str = "lean",
     gc_freeze_interval: float | None = None,
+    sidecars: int = 1,
+    n_clients: int = N_CLIENTS,
 ) -> dict:
     state = Path(tempfile.mkdtemp(prefix=f"autopr-bench-{name}-"))
     db_url, drop_db = make_database(state)
-    port = free_port()
+    ports = [free_port() for _ in range(sidecars)]
     secret = uuid.uuid4().hex * 2
     stream = f"autopr-bench:{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPR_")}
@@ -216,7 +234,6 @@ def run_load(
         AUTOPR_STATE_DIR=str(state),
         AUTOPR_DATABASE_URL=db_url,
         AUTOPR_JWT_SECRET=secret,
-        AUTOPR_DASHBOARD_PORT=str(port),
         AUTOPR_EVENTS_STREAM=stream,
         AUTOPR_DASHBOARD_CONNECT_BURST="5000",
         AUTOPR_DASHBOARD_CONNECT_RATE="1000",
@@ -237,53 +254,61 @@ def run_load(
         jwt_secret=secret,
         redis_url=redis_url,
         events_stream=stream,
-        dashboard_port=port,
+        dashboard_port=ports[0],
     )
-    pairs = seed(db_url, projects)
-    sidecar = subprocess.Popen(
-        [sys.executable, "-m", "dashboard_server"],
-        cwd=REPO,
-        env=env,
-        stdout=open(state / "sidecar.log", "wb"),  # noqa: SIM115 - lives as long as the process
-        stderr=subprocess.STDOUT,
-    )
+    pairs = seed(db_url, projects, n_clients)
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    procs: list[subprocess.Popen] = []
     nodes: list[subprocess.Popen] = []
     try:
+        for k, port in enumerate(ports):
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "dashboard_server"],
+                    cwd=REPO,
+                    env={**env, "AUTOPR_DASHBOARD_PORT": str(port)},
+                    stdout=open(state / f"sidecar{k}.log", "wb"),  # noqa: SIM115 - lives as long as the process
+                    stderr=subprocess.STDOUT,
+                )
+            )
         deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or sidecar.poll() is not None:
-                raise RuntimeError("sidecar did not start:\n" + (state / "sidecar.log").read_text()[-2000:])
-            time.sleep(0.2)
+        for k, url in enumerate(urls):
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or procs[k].poll() is not None:
+                    raise RuntimeError("sidecar did not start:\n" + (state / f"sidecar{k}.log").read_text()[-2000:])
+                time.sleep(0.2)
         specs = [{"token": mint_token(u, ttl_seconds=3600, settings=settings), "project": p} for u, p in pairs]
+        # Node processes: at least NODE_PROCS, one or more per sidecar; clients spread evenly over them.
+        n_nodes = max(NODE_PROCS, sidecars)
         t0 = time.monotonic()
-        for k in range(NODE_PROCS):
+        for k in range(n_nodes):
             node = subprocess.Popen(
-                ["node", "clients.js", f"http://127.0.0.1:{port}"],
+                ["node", "clients.js", urls[k % sidecars]],
                 cwd=CLIENT_DIR,
                 text=True,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=open(state / f"node{k}.log", "w"),  # noqa: SIM115 - lives as long as the process
             )
-            node.stdin.write(json.dumps(specs[k::NODE_PROCS]) + "\n")
+            node.stdin.write(json.dumps(specs[k::n_nodes]) + "\n")
             node.stdin.flush()
             nodes.append(node)
         for node in nodes:
             line = node.stdout.readline()
             if not line.startswith("READY"):
                 raise RuntimeError(f"load clients failed: {line!r}; see {state}/node*.log")
-        print(f"  {N_CLIENTS} clients connected and joined in {time.monotonic() - t0:.1f}s", flush=True)
+        print(f"  {len(pairs)} clients connected and joined in {time.monotonic() - t0:.1f}s", flush=True)
         time.sleep(1.0)
-        sampler = Sampler(sidecar.pid)
+        sampler = Sampler([proc.pid for proc in procs])
         sampler.start()
         cpu_before = sampler.cpu_seconds()
         load_before = os.getloadavg()[0]
-        metrics_before = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        metrics_before = [httpx.get(f"{url}/metrics", timeout=10).text for url in urls]
         if redis_url:
             import redis  # noqa: F401 - the listener imports it when the plugin loads, before a task runs
         outbox = get_outbox(settings)
@@ -314,9 +339,14 @@ def run_load(
         publish_s = time.perf_counter() - start
         time.sleep(3.0)  # drain
         sampler.running = False
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
-        frames = health.get("frames")
-        metrics_window = metrics_delta(metrics_before, httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+        healths = [httpx.get(f"{url}/healthz", timeout=10).json() for url in urls]
+        frames = {path: sum((h.get("frames") or {}).get(path, 0) for h in healths) for path in ("direct", "queued")}
+        metrics_window = metrics_sum(
+            [
+                metrics_delta(before, httpx.get(f"{url}/metrics", timeout=10).text)
+                for url, before in zip(urls, metrics_before, strict=True)
+            ]
+        )
         server_side = server_latency(metrics_window)
         cpu_used = sampler.cpu_seconds() - cpu_before
         members = {p: sum(1 for _, q in pairs if q == p) for p in set(projects)}
@@ -329,6 +359,8 @@ def run_load(
         latencies = [x for r in reports for x in r["latencies"]]
         return {
             "load": name,
+            "sidecars": sidecars,
+            "clients": len(pairs),
             "events_sent": n_events,
             "publish_seconds": round(publish_s, 2),
             "deliveries_expected": expected,
@@ -341,7 +373,7 @@ def run_load(
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
             "sidecar_peak_rss_mb": round(sampler.peak_rss / 2**20, 1),
             "sidecar_cpu_mean_pct": round(statistics.fmean(sampler.cpu), 1) if sampler.cpu else None,
-            # CPU the sidecar spent per delivered frame: comparable across runs even when
+            # CPU the sidecars spent per delivered frame: comparable across runs even when
             # other work on the machine steals cores (then latency is not).
             "sidecar_cpu_us_per_delivery": round(cpu_used / max(1, expected) * 1e6, 1),
             "machine_load_avg_1m": round(load_before, 2),
@@ -349,23 +381,27 @@ def run_load(
             "redis": bool(redis_url),
             "fanout": fanout,
             "frames_by_path": frames,
-            # outbox.put -> frames handed to the sockets, from the sidecar's own histogram: the rest of
+            # outbox.put -> frames handed to the sockets, from the sidecars' own histograms: the rest of
             # the end-to-end latency is the kernel, the clients and the CPU they wait for
             "server_side_ms": server_side,
             # the same window, per stage (relay: outbox wait, persist, publish; GC pauses; loop lag)
             "breakdown_ms": breakdown(metrics_window),
-            "gc_policy": health.get("gc"),
+            "gc_policy": [h.get("gc") for h in healths],
+            # events that had to wait for a lower id from another instance (see fanout.Sequencer)
+            "order": [h.get("order") for h in healths],
             "load_started_at": round(load_started_at, 3),
         }
     finally:
         for node in nodes:
             if node.poll() is None:
                 node.kill()
-        sidecar.terminate()
-        try:
-            sidecar.wait(15)
-        except subprocess.TimeoutExpired:
-            sidecar.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         drop_db()
         shutil.rmtree(state, ignore_errors=True)
 
@@ -375,6 +411,13 @@ def main() -> None:
     parser.add_argument("--load", choices=["a", "b", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=20.0, help="publishing time per load")
     parser.add_argument("--redis-url", default=None, help="run the sidecar with Redis (Stream outbox + Redis manager)")
+    parser.add_argument(
+        "--sidecars",
+        type=int,
+        default=1,
+        help="sidecar instances on one Redis, clients spread over them (needs --redis-url)",
+    )
+    parser.add_argument("--clients", type=int, default=N_CLIENTS, help="Socket.IO clients in all")
     parser.add_argument(
         "--fanout",
         choices=["lean", "library"],
@@ -388,6 +431,8 @@ def main() -> None:
         help="the sidecar's AUTOPR_DASHBOARD_GC_FREEZE_INTERVAL (0: Python's default collector, to compare against)",
     )
     args = parser.parse_args()
+    if args.sidecars > 1 and not args.redis_url:
+        parser.error("--sidecars N > 1 needs --redis-url: the instances share the event stream and pub/sub")
     ensure_node_clients()
     loads = {
         "a": ([f"proj-{i:02d}" for i in range(50)], 20.0, 100.0),
@@ -397,11 +442,21 @@ def main() -> None:
     for name in ("a", "b") if args.load == "both" else (args.load,):
         projects, rate, target = loads[name]
         print(
-            f"load ({name}): {N_CLIENTS} clients, {len(set(projects))} project(s), {rate:g} events/s, "
-            f"{args.seconds:g}s, redis={'yes' if args.redis_url else 'no'}",
+            f"load ({name}): {args.clients} clients, {len(set(projects))} project(s), {rate:g} events/s, "
+            f"{args.seconds:g}s, redis={'yes' if args.redis_url else 'no'}, sidecars={args.sidecars}",
             flush=True,
         )
-        result = run_load(name, projects, rate, args.seconds, args.redis_url, args.fanout, args.gc_freeze_interval)
+        result = run_load(
+            name,
+            projects,
+            rate,
+            args.seconds,
+            args.redis_url,
+            args.fanout,
+            args.gc_freeze_interval,
+            sidecars=args.sidecars,
+            n_clients=args.clients,
+        )
         result["target_p99_ms"] = target
         result["ok"] = (
             result["deliveries"] == result["deliveries_expected"]

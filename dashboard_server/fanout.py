@@ -22,10 +22,21 @@ limits one process (see bench/bench_dashboard.py).
 Replay correctness lives here too: while a client's replay from the database
 runs, live events for that project are *held* for it, then flushed if the
 replay did not already carry them -- so a joining client sees history, then
-live events, with no gap and no duplicate.  Per client and project a *floor*
-(the highest id it already has) drops later copies, and a process-wide window
-of recently delivered ids drops re-publishes (a relay that crashed between
-publish and ack sends its batch again).
+live events, with no gap and no duplicate.  What a client has is tracked
+exactly, never as a high-water mark: per client and project, the *replay
+boundary* (every event of the project up to it came from the database), and
+beyond it each live event, which goes to every member of the room at the one
+moment it passes through :meth:`Fanout.deliver`.  A process-wide window of
+ids already fanned out makes that moment unique, so a re-publish (a relay
+that crashed between publish and ack) or the sweep finding an event again
+sends nothing twice, while an id *lower* than one already sent -- it arrived
+late from another instance -- still reaches everyone.
+
+:class:`Sequencer` sits in front of the fan-out and hands it events in id
+order although they arrive out of order (this instance's relay, other
+instances over Redis pub/sub, the database sweep): each client then receives
+a project's events in id order, so the highest id it holds is a safe
+``last_event_id`` to resume from.
 """
 
 from __future__ import annotations
@@ -110,11 +121,11 @@ class Client:
     projects: set[str] = field(default_factory=set)
     # project -> live frames held while that project's replay runs
     holding: dict[str, list[tuple[int, list[eio_packet.Packet]]]] = field(default_factory=dict)
-    # project -> highest id the client already has there (its last_event_id, then what the
-    # replay sent).  Relays persist and publish in id order (include/events/store.py), so a
-    # live event at or below it is a copy: a relay re-publishing after a crash, or an
-    # event the replay query already read.
-    floors: dict[str, int] = field(default_factory=dict)
+    # project -> replay boundary: the client has every event of the project up to this id from
+    # the database (the replay read all of them: ids commit in id order, include/events/store.py).
+    # A live event at or below it was in the replay.  Live sends never move it: an event below
+    # one already sent may still be on its way from another instance.
+    replayed: dict[str, int] = field(default_factory=dict)
     expiry: asyncio.TimerHandle | None = None
 
     def put(self, frames: list[eio_packet.Packet]) -> bool:
@@ -154,25 +165,34 @@ class Client:
 
 
 class RecentIds:
-    """A bounded set of event ids already fanned out by this process."""
+    """A bounded set of event ids already fanned out by this process.
+
+    Ids leave in arrival order once the window is full; an id at or below the
+    highest one that left can no longer be told apart from a copy, so it
+    counts as seen (by then every client that needs it replays it from the
+    database).
+    """
 
     def __init__(self, size: int = 200_000):
         self._ids: set[int] = set()
         self._order: deque[int] = deque()
         self._size = size
+        self.forgotten = 0  # highest id that left the window
 
     def add(self, event_id: int) -> bool:
-        """Remember ``event_id``; False if it was already there."""
-        if event_id in self._ids:
+        """Remember ``event_id``; False if it was already there (or is too old to tell)."""
+        if event_id in self._ids or event_id <= self.forgotten:
             return False
         self._ids.add(event_id)
         self._order.append(event_id)
         if len(self._order) > self._size:
-            self._ids.discard(self._order.popleft())
+            old = self._order.popleft()
+            self._ids.discard(old)
+            self.forgotten = max(self.forgotten, old)
         return True
 
     def __contains__(self, event_id: int) -> bool:
-        return event_id in self._ids
+        return event_id in self._ids or event_id <= self.forgotten
 
 
 def notification_for(wire: dict) -> dict | None:
@@ -225,7 +245,7 @@ class Fanout:
         self.recent = RecentIds()
         self.on_slow_client = None  # callable(sid): set by the server to disconnect laggards
         # settings.dashboard_fanout == "library": hand each event to python-socketio's
-        # AsyncServer.emit(room=...) instead (no replay holding, no floors): only to
+        # AsyncServer.emit(room=...) instead (no replay holding, no replay boundary): only to
         # benchmark the lean path against the library's default one.
         self.library_emit = None
 
@@ -254,7 +274,7 @@ class Fanout:
     def leave(self, client: Client, project: str) -> None:
         client.projects.discard(project)
         client.holding.pop(project, None)
-        client.floors.pop(project, None)
+        client.replayed.pop(project, None)
         room = self.rooms.get(project)
         if room is not None:
             room.pop(client.sid, None)
@@ -269,7 +289,10 @@ class Fanout:
         """Send one persisted event to every client of its project here; returns recipients.
 
         Synchronous on purpose: no await means no other coroutine (a join, a
-        replay flush) can observe the room half-served.
+        replay flush) can observe the room half-served -- so "this id passed
+        through here" is the same as "every member then present was sent it".
+        Ids may arrive in any order; an id is only skipped for a client whose
+        replay already carried it.
         """
         event_id = int(wire["id"])
         if not self.recent.add(event_id):
@@ -296,11 +319,9 @@ class Fanout:
             if held is not None:
                 held.append((event_id, frames))
                 continue
-            floors = client.floors
-            if event_id <= floors.get(project, 0):
-                continue
+            if event_id <= client.replayed.get(project, 0):
+                continue  # the replay read it from the database
             if client.put(frames):
-                floors[project] = event_id
                 sent += 1
             elif not client.socket.closed:
                 slow.append(client.sid)
@@ -322,18 +343,136 @@ class Fanout:
     def finish_replay(self, client: Client, project: str, floor: int) -> int:
         """Flush live events held during the replay that it did not carry (in id order).
 
-        ``floor`` is the highest id the client now has for the project (its
-        last_event_id or the last replayed id); held events at or below it were
-        in the replay.
+        ``floor`` is the replay boundary: the client's last_event_id or the
+        last replayed id, read after every lower id had committed, so held
+        events at or below it were in the replay.
         """
         held = client.holding.pop(project, None) or []
-        client.floors[project] = floor
+        client.replayed[project] = floor
         flushed = 0
         for event_id, frames in sorted(held, key=lambda item: item[0]):
             if event_id <= floor:
                 continue
             client.put(frames)
-            client.floors[project] = event_id
             flushed += 1
         metrics.EVENTS_OUT.labels("held").inc(flushed)
         return flushed
+
+
+ORDER_MAX_WAIT = 3.0  # seconds an event may wait for a lower id before it goes out anyway
+
+
+class Sequencer:
+    """Hands events to the fan-out in id order, whatever order they arrive in.
+
+    Several relays take turns persisting (each batch under the writer lock,
+    include/events/relay.py), and each fans its batch out locally at once but
+    reaches the other instances over pub/sub a moment later -- often after
+    another instance has already persisted and fanned out the next batch.
+    Were those events delivered as they come, a client could hold id 11
+    without id 10, and on reconnecting ask to resume after 11 and never get
+    10.  So events above the next expected id wait here until the ids below
+    them arrive, normally within milliseconds over pub/sub.
+
+    Ids are allocated and committed in one global order, so what the database
+    sweep reads settles everything up to the highest id it saw: an id below
+    it that is not in the table never will be (a rolled-back insert).  The
+    sweep passes that knowledge to :meth:`settle`, together with the rows of
+    events this instance never received (pub/sub lost them, or the instance
+    that persisted them died before forwarding).  A wait longer than
+    ``max_wait`` -- the database is unreachable, so nothing settles -- is
+    given up: the waiting events go out in id order, and the missing ones
+    still go out whenever they arrive.
+
+    Before :meth:`start` (the highest committed id is not known yet) events
+    pass straight through.
+    """
+
+    def __init__(self, deliver, *, max_wait: float = ORDER_MAX_WAIT):
+        self._deliver = deliver  # deliver(wire, source)
+        self.max_wait = max_wait
+        self.next_id: int | None = None  # lowest id not yet handed on or known not to exist
+        self.waiting: dict[int, tuple[dict, str]] = {}
+        self._waiting_since: float | None = None
+        self.stats = {"waited": 0, "late": 0, "gave_up": 0}
+
+    def start(self, last_id: int) -> None:
+        """Begin ordering after ``last_id``, the highest id committed before this instance looked."""
+        if self.next_id is None:
+            self.next_id = int(last_id) + 1
+
+    def offer(self, wire: dict, source: str) -> None:
+        """One persisted event from any source; delivered now or once the ids below it are in."""
+        event_id = int(wire["id"])
+        expected = self.next_id
+        if expected is None or event_id < expected:
+            if expected is not None:
+                self.stats["late"] += 1  # a copy (dropped by the fan-out) or an id given up on
+            self._deliver(wire, source)
+            return
+        if event_id > expected:
+            if event_id not in self.waiting:
+                self.waiting[event_id] = (wire, source)
+                self.stats["waited"] += 1
+                if self._waiting_since is None:
+                    self._waiting_since = time.monotonic()
+            return
+        self._deliver(wire, source)
+        self.next_id = event_id + 1
+        if self.waiting:
+            self._drain()
+
+    def _drain(self) -> None:
+        waiting = self.waiting
+        before = self.next_id
+        while self.next_id in waiting:
+            wire, source = waiting.pop(self.next_id)
+            self._deliver(wire, source)
+            self.next_id += 1
+        if not waiting:
+            self._waiting_since = None
+        elif self.next_id != before:
+            self._waiting_since = time.monotonic()  # a new, later gap: its own wait starts now
+
+    def settle(self, upto: int, rows: list[dict]) -> None:
+        """The sweep read every id up to ``upto``; ``rows`` are the events among them not received yet."""
+        if self.next_id is None:
+            self.start(upto)
+            for wire in rows:
+                self._deliver(wire, "sweep")
+            return
+        before = self.next_id
+        found = {int(wire["id"]): (wire, "sweep") for wire in rows}
+        for event_id in [i for i in self.waiting if i <= upto]:
+            found[event_id] = self.waiting.pop(event_id)
+        for event_id in sorted(found):
+            wire, source = found[event_id]
+            self._deliver(wire, source)
+        if upto >= self.next_id:
+            self.next_id = upto + 1
+        self._drain()
+        if self.waiting and (self.next_id != before or self._waiting_since is None):
+            self._waiting_since = time.monotonic()
+
+    def expire(self, now: float | None = None) -> int:
+        """Give up waiting for ids that have not come in ``max_wait``; returns how many events went out."""
+        if not self.waiting or self._waiting_since is None:
+            return 0
+        now = time.monotonic() if now is None else now
+        if now - self._waiting_since < self.max_wait:
+            return 0
+        ids = sorted(self.waiting)
+        log.warning(
+            "ids %d..%d did not arrive in %.1f s; delivering %d later event(s) without them",
+            self.next_id, ids[0] - 1, self.max_wait, len(ids),
+        )  # fmt: skip
+        for event_id in ids:
+            wire, source = self.waiting.pop(event_id)
+            self._deliver(wire, source)
+        self.next_id = ids[-1] + 1
+        self._waiting_since = None
+        self.stats["gave_up"] += len(ids)
+        return len(ids)
+
+    def status(self) -> dict:
+        return {"next_id": self.next_id, "waiting": len(self.waiting), **self.stats}

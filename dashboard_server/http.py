@@ -61,6 +61,8 @@ async def healthz(request: Request) -> JSONResponse:
             "tasks": server.task_status(),
             "relay": dataclasses.asdict(server.relay_stats) if server.relay_stats is not None else None,
             "gc": server.gc_policy.status(),
+            "order": server.sequencer.status(),
+            "reconciler": server.reconciler_lease.status() if server.reconciler_lease is not None else None,
         }
     )
 

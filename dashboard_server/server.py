@@ -10,7 +10,10 @@ Pub/sub loses messages while a subscriber is away (Redis restarting, an
 instance reconnecting), so :func:`_sweep` also reads the execution-log table
 every second and delivers anything this instance has not fanned out yet;
 clients that were away themselves reconnect with ``last_event_id`` and get the
-gap replayed from the database before live events.
+gap replayed from the database before live events.  Whatever the source
+(relay, pub/sub, sweep), events pass through one :class:`Sequencer` that
+hands them to the fan-out in id order, so a client's highest id is always a
+safe point to resume from, whichever instance it reconnects to.
 
 Client protocol (all payloads validated by dashboard_server.payloads):
   connect   auth={token, last_event_id?}   refused with a reason if bad
@@ -32,7 +35,7 @@ import socketio
 from pydantic import BaseModel, ValidationError
 
 from dashboard_server import db, metrics
-from dashboard_server.fanout import Client, Fanout, direct_writer
+from dashboard_server.fanout import Client, Fanout, Sequencer, direct_writer
 from dashboard_server.gcpolicy import GcPolicy, watch_loop_lag
 from dashboard_server.payloads import ConnectAuth, JoinRequest, LeaveRequest, describe
 from dashboard_server.presence import Presence
@@ -51,6 +54,7 @@ SWEEP_INTERVAL = 1.0
 NAMESPACE = settings.events_stream
 
 fanout = Fanout()
+sequencer = Sequencer(fanout.deliver)
 gc_policy = GcPolicy(settings.dashboard_gc_freeze_interval)
 
 
@@ -58,13 +62,14 @@ class DashboardRedisManager(socketio.AsyncRedisManager):
     """The Socket.IO Redis manager, plus one message kind of our own.
 
     State events published by another instance arrive on the same channel as
-    the library's room emits, but go through :class:`Fanout` (encode once,
-    held during replays, de-duplicated) instead of the generic emit path.
+    the library's room emits, but go through :class:`Sequencer` (back into id
+    order) and :class:`Fanout` (encode once, held during replays,
+    de-duplicated) instead of the generic emit path.
     """
 
     async def _handle_emit(self, message):
         if message.get("event") == FANOUT_EVENT:
-            fanout.deliver(message["data"][0], "redis")
+            sequencer.offer(message["data"][0], "redis")
             return
         await super()._handle_emit(message)
 
@@ -318,7 +323,7 @@ async def publish(wire: dict) -> None:
     instances still get the event from their database sweep, and the relay
     (which holds the global writer lock while it publishes) is never stalled.
     """
-    fanout.deliver(wire, "relay")
+    sequencer.offer(wire, "relay")
     if _forward_queue is not None:
         try:
             _forward_queue.put_nowait(wire)
@@ -349,30 +354,36 @@ async def _forward(stop: asyncio.Event) -> None:
 
 
 async def _sweep(stop: asyncio.Event) -> None:
-    """Deliver persisted events this instance never received (pub/sub gaps, another instance's relay).
+    """Deliver persisted events this instance never received, and settle the order of the rest.
 
-    Relays commit ids in increasing order (include/events/store.py), so a
-    cursor at the highest id seen never skips one.  The first look reads ids
-    only; whole rows are loaded just for the ids this process has not fanned
-    out, so a healthy instance pays one index scan per second.
+    Pub/sub loses messages (Redis restarting), and an instance killed between
+    persisting and forwarding never forwards.  Relays commit ids in increasing
+    order (include/events/store.py), so one read of the ids above the
+    sequencer's position settles every id up to the highest it returns: the
+    ones this process has not seen are loaded and delivered in order with
+    those already waiting, and the ones not there never will be.  The first
+    look reads ids only; whole rows are loaded just for the missing ones, so a
+    healthy instance pays one index scan per second.
     """
-    cursor = await asyncio.to_thread(db.max_event_id)
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL)
         if stop.is_set():
             break
         try:
-            ids = await asyncio.to_thread(db.ids_after, cursor)
-            missing = [i for i in ids if i not in fanout.recent]
+            if sequencer.next_id is None:
+                sequencer.start(await asyncio.to_thread(db.max_event_id))
+                continue
+            ids = await asyncio.to_thread(db.ids_after, sequencer.next_id - 1)
+            missing = [i for i in ids if i not in fanout.recent and i not in sequencer.waiting]
             rows = await asyncio.to_thread(db.events_by_ids, missing) if missing else []
         except Exception as exc:  # noqa: BLE001 - the database may be restarting; try again
             log.warning("sweep: database unavailable (%s)", exc)
+            sequencer.expire()
             continue
-        for wire in rows:
-            fanout.deliver(wire, "sweep")
         if ids:
-            cursor = max(cursor, ids[-1])
+            sequencer.settle(ids[-1], rows)
+        sequencer.expire()
 
 
 relay_stats = None
@@ -403,10 +414,22 @@ _stop = asyncio.Event()
 _tasks: list[asyncio.Task] = []
 
 
+reconciler_lease = None
+
+
 async def startup() -> None:
-    global _forward_queue
+    global _forward_queue, reconciler_lease
     _stop.clear()
+    try:
+        sequencer.start(await asyncio.to_thread(db.max_event_id))
+    except Exception as exc:  # noqa: BLE001 - the sweep starts the ordering once the database answers
+        log.warning("highest event id unavailable (%s); ordering starts with the first sweep", exc)
     if isinstance(manager, DashboardRedisManager):
+        # Listen to the other instances from the start, not from the first client's connect
+        # (python-socketio's default): otherwise each of their events waits for the sweep.
+        if not sio.manager_initialized:
+            sio.manager_initialized = True
+            manager.initialize()
         _forward_queue = asyncio.Queue(maxsize=10_000)
         _tasks.append(asyncio.create_task(_forward(_stop), name="forward"))
     _tasks.append(asyncio.create_task(_run_relay(_stop), name="relay"))
@@ -417,10 +440,12 @@ async def startup() -> None:
     if gc_policy.interval > 0:
         _tasks.append(asyncio.create_task(gc_policy.run(_stop), name="gc"))
     if settings.events_reconcile_interval > 0:
-        from include.events.reconcile import run_reconciler
+        from include.events.reconcile import LEASE_MIN_SECONDS, LEASE_POLLS, ReconcilerLease, run_reconciler
 
-        _tasks.append(asyncio.create_task(
-            run_reconciler(_stop, interval=settings.events_reconcile_interval, settings=settings), name="reconciler"))
+        interval = settings.events_reconcile_interval
+        reconciler_lease = ReconcilerLease(settings, ttl=max(LEASE_POLLS * interval, LEASE_MIN_SECONDS))
+        reconcile = run_reconciler(_stop, interval=interval, settings=settings, lease=reconciler_lease)
+        _tasks.append(asyncio.create_task(reconcile, name="reconciler"))
     log.info("dashboard sidecar started (redis=%s)", bool(settings.redis_url))
 
 

@@ -18,6 +18,8 @@ Authentication: a bearer token from ``POST /auth/token`` with
 ``settings.airflow_api_username`` / ``airflow_api_password`` (re-issued on
 401), or a token passed in.  The sidecar runs :func:`run_reconciler` (or calls
 :func:`reconcile_once` on a timer); scripts can use :func:`reconcile_once_sync`.
+With several sidecar instances only one of them polls at a time, whichever
+holds the :class:`ReconcilerLease`.
 """
 
 from __future__ import annotations
@@ -319,22 +321,187 @@ def reconcile_once_sync(**kwargs: Any) -> ReconcileResult:
     return asyncio.run(reconcile_once(**kwargs))
 
 
+#: A reconciler lease lasts this many polls without renewal: when its holder dies, another
+#: instance takes over after at most that long.
+LEASE_POLLS = 3
+#: ... but never less than this (seconds): a poll may take a while when Airflow is slow.
+LEASE_MIN_SECONDS = 5.0
+#: How long the shared "last poll ended here" mark is kept (seconds).
+SINCE_TTL_SECONDS = 7 * 24 * 3600
+
+_RENEW_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class ReconcilerLease:
+    """Decides whether this instance runs the reconciler: only the holder of this lease does.
+
+    Every sidecar instance starts :func:`run_reconciler`; without a lease each
+    would poll Airflow and put every missing state once per instance, and a
+    newly started one would re-report its whole lookback window.  With Redis
+    (several instances), the lease is a key set only if absent, with a TTL of
+    :data:`LEASE_POLLS` polls, renewed by its holder before each poll; when
+    the holder dies the key expires and the next instance to ask takes over.
+    The holder also records where its last poll ended, and a new holder
+    continues from there instead of re-reporting its lookback window.
+    Without Redis (the embedded setup: one machine) the lease is an exclusive
+    lock on a file under ``state_dir``, which the OS releases when the
+    holding process ends.
+    """
+
+    def __init__(self, settings: Settings, ttl: float, owner: str | None = None):
+        import os
+        import socket
+        import uuid
+
+        self.settings = settings
+        self.ttl = float(ttl)
+        self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.key = f"{settings.events_stream}:reconciler:lease"
+        self.since_key = f"{settings.events_stream}:reconciler:since"
+        self.held = False
+        self._redis = None
+        self._fd: int | None = None
+
+    def _client(self):
+        if self._redis is None:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.Redis.from_url(
+                self.settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
+            )
+        return self._redis
+
+    async def acquire(self) -> bool:
+        """Take the lease or renew it; False while another instance holds it."""
+        if self.settings.redis_url:
+            try:
+                self.held = bool(await self._client().eval(_RENEW_LEASE, 1, self.key, self.owner, int(self.ttl * 1000)))
+            except Exception:
+                self.held = False
+                raise
+            return self.held
+        if self._fd is None:
+            import fcntl
+            import hashlib
+            import os
+
+            path = (
+                self.settings.state_dir
+                / "events"
+                / ("reconciler-" + hashlib.sha256(self.settings.events_stream.encode()).hexdigest()[:12] + ".lock")
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                self.held = False
+                return False
+            self._fd = fd
+        self.held = True
+        return True
+
+    async def release(self) -> None:
+        """Give the lease up now (a clean shutdown), so another instance need not wait for it to expire."""
+        was_held, self.held = self.held, False
+        if self.settings.redis_url:
+            if self._redis is not None:
+                try:
+                    if was_held:
+                        await self._redis.eval(_RELEASE_LEASE, 1, self.key, self.owner)
+                finally:
+                    await self._redis.aclose()
+                    self._redis = None
+        elif self._fd is not None:
+            import os
+
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+    async def load_since(self) -> datetime | None:
+        """Where the previous holder's last poll ended (None without Redis, or if unknown)."""
+        if not self.settings.redis_url:
+            return None
+        value = await self._client().get(self.since_key)
+        return _parse_dt(value.decode() if isinstance(value, bytes) else value)
+
+    async def save_since(self, since: datetime | None) -> None:
+        if since is not None and self.settings.redis_url:
+            await self._client().set(self.since_key, since.isoformat(), ex=SINCE_TTL_SECONDS)
+
+    def status(self) -> dict[str, Any]:
+        return {"leader": self.held, "owner": self.owner, "lease": "redis" if self.settings.redis_url else "file"}
+
+
 async def run_reconciler(
-    stop: asyncio.Event, *, interval: float = 15.0, settings: Settings | None = None, **kwargs: Any
+    stop: asyncio.Event,
+    *,
+    interval: float = 15.0,
+    settings: Settings | None = None,
+    lease: ReconcilerLease | None = None,
+    **kwargs: Any,
 ) -> None:
-    """Reconcile every ``interval`` seconds until ``stop`` is set (errors are logged, never fatal)."""
+    """Reconcile every ``interval`` seconds until ``stop`` is set, while this instance holds the lease.
+
+    Errors are logged, never fatal.  ``lease`` defaults to a
+    :class:`ReconcilerLease` for ``settings``; whoever calls this on several
+    instances gets one reconciler among them.
+    """
     reconciler = Reconciler(settings=settings, **kwargs)
-    while not stop.is_set():
+    lease = lease or ReconcilerLease(reconciler.settings, ttl=max(LEASE_POLLS * interval, LEASE_MIN_SECONDS))
+    leading = False
+    try:
+        while not stop.is_set():
+            try:
+                held = await lease.acquire()
+            except Exception as exc:  # noqa: BLE001 - Redis down: nobody can prove they lead; skip the round
+                log.warning("reconciler lease unavailable (%s); not polling this round", exc)
+                held = False
+            if held and not leading:
+                log.info("this instance runs the reconciler now (lease %s)", lease.owner)
+                try:
+                    since = await lease.load_since()
+                except Exception as exc:  # noqa: BLE001 - start from the lookback window instead
+                    log.warning("reconciler: previous holder's progress unavailable (%s)", exc)
+                    since = None
+                if since is not None:
+                    reconciler.since = max(since, datetime.now(UTC) - reconciler.lookback)
+            elif leading and not held:
+                log.info("another instance runs the reconciler now")
+            leading = held
+            if held:
+                try:
+                    result = await reconciler.run_once()
+                    if result.emitted:
+                        log.info("reconciler emitted %d event(s)", result.emitted)
+                    await lease.save_since(result.next_since)
+                except Exception as exc:  # noqa: BLE001 - Airflow down is not fatal; try again next round
+                    log.warning("reconciler poll failed: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+    finally:
         try:
-            result = await reconciler.run_once()
-            if result.emitted:
-                log.info("reconciler emitted %d event(s)", result.emitted)
-        except Exception as exc:  # noqa: BLE001 - Airflow down is not fatal; try again next round
-            log.warning("reconciler poll failed: %s", exc)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass
+            await lease.release()
+        except Exception as exc:  # noqa: BLE001 - the lease expires on its own
+            log.warning("reconciler lease not released (%s); it expires by itself", exc)
 
 
 def main(argv: list[str] | None = None) -> int:

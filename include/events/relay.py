@@ -21,12 +21,23 @@ drop the rare duplicate.
 
 Order across relays: a single writer lock per stream (a PostgreSQL
 session-level advisory lock, or a file lock for the embedded SQLite setup) is
-held from persist through publish of each batch.  So events are published in
-id order across all sidecar instances, and a client that saw id N has seen
-every event below N that was published to its rooms — replay from
-``last_event_id`` never skips one.  The lock is held for one batch (a few
-milliseconds), so several relays still share the work and take over from one
-another instantly.
+held from persist through publish of each batch.  So each relay hands its
+events to ``publish`` in id order, and batches of different relays never
+interleave.  Other sidecar instances still receive a batch over pub/sub a
+little later -- possibly after they fanned out a later batch of their own --
+so each instance puts what arrives back into id order before its clients see
+it (``dashboard_server.fanout.Sequencer``).  The lock is held for one batch
+(a few milliseconds), so several relays still share the work and take over
+from one another instantly.
+
+Dead consumers: every relay process is a new consumer of the stream's group
+(its name carries the pid), so a crashed or redeployed relay leaves its name
+behind.  Once other relays have re-claimed its entries, it owns none and
+stops touching the stream; :func:`remove_dead_consumers` (run by every relay
+now and then) deletes such consumers.  Only consumers owning no pending
+entries are removed, atomically, so nothing is ever dropped from the group's
+pending list; a live relay that was merely idle is re-created by its next
+read.
 
 Failures inside a batch (database down, publish raising) are retried with
 backoff while the relay keeps the batch in hand; nothing is acknowledged
@@ -60,7 +71,7 @@ from sqlalchemy.orm import Session
 
 from include.db.models import ExecutionEvent
 from include.db.session import get_engine
-from include.events.outbox import Outbox, OutboxItem, default_consumer_name, get_outbox
+from include.events.outbox import Outbox, OutboxItem, RedisOutbox, default_consumer_name, get_outbox
 from include.events.store import event_to_wire, persist_many
 from include.settings import Settings, get_settings
 
@@ -152,6 +163,44 @@ class WriterLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+#: A consumer that owns no pending entries and has not touched the stream for this many times
+#: ``events_claim_idle_ms`` is dead: a live relay reads every ``block_ms``, and one stuck
+#: longer than ``events_claim_idle_ms`` has had its entries re-claimed by the others anyway.
+DEAD_CONSUMER_CLAIM_IDLES = 2
+#: At most this often (seconds) a relay looks for dead consumers.
+DEAD_CONSUMER_CHECK_S = 10.0
+
+_REMOVE_DEAD_CONSUMERS = """
+local removed = {}
+for _, info in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
+  if fields['name'] ~= ARGV[3] and tonumber(fields['pending']) == 0 and tonumber(fields['idle']) > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+    removed[#removed + 1] = fields['name']
+  end
+end
+return removed
+"""
+
+
+def remove_dead_consumers(client: Any, stream: str, group: str, idle_ms: int, keep: str) -> list[str]:
+    """Delete the group's consumers that own no pending entries and were idle over ``idle_ms`` (not ``keep``).
+
+    One Lua script, so a consumer cannot read an entry between the check and
+    the delete (deleting a consumer drops its pending entries).
+    """
+    import redis
+
+    try:
+        removed = client.eval(_REMOVE_DEAD_CONSUMERS, 1, stream, group, int(idle_ms), keep)
+    except redis.ResponseError as exc:
+        if "NOGROUP" in str(exc) or "no such key" in str(exc).lower():
+            return []
+        raise
+    return [name.decode() if isinstance(name, bytes) else str(name) for name in removed or []]
 
 
 def persist_batch(engine: Engine, items: list[OutboxItem]) -> list[tuple[dict[str, Any], bool]]:
@@ -325,8 +374,28 @@ async def run_relay(
 
     log.info("event relay %s started (%s)", consumer, type(outbox).__name__)
     read_delay = 0.1
+    prune = isinstance(outbox, RedisOutbox)
+    prune_every = min(DEAD_CONSUMER_CHECK_S, outbox.claim_idle_ms / 1000) if prune else 0.0
+    pruned_at = time.monotonic()
     try:
         while not stop.is_set():
+            if prune and time.monotonic() - pruned_at >= prune_every:
+                pruned_at = time.monotonic()
+                try:
+                    removed = await run(
+                        remove_dead_consumers,
+                        outbox._relay_client(),
+                        outbox.stream,
+                        outbox.group,
+                        DEAD_CONSUMER_CLAIM_IDLES * outbox.claim_idle_ms,
+                        consumer,
+                    )
+                    if removed:
+                        log.info("event relay: removed dead stream consumer(s) %s", ", ".join(removed))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - housekeeping; the next check tries again
+                    log.warning("event relay: could not look for dead stream consumers (%s)", exc)
             try:
                 items = await run(outbox.read_batch, consumer, batch_size, block_ms)
                 read_at = time.time()
