@@ -1,0 +1,245 @@
+"""Run ``docker-compose.yaml``'s platform services on this host, as the file defines them.
+
+Docker cannot run here, so the compose file is proved the other way round: each
+service's own ``command`` is started with its own ``environment`` (anchors,
+merges and ``${VAR:-default}`` resolved as compose does), and probed with its
+own ``healthcheck``.  Only what a single host forces is changed:
+
+- service names in values (``postgres``, ``redis``, ``airflow-apiserver``, ...) become 127.0.0.1;
+- every exposed container port becomes a free host port, and so do the ports
+  the Airflow components bind that compose leaves per container;
+- databases get names of their own for this run, and Redis a database number;
+- container paths (``/opt/airflow/...``) become folders under one run directory:
+  shared where compose mounts a shared volume, private per service otherwise;
+- bind addresses ``0.0.0.0`` become 127.0.0.1.
+
+The third-party images (PostgreSQL, Redis, the nginx proxy) are the machine's
+own services instead.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from include.launcher.processes import RestartPolicy, Service, Supervisor
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
+CONTAINER_ROOT = "/opt/airflow/"
+THIRD_PARTY_IMAGES = ("postgres:", "redis:", "nginx:")
+PORT_SETTINGS = ("AUTOPR_AIRFLOW_PORT", "AUTOPR_DASHBOARD_PORT", "AUTOPR_MLFLOW_PORT")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's variable substitution: ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:?error}``."""
+
+    def one(match: re.Match) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        current = env.get(name)
+        if op in (":-", "-"):
+            unset = current is None or (op == ":-" and current == "")
+            return arg if unset else current
+        if op in (":?", "?"):
+            if current is None or (op == ":?" and current == ""):
+                raise ValueError(f"compose: {name} is required: {arg}")
+            return current
+        return current or ""
+
+    return _VAR.sub(one, value)
+
+
+def _seconds(text: str | None, default: float) -> float:
+    if not text:
+        return default
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", str(text))
+    if not match:
+        return default
+    number, unit = float(match.group(1)), match.group(2) or "s"
+    return number / 1000 if unit == "ms" else number * (60 if unit == "m" else 1)
+
+
+@dataclass
+class ComposeService:
+    name: str
+    command: list[str]
+    environment: dict[str, str]
+    healthcheck: list[str]
+    health_interval: float
+    expose: list[int]
+    volumes: list[str]
+    depends_on: list[str]
+
+
+def load_services(env: dict[str, str], path: Path = COMPOSE_FILE) -> dict[str, ComposeService]:
+    """The platform's services as compose would run them (third-party images left out)."""
+    compose = yaml.safe_load(path.read_text())  # PyYAML resolves anchors and << merge keys like compose
+    services: dict[str, ComposeService] = {}
+    for name, spec in compose["services"].items():
+        if str(spec.get("image", "")).startswith(THIRD_PARTY_IMAGES):
+            continue
+        environment = {k: interpolate(str(v), env) for k, v in (spec.get("environment") or {}).items()}
+        check = spec.get("healthcheck") or {}
+        test = check.get("test") or []
+        services[name] = ComposeService(
+            name=name,
+            command=[interpolate(str(part), env) for part in spec["command"]],
+            environment=environment,
+            healthcheck=[str(part) for part in test[1:]] if test[:1] == ["CMD"] else [],
+            health_interval=_seconds(check.get("interval"), 30.0),
+            expose=[int(str(p).split("/")[0]) for p in spec.get("expose") or []],
+            volumes=[str(v) for v in spec.get("volumes") or []],
+            depends_on=list(spec.get("depends_on") or []),
+        )
+    return services
+
+
+@dataclass
+class OneHost:
+    """How compose's many-host values map onto this one host for one run."""
+
+    run_dir: Path
+    databases: dict[str, str]  # compose database name -> this run's database name
+    redis_db: int
+    ports: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def port(self, service: str, container_port: int) -> int:
+        key = (service, container_port)
+        if key not in self.ports:
+            self.ports[key] = free_port()
+        return self.ports[key]
+
+    def path(self, service: ComposeService, container_path: str) -> str:
+        for volume in service.volumes:
+            source, _, target = volume.partition(":")
+            target = target.split(":")[0]
+            if container_path == target or container_path.startswith(target + "/"):
+                shared = self.run_dir / "volumes" / source.strip("./").replace("/", "_")
+                return str(shared / container_path[len(target):].lstrip("/"))
+        return str(self.run_dir / "containers" / service.name / container_path[len(CONTAINER_ROOT):])
+
+    def value(self, service: ComposeService, key: str, value: str, services: dict[str, ComposeService]) -> str:
+        if value in ("0.0.0.0", "::"):  # noqa: S104 - compose binds all interfaces inside a container
+            return "127.0.0.1"
+        if key in PORT_SETTINGS and value.isdigit() and int(value) in service.expose:
+            return str(self.port(service.name, int(value)))
+        if value.startswith(CONTAINER_ROOT):
+            return self.path(service, value)
+        if "://" in value:
+            return self.url(value, services)
+        return value
+
+    def url(self, value: str, services: dict[str, ComposeService]) -> str:
+        if value.startswith(("postgresql", "db+postgresql")):
+            prefix = "db+" if value.startswith("db+") else ""
+            url = make_url(value.removeprefix("db+"))
+            url = url.set(host="127.0.0.1", port=5432, username="postgres", password=None,
+                          database=self.databases[url.database])
+            return prefix + url.render_as_string(hide_password=False)
+        if value.startswith("redis://redis:"):
+            return f"redis://127.0.0.1:6379/{self.redis_db}"
+        match = re.match(r"(https?)://([a-z0-9-]+):(\d+)(.*)", value)
+        if match and match.group(2) in services:
+            return f"{match.group(1)}://127.0.0.1:{self.port(match.group(2), int(match.group(3)))}{match.group(4)}"
+        return value
+
+    def environment(self, service: ComposeService, services: dict[str, ComposeService],
+                    base: dict[str, str]) -> dict[str, str]:
+        env = dict(base)
+        for key, value in service.environment.items():
+            env[key] = self.value(service, key, value, services)
+        # One host: the ports each container binds privately (log servers, scheduler health) must differ.
+        env["AUTOPR_AIRFLOW_LOG_SERVER_PORTS"] = ",".join(str(free_port()) for _ in range(3))
+        env.setdefault("AUTOPR_STATE_DIR", str(self.run_dir / "containers" / service.name / "state"))
+        return env
+
+
+def _command(argv: list[str]) -> list[str]:
+    return [sys.executable, *argv[1:]] if argv and argv[0] == "python" else argv
+
+
+def _health(service: ComposeService, env: dict[str, str]):
+    """The service's compose healthcheck, run at most once per interval while healthy (every 2 s until then)."""
+    state = {"at": 0.0, "ok": False}
+
+    def check(_svc: Service) -> bool:
+        now = time.monotonic()
+        if state["ok"] and now - state["at"] < service.health_interval:
+            return True
+        if not state["ok"] and now - state["at"] < 2.0:
+            return False
+        state["at"] = now
+        result = subprocess.run(_command(service.healthcheck), env=env, cwd=REPO_ROOT, capture_output=True,
+                                timeout=60, check=False)
+        state["ok"] = result.returncode == 0
+        return state["ok"]
+
+    return check
+
+
+@dataclass
+class Cluster:
+    services: dict[str, ComposeService]
+    environments: dict[str, dict[str, str]]
+    supervisor: Supervisor
+    host: OneHost
+
+    def env(self, name: str) -> dict[str, str]:
+        return self.environments[name]
+
+    def url(self, name: str, container_port: int) -> str:
+        return f"http://127.0.0.1:{self.host.port(name, container_port)}"
+
+    def log(self, name: str) -> str:
+        service = next(s for s in self.supervisor.services if s.name == name)
+        return service.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+
+
+def start_cluster(host: OneHost, secrets: dict[str, str], base_env: dict[str, str], timeout: float = 600,
+                  only: list[str] | None = None) -> Cluster:
+    """Run the one-shot init to completion, then every long-running service until all are healthy."""
+    services = load_services(secrets)
+    environments = {name: host.environment(svc, services, base_env) for name, svc in services.items()}
+    logs = host.run_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for one_shot in [n for n, s in services.items() if not s.healthcheck]:
+        with open(logs / f"{one_shot}.log", "wb") as out:
+            result = subprocess.run(_command(services[one_shot].command), env=environments[one_shot], cwd=REPO_ROOT,
+                                    stdout=out, stderr=subprocess.STDOUT, timeout=900, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{one_shot} failed ({result.returncode}):\n{(logs / f'{one_shot}.log').read_text()}")
+    names = [n for n, s in services.items() if s.healthcheck and (only is None or n in only)]
+    supervisor = Supervisor(
+        [Service(n, _command(services[n].command), environments[n], logs / f"{n}.log",
+                 is_healthy=_health(services[n], environments[n]), cwd=REPO_ROOT) for n in names],
+        policy=RestartPolicy(max_restarts=2, window_seconds=600),
+    )
+    try:
+        supervisor.start_all(timeout=timeout, on_progress=lambda m: None)
+    except BaseException:
+        supervisor.stop_all()
+        raise
+    return Cluster(services, environments, supervisor, host)
+
+
+def remove(run_dir: Path) -> None:
+    shutil.rmtree(run_dir, ignore_errors=True)
