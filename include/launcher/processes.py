@@ -76,27 +76,44 @@ class Service:
             return False
 
     def stop(self, grace_seconds: float = 20.0) -> None:
+        stop_together([self], grace_seconds)
+
+    def signal_group(self, sig: int) -> None:
         if self.process is None:
             return
-        pgid = self.process.pid  # start_new_session: the group id is the leader's pid
-        for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _group_alive(pgid):
-                self.process.poll()
-                time.sleep(0.2)
-            if not _group_alive(pgid):
-                break
+        try:
+            os.killpg(self.process.pid, sig)  # start_new_session: the group id is the leader's pid
+        except ProcessLookupError:
+            pass
+
+    @property
+    def group_alive(self) -> bool:
+        if self.process is None:
+            return False
         self.process.poll()
+        return _group_alive(self.process.pid)
 
     def tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return ""
+
+
+def stop_together(services: list[Service], grace_seconds: float = 20.0) -> None:
+    """SIGTERM every service's process group at once, wait for all, then SIGKILL what is left.
+
+    Signalling all first makes a stop as long as the slowest service's shutdown, not the sum of them.
+    """
+    for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
+        alive = [s for s in services if s.group_alive]
+        if not alive:
+            return
+        for service in alive:
+            service.signal_group(sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(s.group_alive for s in alive):
+            time.sleep(0.2)
 
 
 def describe_exit(code: int | None) -> str:
@@ -209,10 +226,10 @@ class Supervisor:
         on_progress(f"{service.name} exited ({how}); restarting in {pause:.0f}s "
                     f"(restart {len(recent)} of at most {self.policy.max_restarts}); log: {service.log_path}")
 
-    def stop_all(self) -> None:
-        for service in reversed(self.services):
+    def stop_all(self, grace_seconds: float = 20.0) -> None:
+        for service in self.services:
             service.restart_due = None
-            service.stop()
+        stop_together(list(reversed(self.services)), grace_seconds)
         self._write_status()
 
     def _write_status(self) -> None:

@@ -16,14 +16,13 @@ import secrets
 import time
 import uuid
 
-import httpx
 import pytest
 import redis
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_ADMIN_URL
-from tests.support.compose import OneHost, remove, start_cluster
+from tests.support.compose import ClusterApi, OneHost, executed_on, remove, start_cluster
 from tests.support.github_standin import GitHubStandIn
 
 pytestmark = pytest.mark.integration
@@ -69,70 +68,22 @@ def cluster(tmp_path_factory, redis_url):
             remove(run_dir)
 
 
-class Api:
-    """Airflow's REST API and the platform API of the cluster's API server, as the admin."""
-
-    def __init__(self, cluster):
-        self.base = cluster.url("airflow-apiserver", 8080)
-        resp = httpx.post(f"{self.base}/auth/token", timeout=30,
-                          json={"username": "admin", "password": SECRETS["AUTOPR_ADMIN_PASSWORD"]})
-        resp.raise_for_status()
-        self.client = httpx.Client(base_url=self.base, timeout=60,
-                                   headers={"Authorization": f"Bearer {resp.json()['access_token']}"})
-
-    def wait(self, predicate, timeout: float, what: str, every: float = 2.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(every)
-        raise AssertionError(f"{what}: not within {timeout:.0f}s")
-
-    def run_state(self, dag_id: str, run_id: str) -> str:
-        return self.client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
-
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        items = self.client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
-        return {ti["task_id"]: ti["state"] for ti in items}
-
-
-def _executed_on(cluster, worker: str) -> int:
-    """Task workloads this worker executed, as its own log records them."""
-    return cluster.log(worker).count("Executing workload in Celery")
-
-
 def test_reviews_and_learning_loop_run_on_both_workers(cluster, git_repo):
-    api = Api(cluster)
+    api = ClusterApi(cluster, SECRETS["AUTOPR_ADMIN_PASSWORD"])
     health = api.client.get("/api/v2/monitor/health").json()
     assert all(health[c]["status"] == "healthy" for c in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
 
     with GitHubStandIn() as github:
         github.add_repo("acme/app")
         github.add_pull("acme/app", 7, git_repo.bad_sha)
-        conn = {"connection_id": "github_default", "conn_type": "github", "host": github.url,
-                "password": github.token,
-                "extra": '{"seconds_between_writes": 0, "seconds_between_requests": 0, "retries": 0}'}
-        api.client.patch("/api/v2/connections/github_default", json=conn).raise_for_status()
-
-        templates = api.client.get("/autopr/api/v1/templates").json()
-        template = next(t for t in templates if t["name"] == "Basic Quality Check")
-        created = api.client.post(f"/autopr/api/v1/templates/{template['id']}/instantiate",
-                                  json={"project": "demo", "id": "bqc"})
-        assert created.status_code == 201, created.text
-        dag_id = created.json()["dag_id"]
-        api.wait(lambda: api.client.get(f"/api/v2/dags/{dag_id}").status_code == 200, 120, f"{dag_id} parsed")
-
+        api.use_github(github)
+        dag_id = api.workflow_from_template("Basic Quality Check", "demo", "bqc")
         event = {"kind": "pr_opened", "repository": "acme/app", "clone_url": git_repo.url, "sha": git_repo.bad_sha,
                  "ref": "feature", "base_ref": "main", "pr_number": 7, "author": "octocat"}
-        runs = []
-        for _ in range(4):  # several at once, so both workers take tasks
-            resp = api.client.post(f"/autopr/api/v1/projects/demo/workflows/bqc/runs", json={"event": event})
-            assert resp.status_code == 201, resp.text
-            runs.append(resp.json()["run_id"])
-        for run_id in runs:
-            api.wait(lambda r=run_id: api.run_state(dag_id, r) in ("success", "failed"), 420, f"review run {run_id}")
-            assert api.run_state(dag_id, run_id) == "success", api.task_states(dag_id, run_id)
+        runs = api.start_runs("demo", "bqc", event, count=4)  # several at once, so both workers take tasks
+        states = api.wait_finished(dag_id, runs, timeout=600)
+        for run_id, state in states.items():
+            assert state == "success", api.task_states(dag_id, run_id)
         assert github.calls("POST", "/repos/acme/app/issues/7/comments"), "no review reached the pull request"
 
     from include.db.session import session_scope
@@ -147,8 +98,8 @@ def test_reviews_and_learning_loop_run_on_both_workers(cluster, git_repo):
     export = api.client.post("/api/v2/dags/ml_feature_export/dagRuns", json={"logical_date": None})
     assert export.status_code == 200, export.text
     export_id = export.json()["dag_run_id"]
-    api.wait(lambda: api.run_state("ml_feature_export", export_id) in ("success", "failed"), 420, "export run")
-    assert api.run_state("ml_feature_export", export_id) == "success", api.task_states("ml_feature_export", export_id)
+    assert api.wait_finished("ml_feature_export", [export_id], 420)[export_id] == "success", \
+        api.task_states("ml_feature_export", export_id)
 
     def retrained():
         items = api.client.get("/api/v2/dags/ml_retrain/dagRuns",
@@ -159,6 +110,6 @@ def test_reviews_and_learning_loop_run_on_both_workers(cluster, git_repo):
     run = api.wait(retrained, 600, "ml_retrain started by the export's Asset")
     assert run["state"] == "success", api.task_states("ml_retrain", run["dag_run_id"])
 
-    executed = {worker: _executed_on(cluster, worker) for worker in WORKERS}
+    executed = {worker: executed_on(cluster, worker) for worker in WORKERS}
     assert all(executed.values()), f"tasks per worker: {executed}"
     print(f"\ncluster healthy in {cluster.started_in:.0f}s; tasks per worker {executed}")

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import yaml
 from sqlalchemy.engine import make_url
 
@@ -239,6 +240,74 @@ def start_cluster(host: OneHost, secrets: dict[str, str], base_env: dict[str, st
         supervisor.stop_all()
         raise
     return Cluster(services, environments, supervisor, host)
+
+
+class ClusterApi:
+    """Airflow's REST API and the platform API of a cluster's API server, as the admin."""
+
+    def __init__(self, cluster: Cluster, admin_password: str):
+        self.base = cluster.url("airflow-apiserver", 8080)
+        resp = httpx.post(f"{self.base}/auth/token", timeout=30, json={"username": "admin", "password": admin_password})
+        resp.raise_for_status()
+        self.client = httpx.Client(base_url=self.base, timeout=60,
+                                   headers={"Authorization": f"Bearer {resp.json()['access_token']}"})
+
+    @staticmethod
+    def wait(predicate, timeout: float, what: str, every: float = 2.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(every)
+        raise AssertionError(f"{what}: not within {timeout:.0f}s")
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        items = self.client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+        return {ti["task_id"]: ti["state"] for ti in items}
+
+    def use_github(self, github) -> None:
+        """Point the ``github_default`` connection at a GitHub stand-in."""
+        conn = {"connection_id": "github_default", "conn_type": "github", "host": github.url,
+                "password": github.token,
+                "extra": '{"seconds_between_writes": 0, "seconds_between_requests": 0, "retries": 0}'}
+        self.client.patch("/api/v2/connections/github_default", json=conn).raise_for_status()
+
+    def workflow_from_template(self, name: str, project: str, workflow_id: str) -> str:
+        """Instantiate a built-in template; returns its DAG id once Airflow has parsed it."""
+        template = next(t for t in self.client.get("/autopr/api/v1/templates").json() if t["name"] == name)
+        created = self.client.post(f"/autopr/api/v1/templates/{template['id']}/instantiate",
+                                   json={"project": project, "id": workflow_id})
+        assert created.status_code == 201, created.text
+        dag_id = created.json()["dag_id"]
+        self.wait(lambda: self.client.get(f"/api/v2/dags/{dag_id}").status_code == 200, 180, f"{dag_id} parsed")
+        return dag_id
+
+    def start_runs(self, project: str, workflow_id: str, event: dict, count: int) -> list[str]:
+        run_ids = []
+        for _ in range(count):
+            resp = self.client.post(f"/autopr/api/v1/projects/{project}/workflows/{workflow_id}/runs",
+                                    json={"event": event})
+            assert resp.status_code == 201, resp.text
+            run_ids.append(resp.json()["run_id"])
+        return run_ids
+
+    def wait_finished(self, dag_id: str, run_ids: list[str], timeout: float) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        states: dict[str, str] = {}
+        for run_id in run_ids:
+            self.wait(lambda r=run_id: self.run_state(dag_id, r) in ("success", "failed"),
+                      max(1.0, deadline - time.monotonic()), f"run {run_id}")
+            states[run_id] = self.run_state(dag_id, run_id)
+        return states
+
+
+def executed_on(cluster: Cluster, worker: str) -> int:
+    """Task workloads a Celery worker executed, as its own log records them."""
+    return cluster.log(worker).count("Executing workload in Celery")
 
 
 def remove(run_dir: Path) -> None:
