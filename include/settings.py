@@ -139,6 +139,22 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "dags" / "workflows",
         description="Where compiled workflow specs are written; the DAG loader reads them from here.",
     )
+    # The compiled-workflow bundle (include/workflows/bundle.py): one git repository every host reads.
+    workflows_bundle_url: str = Field(
+        default="",
+        description="Git repository compiled workflows are committed to and Airflow reads them from (a GitDagBundle:"
+        " each save is a commit, each run pinned to one); set it to a shared git server's URL when several hosts"
+        " run the platform. Unset: ./autopr run creates a bare repository in state_dir; other processes (tests,"
+        " scripts) compile into workflows_dir. 'none': no bundle, Airflow parses workflows_dir as before.",
+    )
+    workflows_bundle_branch: str = Field(
+        default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description="Branch of workflows_bundle_url that saves are pushed to and Airflow tracks.",
+    )
+    workflows_bundle_refresh_seconds: int = Field(
+        default=5, ge=1,
+        description="How often the DAG processor fetches the workflow bundle (a save also asks for a re-parse).",
+    )
     dataset_dir: Path = Field(default=Path(""), description="Parquet datasets. Default: <state_dir>/datasets.")
     retrain_min_new_rows: int = Field(
         default=50, ge=0, description="Retraining is skipped when fewer new labelled rows arrived."

@@ -1,6 +1,11 @@
 """Load compiled workflows that live outside the DAG folder (used by ``dags/workflow_loader.py``).
 
-Normally ``settings.workflows_dir`` is inside the DAG folder (``dags/workflows``)
+Under ``./autopr run`` compiled workflows are their own versioned git bundle
+(:mod:`include.workflows.bundle`, Airflow bundle ``autopr-workflows``) and this
+loader builds nothing: the same DAG from two bundles would flip between them,
+and a DAG built here would not be pinned to the version its run started on.
+
+Otherwise ``settings.workflows_dir`` is inside the DAG folder (``dags/workflows``)
 or its own DAG bundle, and Airflow parses each workflow's stub file itself —
 one file, one DAG, one import error per broken workflow.
 
@@ -24,8 +29,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def _bundle_paths() -> list[Path]:
-    """Local DAG bundle paths from Airflow's config (parsing the JSON setting; no DB)."""
+def _bundle_items() -> list[dict[str, Any]]:
+    """Airflow's configured DAG bundles (parsing the JSON setting; no DB)."""
     try:
         from airflow.configuration import conf
 
@@ -33,12 +38,24 @@ def _bundle_paths() -> list[Path]:
         items = json.loads(raw) if raw.strip() else []
     except Exception:  # noqa: BLE001 - a broken setting is Airflow's to report, not ours
         return []
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _bundle_paths() -> list[Path]:
+    """Local DAG bundle paths from Airflow's config."""
     paths = []
-    for item in items if isinstance(items, list) else []:
-        path = (item.get("kwargs") or {}).get("path") if isinstance(item, dict) else None
+    for item in _bundle_items():
+        path = (item.get("kwargs") or {}).get("path")
         if path:
             paths.append(Path(path).expanduser().resolve())
     return paths
+
+
+def workflow_bundle_configured() -> bool:
+    """Whether Airflow reads compiled workflows from their own bundle (then nothing is loaded here)."""
+    from include.workflows.bundle import BUNDLE_NAME
+
+    return any(item.get("name") == BUNDLE_NAME for item in _bundle_items())
 
 
 def parsed_by_airflow(workflows_dir: Path, dag_folder: Path) -> bool:
@@ -52,7 +69,7 @@ def parsed_by_airflow(workflows_dir: Path, dag_folder: Path) -> bool:
 
 def load_external_workflows(workflows_dir: Path, dag_folder: Path) -> dict[str, Any]:
     """{dag_id: DAG} for every spec in ``workflows_dir`` unless Airflow parses its stubs already."""
-    if not workflows_dir.is_dir() or parsed_by_airflow(workflows_dir, dag_folder):
+    if workflow_bundle_configured() or not workflows_dir.is_dir() or parsed_by_airflow(workflows_dir, dag_folder):
         return {}
     from include.workflows.dag_builder import build_dag_from_file
 

@@ -13,7 +13,9 @@ transaction.  Rules kept here, not in the API:
 * deletes are soft (``deleted_at``) and reversible;
 * the compiled DAG files follow the database: they are (re)written or removed
   only after the transaction commits, so a rolled-back save never reaches
-  Airflow.  Disabled and deleted workflows have no DAG.
+  Airflow.  Disabled and deleted workflows have no DAG.  With a workflow
+  bundle configured (:mod:`include.workflows.bundle`) each commit becomes one
+  git commit of the bundle, so runs stay pinned to the version they started on.
 """
 
 from __future__ import annotations
@@ -154,6 +156,13 @@ def _after_commit(session: Session, action: str, workflow: Workflow | tuple[str,
 def _run_pending_compiles(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
+        return
+    from include.workflows import bundle
+
+    if bundle.configured_url() is not None:
+        # The versioned bundle every host reads: one commit of what the database now holds for these workflows.
+        keys = [(t.project, t.id) if isinstance(t, Workflow) else tuple(t) for _action, t in pending]
+        bundle.publish_after_commit(keys, session.get_bind())
         return
     from include.workflows.compiler import compile_workflow, remove_compiled
 

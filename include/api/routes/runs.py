@@ -191,7 +191,8 @@ def trigger_run(project: ProjectSlug, workflow: WorkflowSlug, body: RunCreate, u
         raise Unprocessable("Invalid event", errors=errors) from None
     workflow_id = row.id
     session.commit()  # release the row before the (slow) Airflow round trips
-    started = start_run(workflow_id, event.to_conf(), note=body.note or f"started by {user.username} via AutoPR",
+    started = start_run(workflow_id, {**event.to_conf(), "workflow_version": row.current_version},
+                        note=body.note or f"started by {user.username} via AutoPR",
                         user_token=_token_from(request))
     with airflow_client(_token_from(request)) as client:
         run = _airflow_call(client.get_dag_run, started["dag_id"], started["run_id"]) or {"dag_run_id": started["run_id"]}

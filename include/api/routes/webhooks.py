@@ -230,7 +230,8 @@ def _dispatch(event_name: str, delivery_id: str, payload: Any, project: str | No
     runs: list[StartedRun] = []
     for workflow_id, _project_id, slug, _version in matched:
         try:
-            started = start_run(workflow_id, event.to_conf(), run_id=webhook_run_id(delivery_id, workflow_id),
+            started = start_run(workflow_id, {**event.to_conf(), "workflow_version": _version},
+                                run_id=webhook_run_id(delivery_id, workflow_id),
                                 note=f"GitHub {event_name} delivery {delivery_id}")
             runs.append(StartedRun(workflow_id=workflow_id, project=slug, **started))
         except ProblemError as exc:  # one workflow's failure must not stop the others
