@@ -26,6 +26,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "AUTOPR_"
 
 
+def is_http_uri(uri: str) -> bool:
+    """Whether ``uri`` addresses an MLflow server over HTTP (a client's tracking URI, never a store)."""
+    return uri.strip().lower().startswith(("http://", "https://"))
+
+
 class SettingsError(RuntimeError):
     """A setting is malformed or points at something unreachable.
 
@@ -58,11 +63,40 @@ class Settings(BaseSettings):
     )
     mlflow_tracking_uri: str = Field(
         default="",
-        description="MLflow tracking store. Default: sqlite:///<state_dir>/mlflow.db.",
+        description="Where MLflow clients (API server, DAG tasks, workers) track and register models:"
+        " http(s)://<host>:<port> of the MLflow server when several hosts share it, or a database URL written"
+        " directly. Default: mlflow_backend_store_uri (on one machine the tasks and the server share the store).",
+    )
+    mlflow_backend_store_uri: str = Field(
+        default="",
+        description="Database the MLflow server role keeps runs and the registry in (postgresql://... for several"
+        " hosts; never an http URI). Default: mlflow_tracking_uri when that is a database URL, else"
+        " sqlite:///<state_dir>/mlflow.db.",
     )
     mlflow_artifact_root: str = Field(
         default="",
-        description="Where the local MLflow server stores artifacts. Default: <state_dir>/mlartifacts.",
+        description="Artifact root of experiments created by clients that write a database directly, and the"
+        " server's --default-artifact-root when it does not serve artifacts; an object store URI (s3://bucket/prefix)"
+        " is used as given. Clients on http leave it to the server. Default: <state_dir>/mlartifacts.",
+    )
+    mlflow_serve_artifacts: bool = Field(
+        default=True,
+        description="The MLflow server stores and serves artifacts itself (mlflow-artifacts:/ URIs), so clients need"
+        " no access to its files; false: clients read and write mlflow_artifact_root (an object store) themselves.",
+    )
+    mlflow_artifacts_destination: str = Field(
+        default="",
+        description="Where the MLflow server keeps the artifacts it serves: a directory or an object store URI"
+        " (s3://...). Default: <state_dir>/mlartifacts.",
+    )
+    mlflow_host: str = Field(
+        default="127.0.0.1", min_length=1,
+        description="Interface the MLflow server binds to (0.0.0.0: reachable from other hosts).",
+    )
+    mlflow_allowed_hosts: str = Field(
+        default="",
+        description="Host headers the MLflow server accepts (its --allowed-hosts, comma-separated, e.g."
+        " mlflow.internal:5000). Default: MLflow's own (localhost and private IP addresses).",
     )
     jwt_secret: str = Field(
         default="",
@@ -293,6 +327,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("mlflow_backend_store_uri")
+    @classmethod
+    def _check_mlflow_backend_store_uri(cls, value: str) -> str:
+        if is_http_uri(value):
+            raise ValueError("an http(s) URI names a tracking server, not a store it can keep runs in: give the"
+                             " server a database URL (postgresql://...) and the clients the http URI as"
+                             f" {ENV_PREFIX}MLFLOW_TRACKING_URI")
+        return value
+
     @model_validator(mode="after")
     def _fill_derived_defaults(self) -> Settings:
         """Derive the state-dir based defaults once the state dir is known."""
@@ -301,10 +344,19 @@ class Settings(BaseSettings):
         self.state_dir = state
         if not self.database_url:
             self.database_url = f"sqlite:///{state / 'autopr.db'}"
+        # The server's store and the clients' URI follow each other when only one is set; an http tracking
+        # URI is a client setting only and never becomes the server's store.
+        if not self.mlflow_backend_store_uri:
+            if self.mlflow_tracking_uri and not is_http_uri(self.mlflow_tracking_uri):
+                self.mlflow_backend_store_uri = self.mlflow_tracking_uri
+            else:
+                self.mlflow_backend_store_uri = f"sqlite:///{state / 'mlflow.db'}"
         if not self.mlflow_tracking_uri:
-            self.mlflow_tracking_uri = f"sqlite:///{state / 'mlflow.db'}"
+            self.mlflow_tracking_uri = self.mlflow_backend_store_uri
         if not self.mlflow_artifact_root:
             self.mlflow_artifact_root = str(state / "mlartifacts")
+        if not self.mlflow_artifacts_destination:
+            self.mlflow_artifacts_destination = str(state / "mlartifacts")
         if not self.airflow_api_url:
             self.airflow_api_url = f"http://{self.airflow_host}:{self.airflow_port}"
         if not self.airflow_ui_url:

@@ -40,10 +40,37 @@ CHALLENGER = "challenger"
 PIP_REQUIREMENTS = ["scikit-learn", "xgboost", "pandas", "numpy", "pyarrow"]
 
 
+def experiment_artifact_location(settings: Settings | None = None, subdir: str | None = None) -> str | None:
+    """The artifact location to create a new experiment with, or None to let the tracking server choose.
+
+    Why: a client that talks HTTP to the MLflow server must not name a path on
+    its own disk (other hosts, and the server, could not read it) — the
+    server's default (``mlflow-artifacts:/`` when it serves artifacts, else its
+    object store root) is the right one.  A client writing a database directly
+    has no server to ask and names ``mlflow_artifact_root``: an object store URI
+    is kept exactly as configured, only a local directory becomes a
+    ``file://`` URI (and is created).
+    """
+    from include.settings import is_http_uri
+
+    settings = settings or get_settings()
+    if is_http_uri(settings.mlflow_tracking_uri):
+        return None
+    root = settings.mlflow_artifact_root
+    if ":" in root.split("/", 1)[0]:  # a URI (s3://, gs://, file://, mlflow-artifacts:/ ...): as configured
+        return f"{root.rstrip('/')}/{subdir}" if subdir else root
+    folder = Path(root).expanduser().resolve()
+    if subdir:
+        folder = folder / subdir
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.as_uri()
+
+
 def configure(settings: Settings | None = None):
     """Point MLflow at the platform's tracking store; returns (client, experiment_id)."""
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     settings = settings or get_settings()
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
@@ -52,13 +79,17 @@ def configure(settings: Settings | None = None):
     client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
     if experiment is None:
-        artifact_root = Path(settings.mlflow_artifact_root)
-        artifact_root.mkdir(parents=True, exist_ok=True)
-        experiment_id = client.create_experiment(
-            EXPERIMENT_NAME,
-            artifact_location=artifact_root.resolve().as_uri(),
-            tags={"autopr.purpose": "severity prediction from reviewer feedback"},
-        )
+        try:
+            experiment_id = client.create_experiment(
+                EXPERIMENT_NAME,
+                artifact_location=experiment_artifact_location(settings),
+                tags={"autopr.purpose": "severity prediction from reviewer feedback"},
+            )
+        except MlflowException:  # another worker created it between our look-up and create
+            experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+            if experiment is None:
+                raise
+            experiment_id = experiment.experiment_id
     else:
         experiment_id = experiment.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)

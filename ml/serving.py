@@ -110,10 +110,19 @@ class ModelCache:
             return self._locks.setdefault(key, threading.Lock())
 
     def _load_version(self, name: str, alias: str, mv: Any) -> LoadedModel:
+        import tempfile
+
+        import mlflow.artifacts
         import mlflow.sklearn
 
         uri = self._mlflow_client().get_model_version_download_uri(name, mv.version)
-        model = mlflow.sklearn.load_model(uri)
+        # Download through this cache's tracking URI, not MLflow's process-global one: an
+        # ``mlflow-artifacts:/`` location is resolved against the server it names, and the
+        # serving process may never have set (or may share) the global URI.
+        with tempfile.TemporaryDirectory(prefix="autopr-model-") as tmp:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp,
+                                                        tracking_uri=self.tracking_uri)
+            model = mlflow.sklearn.load_model(local)
         if not hasattr(model, "predict_proba"):
             raise TypeError(f"{name} v{mv.version} has no predict_proba")
         classes = tuple(str(c) for c in getattr(model, "classes_", ()))

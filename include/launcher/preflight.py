@@ -59,15 +59,18 @@ def directories(settings: Settings) -> list[tuple[str, Path]]:
         ("dataset_dir", settings.dataset_dir),
     ]
     for field, url in (("database_url", settings.database_url), ("mlflow_tracking_uri", settings.mlflow_tracking_uri),
+                       ("mlflow_backend_store_uri", settings.mlflow_backend_store_uri),
                        ("airflow_database_url", settings.airflow_database_url)):
         folder = _sqlite_dir(url)
         if folder is not None:
             dirs.append((field, folder))
-    artifact_root = settings.mlflow_artifact_root
-    if artifact_root and "://" not in artifact_root:
-        dirs.append(("mlflow_artifact_root", Path(artifact_root)))
-    elif artifact_root.startswith("file://"):
-        dirs.append(("mlflow_artifact_root", Path(artifact_root.removeprefix("file://"))))
+    # Local artifact directories only: object stores (s3://...) and mlflow-artifacts:/ are not ours to create.
+    for field in ("mlflow_artifact_root", "mlflow_artifacts_destination"):
+        location = getattr(settings, field)
+        if location and ":" not in location.split("/", 1)[0]:
+            dirs.append((field, Path(location)))
+        elif location.startswith("file://"):
+            dirs.append((field, Path(location.removeprefix("file://"))))
     return dirs
 
 

@@ -39,9 +39,21 @@ def _airflow(*args: str) -> Callable[[Settings], list[str]]:
 
 
 def _mlflow_argv(settings: Settings) -> list[str]:
-    return [str(BIN_DIR / "mlflow"), "server", "--backend-store-uri", settings.mlflow_tracking_uri,
-            "--default-artifact-root", settings.mlflow_artifact_root, "--host", "127.0.0.1",
-            "--port", str(settings.mlflow_port), "--workers", "1"]
+    """The MLflow server: its own backend store (never the clients' http URI), artifacts served or in an object store.
+
+    Serving artifacts (the default) makes new experiments' roots ``mlflow-artifacts:/``, so clients on other
+    hosts upload and download through the server and need no access to its files.  Without it the server only
+    names ``mlflow_artifact_root`` (an object store every client can reach) as the root of new experiments.
+    """
+    argv = [str(BIN_DIR / "mlflow"), "server", "--backend-store-uri", settings.mlflow_backend_store_uri,
+            "--host", settings.mlflow_host, "--port", str(settings.mlflow_port), "--workers", "1"]
+    if settings.mlflow_serve_artifacts:
+        argv += ["--serve-artifacts", "--artifacts-destination", settings.mlflow_artifacts_destination]
+    else:
+        argv += ["--no-serve-artifacts", "--default-artifact-root", settings.mlflow_artifact_root]
+    if settings.mlflow_allowed_hosts:
+        argv += ["--allowed-hosts", settings.mlflow_allowed_hosts]
+    return argv
 
 
 def _dashboard_url(settings: Settings) -> str:
@@ -49,7 +61,13 @@ def _dashboard_url(settings: Settings) -> str:
 
 
 def _mlflow_url(settings: Settings) -> str:
-    return f"http://127.0.0.1:{settings.mlflow_port}"
+    """The MLflow server as this host reaches it: its bind address, loopback when it binds every interface."""
+    host = settings.mlflow_host
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{settings.mlflow_port}"
 
 
 ROLES: dict[str, Role] = {role.name: role for role in (
