@@ -141,7 +141,8 @@ class Settings(BaseSettings):
     mlflow_port: int = Field(default=5000, ge=1, le=65535)
     airflow_api_url: str = Field(
         default="",
-        description="Base URL of Airflow's API server as seen by the platform. Default: http://<airflow_host>:<airflow_port>.",
+        description="Base URL of Airflow's API server as every other process reaches it (workers' execution API,"
+        " the sidecar, the platform API). Default: http://<airflow_host>:<airflow_port>.",
     )
     airflow_database_url: str | None = Field(
         default=None,
@@ -358,7 +359,9 @@ class Settings(BaseSettings):
         if not self.mlflow_artifacts_destination:
             self.mlflow_artifacts_destination = str(state / "mlartifacts")
         if not self.airflow_api_url:
-            self.airflow_api_url = f"http://{self.airflow_host}:{self.airflow_port}"
+            # Bound to every interface, the API server is still reached on this host through the loopback.
+            reachable = "127.0.0.1" if self.airflow_host in ("0.0.0.0", "::", "") else self.airflow_host  # noqa: S104
+            self.airflow_api_url = f"http://{reachable}:{self.airflow_port}"
         if not self.airflow_ui_url:
             self.airflow_ui_url = self.airflow_api_url
         if str(self.dataset_dir) in ("", "."):

@@ -318,10 +318,11 @@ def _pip_requirements() -> list[str]:
     return [f"{pkg}=={version(pkg)}" for pkg in ("scikit-learn", "numpy", "pandas", "scipy")]
 
 
-def _artifact_location(settings: Any, experiment: str) -> str:
-    from pathlib import Path
+def _artifact_location(settings: Any, experiment: str) -> str | None:
+    """Where a new experiment keeps artifacts: the registry's one rule (None lets an HTTP tracking server choose)."""
+    from ml.registry import experiment_artifact_location
 
-    return (Path(settings.mlflow_artifact_root) / experiment).as_uri()
+    return experiment_artifact_location(settings, experiment)
 
 
 # -- synthetic feedback (benchmarks and tests; clearly not real reviewers) -----------------------

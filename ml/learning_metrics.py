@@ -204,10 +204,11 @@ def log_to_mlflow(metrics: dict[str, Any], *, project: str, tracking_uri: str | 
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
-        from pathlib import Path
+
+        from ml.registry import experiment_artifact_location
 
         exp_id = client.create_experiment(
-            experiment, artifact_location=(Path(settings.mlflow_artifact_root) / experiment).as_uri())
+            experiment, artifact_location=experiment_artifact_location(settings, experiment))
     else:
         exp_id = exp.experiment_id
     run = client.create_run(exp_id, run_name=f"{project}-metrics", tags={"project": project})

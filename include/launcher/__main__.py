@@ -63,6 +63,10 @@ def run(settings, overwrite_settings: bool) -> int:
 
 def run_role(settings, name: str) -> int:
     """Replace this process with the role's command, so the container's signals reach it directly."""
+    if name == "airflow-api-server":
+        from include.launcher.airflow_env import write_admin_password
+
+        write_admin_password(settings)  # the simple auth manager reads its users from this file
     service = service_for(name, settings)
     if service.cwd is not None:
         os.chdir(service.cwd)
@@ -88,17 +92,20 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(command).add_argument("name", choices=sorted(ROLES))
     args = parser.parse_args(argv)
 
-    from include.launcher.preflight import check_settings
+    from include.launcher.preflight import check_role_secrets, check_settings
 
     try:
+        if args.command in ("init", "role"):
+            check_role_secrets(args.name if args.command == "role" else "init")
         settings = check_settings()
     except SettingsError as exc:
         print(f"[autopr] {exc}", file=sys.stderr)
         return 2
     if args.command == "init":
-        from include.launcher.platform import prepare
+        from include.launcher.platform import apply_airflow_settings_in_process, prepare
 
-        prepare(settings, on_progress=_say)
+        user, password = prepare(settings, on_progress=_say)
+        _say(f"airflow_settings.yaml: {apply_airflow_settings_in_process(settings, user, password)}")
         return 0
     if args.command == "role":
         return run_role(settings, args.name)

@@ -22,7 +22,7 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     given = {key: value for key, value in env.items() if key.startswith("AIRFLOW__")}
     home = settings.airflow_home
     venv_bin = str(Path(sys.executable).parent)
-    api = f"http://{settings.airflow_host}:{settings.airflow_port}"
+    api = settings.airflow_api_url.rstrip("/")
     env.update(
         {
             # standalone starts its components as `airflow` subprocesses found on PATH

@@ -101,31 +101,58 @@ def _write(client: httpx.Client, collection: str, key: str, body: dict[str, Any]
 _KEYS = {"connections": {"connection_id"}, "pools": {"name"}, "variables": {"key"}}
 
 
-def apply(api_url: str, token: str, spec: AirflowSettingsFile, overwrite: bool = False) -> dict[str, dict[str, int]]:
-    """Write every connection, pool and variable; return per collection how many were created, kept, updated."""
+def apply(client: httpx.Client, spec: AirflowSettingsFile, overwrite: bool = False) -> dict[str, dict[str, int]]:
+    """Write every connection, pool and variable through ``client`` (authenticated on Airflow's REST API).
+
+    Returns per collection how many were created, kept and updated.
+    """
     counts: dict[str, dict[str, int]] = {}
 
     def record(collection: str, outcome: str) -> None:
         per = counts.setdefault(collection, {"created": 0, "kept": 0, "updated": 0})
         per[outcome] += 1
 
-    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=15) as client:
-        for conn in spec.airflow.connections:
-            extra = conn.conn_extra
-            body = {
-                "connection_id": conn.conn_id, "conn_type": conn.conn_type, "host": conn.conn_host,
-                "schema": conn.conn_schema, "login": conn.conn_login, "password": conn.conn_password,
-                "port": conn.conn_port, "description": conn.conn_description,
-                "extra": json.dumps(extra) if isinstance(extra, dict) else extra,
-            }
-            record("connections", _write(client, "connections", conn.conn_id, body, overwrite))
-        for pool in spec.airflow.pools:
-            body = {"name": pool.pool_name, "slots": pool.pool_slot, "description": pool.pool_description}
-            record("pools", _write(client, "pools", pool.pool_name, body, overwrite))
-        for var in spec.airflow.variables:
-            body = {"key": var.variable_name, "value": var.variable_value, "description": var.variable_description}
-            record("variables", _write(client, "variables", var.variable_name, body, overwrite))
+    for conn in spec.airflow.connections:
+        extra = conn.conn_extra
+        body = {
+            "connection_id": conn.conn_id, "conn_type": conn.conn_type, "host": conn.conn_host,
+            "schema": conn.conn_schema, "login": conn.conn_login, "password": conn.conn_password,
+            "port": conn.conn_port, "description": conn.conn_description,
+            "extra": json.dumps(extra) if isinstance(extra, dict) else extra,
+        }
+        record("connections", _write(client, "connections", conn.conn_id, body, overwrite))
+    for pool in spec.airflow.pools:
+        body = {"name": pool.pool_name, "slots": pool.pool_slot, "description": pool.pool_description}
+        record("pools", _write(client, "pools", pool.pool_name, body, overwrite))
+    for var in spec.airflow.variables:
+        body = {"key": var.variable_name, "value": var.variable_value, "description": var.variable_description}
+        record("variables", _write(client, "variables", var.variable_name, body, overwrite))
     return counts
+
+
+def apply_over_http(api_url: str, username: str, password: str, spec: AirflowSettingsFile,
+                    overwrite: bool = False) -> dict[str, dict[str, int]]:
+    """Through a running API server (``./autopr run``, once it is healthy)."""
+    token = get_token(api_url, username, password)
+    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=15) as client:
+        return apply(client, spec, overwrite)
+
+
+def apply_in_process(username: str, password: str, spec: AirflowSettingsFile,
+                     overwrite: bool = False) -> dict[str, dict[str, int]]:
+    """Through Airflow's own API app in this process: the init step runs before any API server exists.
+
+    The requests, bodies and answers are the same as over HTTP; only the transport differs.  Airflow must
+    be configured by this process's environment before it is imported (see ``main``).
+    """
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(), base_url="http://airflow.init") as client:
+        resp = client.post("/auth/token", json={"username": username, "password": password})
+        resp.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+        return apply(client, spec, overwrite)
 
 
 def summary(counts: dict[str, dict[str, int]]) -> str:
@@ -134,3 +161,20 @@ def summary(counts: dict[str, dict[str, int]]) -> str:
         said = ", ".join(f"{n} {outcome}" for outcome, n in per.items() if n)
         parts.append(f"{collection} {said}")
     return "; ".join(parts) or "nothing to apply"
+
+
+def main() -> None:
+    """``python -m include.launcher.airflow_settings [--overwrite]``, run by the init step in Airflow's environment."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(description="apply airflow_settings.yaml through Airflow's API app in-process")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args()
+    counts = apply_in_process(os.environ["AUTOPR_ADMIN_USERNAME"], os.environ["AUTOPR_ADMIN_PASSWORD"], load(),
+                              overwrite=args.overwrite)
+    print(json.dumps(counts))
+
+
+if __name__ == "__main__":
+    main()

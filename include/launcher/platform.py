@@ -12,7 +12,9 @@ step that replaces it.
 from __future__ import annotations
 
 import fcntl
+import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,7 +22,7 @@ from include.launcher import airflow_settings
 from include.launcher.airflow_env import airflow_env, write_admin_password
 from include.launcher.health import AIRFLOW_COMPONENTS, airflow_all_healthy, airflow_health  # noqa: F401 (re-export)
 from include.launcher.processes import RestartPolicy, ServiceFailed, Supervisor
-from include.launcher.roles import BIN_DIR, build_services
+from include.launcher.roles import build_services, executable
 from include.settings import Settings
 
 
@@ -40,7 +42,7 @@ def migrate_airflow_db(settings: Settings, base_env: dict[str, str] | None = Non
     log = settings.state_dir / "logs" / "airflow-db-migrate.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        result = subprocess.run([str(BIN_DIR / "airflow"), "db", "migrate"], check=False, env=airflow_env(settings, base_env),
+        result = subprocess.run([executable("airflow"), "db", "migrate"], check=False, env=airflow_env(settings, base_env),
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=900)
     if result.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
@@ -72,10 +74,24 @@ def make_supervisor(settings: Settings, base_env: dict[str, str] | None = None,
 
 
 def apply_airflow_settings(settings: Settings, user: str, password: str, overwrite: bool = False) -> str:
-    token = airflow_settings.get_token(settings.airflow_api_url, user, password)
-    counts = airflow_settings.apply(settings.airflow_api_url, token, airflow_settings.load(),
-                                    overwrite=overwrite or settings.airflow_settings_overwrite)
+    """Seed airflow_settings.yaml through the running API server."""
+    counts = airflow_settings.apply_over_http(settings.airflow_api_url, user, password, airflow_settings.load(),
+                                              overwrite=overwrite or settings.airflow_settings_overwrite)
     return airflow_settings.summary(counts)
+
+
+def apply_airflow_settings_in_process(settings: Settings, user: str, password: str,
+                                      base_env: dict[str, str] | None = None, overwrite: bool = False) -> str:
+    """Seed airflow_settings.yaml before any API server runs (a deployment's init): Airflow's API app in a child
+    process configured exactly like the components."""
+    env = {**airflow_env(settings, base_env), "AUTOPR_ADMIN_USERNAME": user, "AUTOPR_ADMIN_PASSWORD": password}
+    argv = [sys.executable, "-m", "include.launcher.airflow_settings"]
+    if overwrite or settings.airflow_settings_overwrite:
+        argv.append("--overwrite")
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode != 0:
+        raise ServiceFailed(f"applying airflow_settings.yaml failed:\n{result.stderr[-3000:]}")
+    return airflow_settings.summary(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 def start_platform(settings: Settings, base_env: dict[str, str] | None = None, on_progress=print,

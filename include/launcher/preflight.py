@@ -9,6 +9,7 @@ default names the path or server that failed (and which setting would move it).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -115,3 +116,32 @@ def _check_redis(settings: Settings) -> None:
         client.close()
     except Exception as exc:
         raise SettingsError(f"AUTOPR_REDIS_URL: Redis at {settings.redis_url} is unreachable: {exc}") from None
+
+
+# What every container of a deployment must share, by role. Generated-once files in a state directory are
+# per host: each container would invent its own, and tokens, encrypted connections and sessions would not verify.
+_SHARED_SECRETS = {
+    "AUTOPR_JWT_SECRET": "signs and verifies every token (Airflow's [api_auth] jwt_secret, the sidecar, the API)",
+    "AIRFLOW__CORE__FERNET_KEY": "encrypts connection passwords in Airflow's database",
+    "AIRFLOW__API__SECRET_KEY": "signs Airflow's UI sessions and log-server requests",
+}
+_ROLE_SECRETS = {
+    "dashboard": ("AUTOPR_JWT_SECRET",),
+    "mlflow": (),
+}
+
+
+def check_role_secrets(role: str, environ: dict[str, str] | None = None) -> None:
+    """Refuse to start one role of a deployment with secrets it would otherwise generate for itself alone."""
+    env = os.environ if environ is None else environ
+    needed = list(_ROLE_SECRETS.get(role, tuple(_SHARED_SECRETS)))
+    if role in ("init", "airflow-api-server"):
+        needed.append("AUTOPR_ADMIN_PASSWORD")
+    missing = [name for name in needed if not env.get(name)]
+    if missing:
+        why = "; ".join(f"{name} {_SHARED_SECRETS.get(name, 'is the admin login the API server accepts')}"
+                        for name in missing)
+        raise SettingsError(f"{', '.join(missing)}: must be set to run the {role} role on its own, the same in every "
+                            f"container ({why}). Generate values with: python -c 'import secrets; "
+                            f"print(secrets.token_urlsafe(32))' (the Fernet key: python -c 'from cryptography.fernet "
+                            f"import Fernet; print(Fernet.generate_key().decode())')")

@@ -11,6 +11,7 @@ its own.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,12 @@ from include.settings import REPO_ROOT, Settings
 BIN_DIR = Path(sys.executable).parent
 
 
+def executable(name: str) -> str:
+    """A console script of this environment: beside the interpreter in a virtualenv, else on PATH (the image)."""
+    beside = BIN_DIR / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
 @dataclass(frozen=True)
 class Role:
     name: str
@@ -35,7 +42,7 @@ class Role:
 
 
 def _airflow(*args: str) -> Callable[[Settings], list[str]]:
-    return lambda settings: [str(BIN_DIR / "airflow"), *args]
+    return lambda settings: [executable("airflow"), *args]
 
 
 def _mlflow_argv(settings: Settings) -> list[str]:
@@ -45,7 +52,7 @@ def _mlflow_argv(settings: Settings) -> list[str]:
     hosts upload and download through the server and need no access to its files.  Without it the server only
     names ``mlflow_artifact_root`` (an object store every client can reach) as the root of new experiments.
     """
-    argv = [str(BIN_DIR / "mlflow"), "server", "--backend-store-uri", settings.mlflow_backend_store_uri,
+    argv = [executable("mlflow"), "server", "--backend-store-uri", settings.mlflow_backend_store_uri,
             "--host", settings.mlflow_host, "--port", str(settings.mlflow_port), "--workers", "1"]
     if settings.mlflow_serve_artifacts:
         argv += ["--serve-artifacts", "--artifacts-destination", settings.mlflow_artifacts_destination]
@@ -78,7 +85,7 @@ ROLES: dict[str, Role] = {role.name: role for role in (
          lambda s, since: health.heartbeat_since(s, "dag-processor", since)),
     Role("airflow-triggerer", _airflow("triggerer"), lambda s, since: health.heartbeat_since(s, "triggerer", since)),
     Role("airflow-celery-worker",
-         lambda s: [str(BIN_DIR / "airflow"), "celery", "worker", "--celery-hostname", s.celery_worker_node],
+         lambda s: [executable("airflow"), "celery", "worker", "--celery-hostname", s.celery_worker_node],
          lambda s, since: health.celery_worker_healthy(s)),
     Role("dashboard", lambda s: [sys.executable, "-m", "dashboard_server"],
          lambda s, since: health.http_ok(f"{_dashboard_url(s)}/healthz"), url=_dashboard_url, cwd=lambda s: REPO_ROOT),

@@ -20,7 +20,8 @@ USER_CONN = {"connection_id": "github_default", "conn_type": "github", "host": "
 
 
 def _apply(platform, overwrite: bool) -> dict:
-    return airflow_settings.apply(platform.airflow_url, platform.token(), airflow_settings.load(), overwrite=overwrite)
+    return airflow_settings.apply_over_http(platform.airflow_url, platform.username, platform.password,
+                                            airflow_settings.load(), overwrite=overwrite)
 
 
 def test_seed_keeps_user_changes_and_overwrite_restores_the_file(platform):

@@ -142,6 +142,8 @@ class OneHost:
             return str(self.port(service.name, int(value)))
         if value.startswith(CONTAINER_ROOT):
             return self.path(service, value)
+        if value.startswith("file://" + CONTAINER_ROOT):
+            return "file://" + self.path(service, value.removeprefix("file://"))
         if "://" in value:
             return self.url(value, services)
         return value
