@@ -48,8 +48,8 @@ COPY --from=editor --chown=50000:0 /src/include/api/static/editor/ /opt/airflow/
 
 # Mount points of the deployments' volumes exist in the image, owned by the airflow user and group-writable:
 # a new Docker named volume copies this ownership, and Kubernetes volumes with fsGroup 0 keep group access.
-RUN mkdir -p /opt/airflow/state /opt/airflow/bundle /opt/airflow/mlartifacts /opt/airflow/logs \
- && chmod -R g+rwX /opt/airflow/state /opt/airflow/bundle /opt/airflow/mlartifacts /opt/airflow/logs
+RUN mkdir -p /opt/airflow/state /opt/airflow/bundle /opt/airflow/datasets /opt/airflow/mlartifacts /opt/airflow/logs \
+ && chmod -R g+rwX /opt/airflow/state /opt/airflow/bundle /opt/airflow/datasets /opt/airflow/mlartifacts /opt/airflow/logs
 
 # CONNECTION_CHECK_MAX_COUNT=0: the entrypoint would otherwise run `airflow db check` against Airflow's default
 # database before every command; the platform's database URL reaches Airflow only through the launcher, whose

@@ -102,13 +102,18 @@ def test_reviews_and_learning_loop_run_on_both_workers(cluster, git_repo):
         api.task_states("ml_feature_export", export_id)
 
     def retrained():
-        items = api.client.get("/api/v2/dags/ml_retrain/dagRuns",
-                               params={"run_type": "asset_triggered"}).json()["dag_runs"]
-        done = [r for r in items if r["state"] in ("success", "failed")]
+        items = api.client.get("/api/v2/dags/ml_retrain/dagRuns").json()["dag_runs"]
+        done = [r for r in items if r["run_type"] == "asset_triggered" and r["state"] in ("success", "failed")]
         return done[0] if done else None
 
     run = api.wait(retrained, 600, "ml_retrain started by the export's Asset")
     assert run["state"] == "success", api.task_states("ml_retrain", run["dag_run_id"])
+    from mlflow import MlflowClient
+
+    from ml.registry import CHALLENGER, MODEL_NAME
+
+    registered = MlflowClient(cluster.url("mlflow", 5000)).get_model_version_by_alias(MODEL_NAME, CHALLENGER)
+    assert registered.source.startswith(("mlflow-artifacts:", "models:/")), registered.source
 
     executed = {worker: executed_on(cluster, worker) for worker in WORKERS}
     assert all(executed.values()), f"tasks per worker: {executed}"

@@ -146,7 +146,25 @@ class OneHost:
             return "file://" + self.path(service, value.removeprefix("file://"))
         if "://" in value:
             return self.url(value, services)
-        return value
+        return self.host_list(value, services)
+
+    def host_list(self, value: str, services: dict[str, ComposeService]) -> str:
+        """``name[:port],...`` naming compose services (e.g. MLflow's allowed hosts) as this host's addresses."""
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        hosts = [entry.partition(":")[0] for entry in entries]
+        if not entries or not any(h in services for h in hosts) or not all(h in services or h == "localhost"
+                                                                             for h in hosts):
+            return value
+        mapped = []
+        for entry in entries:
+            name, _, port = entry.partition(":")
+            if name in services and port.isdigit():
+                mapped.append(f"127.0.0.1:{self.port(name, int(port))}")
+            elif name in services:
+                mapped.append("127.0.0.1")
+            else:
+                mapped.append(entry)
+        return ",".join(mapped)
 
     def url(self, value: str, services: dict[str, ComposeService]) -> str:
         if value.startswith(("postgresql", "db+postgresql")):
