@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,7 @@ from dashboard_server.payloads import SLUG_PATTERN, LoginRequest, describe
 from include.auth.tokens import Identity, TokenError, verify_token
 from include.settings import get_settings
 
+log = logging.getLogger("dashboard_server")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 FEED_MAX = 200
 
@@ -47,24 +49,58 @@ def _identity(request: Request) -> Identity | JSONResponse:
         return _problem(401, exc.reason, "Authorization")
 
 
+def _authenticated(request: Request) -> bool:
+    """A valid Airflow JWT came with the request (only such callers see hosts and error texts)."""
+    return not isinstance(_identity(request), JSONResponse)
+
+
+def _health_reasons(server) -> dict[str, str]:
+    """What is wrong now, by component; the values may name hosts and ports (error texts)."""
+    reasons: dict[str, str] = {}
+    if server.sweep_failure is not None:
+        reasons["database"] = server.sweep_failure
+    if server.relay_failing():
+        reasons["relay"] = server.relay_stats.last_error
+    for name, state in server.task_status().items():
+        if state != "running":
+            reasons[f"task:{name}"] = f"background task {name!r} stopped"
+    return reasons
+
+
 async def healthz(request: Request) -> JSONResponse:
+    """Status and counters for anyone; why something fails only with a valid token.
+
+    Probes and dashboards poll this anonymously, so the anonymous answer names
+    failing components but never an error text, a host or a lease owner (a host
+    name): a database driver's message carries the server's address.
+    """
     from dashboard_server import server
 
-    return JSONResponse(
-        {
-            "status": "ok",
-            "connections": len(server.fanout.clients),
-            "rooms": len(server.fanout.rooms),
-            "replaying": sum(1 for c in server.fanout.clients.values() if c.holding),
-            "frames": dict(FRAME_PATHS),
-            "redis": bool(get_settings().redis_url),
-            "tasks": server.task_status(),
-            "relay": dataclasses.asdict(server.relay_stats) if server.relay_stats is not None else None,
-            "gc": server.gc_policy.status(),
-            "order": server.sequencer.status(),
-            "reconciler": server.reconciler_lease.status() if server.reconciler_lease is not None else None,
-        }
-    )
+    reasons = _health_reasons(server)
+    relay = dataclasses.asdict(server.relay_stats) if server.relay_stats is not None else None
+    reconciler = server.reconciler_lease.status() if server.reconciler_lease is not None else None
+    body = {
+        "status": "degraded" if reasons else "ok",
+        "failing": sorted(reasons),
+        "connections": len(server.fanout.clients),
+        "rooms": len(server.fanout.rooms),
+        "replaying": sum(1 for c in server.fanout.clients.values() if c.holding),
+        "frames": dict(FRAME_PATHS),
+        "redis": bool(get_settings().redis_url),
+        "tasks": server.task_status(),
+        "relay": relay,
+        "gc": server.gc_policy.status(),
+        "order": server.sequencer.status(),
+        "reconciler": reconciler,
+    }
+    if _authenticated(request):
+        body["reasons"] = reasons
+    else:
+        if relay is not None:
+            relay.pop("last_error", None)
+        if reconciler is not None:
+            reconciler.pop("owner", None)
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 async def metrics_view(request: Request) -> Response:
@@ -90,7 +126,9 @@ async def login(request: Request) -> JSONResponse:
         async with httpx.AsyncClient(timeout=10.0) as client:
             reply = await client.post(url, json={"username": body.username, "password": body.password})
     except httpx.HTTPError as exc:
-        return _problem(502, f"Airflow is unreachable at {url}: {exc.__class__.__name__}")
+        # Anyone may call the login: the address Airflow is reached at goes to the log, not to them.
+        log.warning("login: Airflow is unreachable at %s (%s)", url, exc)
+        return _problem(502, f"Airflow is unreachable ({exc.__class__.__name__})")
     if reply.status_code in (401, 403):
         return _problem(401, "invalid username or password", "password")
     if reply.status_code >= 400:

@@ -2,7 +2,9 @@
 
 A private registry keeps the output to what the dashboard does; buckets of the
 latency histogram match the targets (100 ms for spread rooms, 250 ms for one
-big room).
+big room).  Prometheus scrapes ``/metrics`` anonymously, so no label or value
+here may carry a host, URL or error text; why something fails is only in an
+authenticated ``/healthz``.
 """
 
 from __future__ import annotations
@@ -68,3 +70,57 @@ FRAMES_DIRECT = Gauge(
 FRAMES_DIRECT.set_function(lambda: _frame_paths()["direct"])
 FRAMES_QUEUED = Gauge("dashboard_frames_queued_total", "Frames queued to the engine.io writer task", registry=REGISTRY)
 FRAMES_QUEUED.set_function(lambda: _frame_paths()["queued"])
+
+
+class _RelayAndHealth:
+    """The relay's counters and the failing components, read when Prometheus scrapes.
+
+    The relay already counts what it does (``include.events.relay.RelayStats``);
+    reading those numbers at scrape time costs the event path nothing.  Only
+    numbers and component names are exported: ``/metrics`` is scraped
+    anonymously, and the relay's last error names the database host and port.
+    """
+
+    STEPS = ("read", "persisted", "duplicates", "published", "acked")
+
+    def collect(self):
+        import sys
+
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        server = sys.modules.get("dashboard_server.server")
+        stats = getattr(server, "relay_stats", None)
+        relayed = CounterMetricFamily(
+            "dashboard_relay_events",
+            "Events the relay moved from the outbox, by step: read, persisted (new in the database), duplicates"
+            " (already stored), published (handed to the fan-out: events relayed), acked",
+            labels=["step"],
+        )
+        published = CounterMetricFamily(
+            "dashboard_events_relayed", "Events this sidecar's relay persisted and handed to the fan-out"
+        )
+        errors = CounterMetricFamily("dashboard_relay_errors", "Relay steps that failed (each is retried)")
+        failing = GaugeMetricFamily(
+            "dashboard_failing", "1 while a component of this sidecar fails (database, relay, task:<name>)",
+            labels=["component"],
+        )
+        if stats is not None:
+            for step in self.STEPS:
+                relayed.add_metric([step], getattr(stats, step))
+            published.add_metric([], stats.published)
+            errors.add_metric([], stats.errors)
+        if server is not None:
+            from dashboard_server.http import _health_reasons
+
+            for component in _health_reasons(server):
+                failing.add_metric([component], 1)
+        yield published
+        yield relayed
+        yield errors
+        yield failing
+
+    def describe(self):
+        return []
+
+
+REGISTRY.register(_RelayAndHealth())

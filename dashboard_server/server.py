@@ -365,6 +365,7 @@ async def _sweep(stop: asyncio.Event) -> None:
     look reads ids only; whole rows are loaded just for the missing ones, so a
     healthy instance pays one index scan per second.
     """
+    global sweep_failure
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL)
@@ -378,22 +379,64 @@ async def _sweep(stop: asyncio.Event) -> None:
             missing = [i for i in ids if i not in fanout.recent and i not in sequencer.waiting]
             rows = await asyncio.to_thread(db.events_by_ids, missing) if missing else []
         except Exception as exc:  # noqa: BLE001 - the database may be restarting; try again
+            sweep_failure = f"{type(exc).__name__}: {exc}"
             log.warning("sweep: database unavailable (%s)", exc)
             sequencer.expire()
             continue
+        sweep_failure = None
         if ids:
             sequencer.settle(ids[-1], rows)
         sequencer.expire()
 
 
+#: Why the last sweep could not read the database (None: it could).  Only an authenticated
+#: /healthz shows the text: a driver's message names the database host and port.
+sweep_failure: str | None = None
+#: A relay error within this many seconds, not followed by an acknowledged batch, degrades /healthz.
+RELAY_ERROR_WINDOW = 30.0
 relay_stats = None
+
+
+def _timed_relay_stats():
+    """The relay's counters, plus when the last error and the last acknowledged batch happened.
+
+    The relay only counts errors; health needs to know whether they are still
+    happening.  Timestamps are taken when the counters change, so the relay's
+    own code stays as it is; a counter update costs one more Python call.
+    """
+    from dataclasses import dataclass
+
+    from include.events.relay import RelayStats
+
+    @dataclass
+    class TimedRelayStats(RelayStats):
+        last_error_at: float = 0.0
+        last_ack_at: float = 0.0
+
+        def __setattr__(self, name: str, value) -> None:
+            object.__setattr__(self, name, value)
+            if name == "errors":
+                object.__setattr__(self, "last_error_at", time.time())
+            elif name == "acked":
+                object.__setattr__(self, "last_ack_at", time.time())
+
+    return TimedRelayStats()
+
+
+def relay_failing(now: float | None = None) -> bool:
+    """The relay hit an error recently and has acknowledged nothing since."""
+    stats = relay_stats
+    if stats is None or not stats.errors:
+        return False
+    now = time.time() if now is None else now
+    return stats.last_error_at > stats.last_ack_at and now - stats.last_error_at < RELAY_ERROR_WINDOW
 
 
 async def _run_relay(stop: asyncio.Event) -> None:
     global relay_stats
-    from include.events.relay import RelayStats, run_relay
+    from include.events.relay import run_relay
 
-    relay_stats = RelayStats()
+    relay_stats = _timed_relay_stats()
     stages = {name: metrics.RELAY_STAGE.labels(name) for name in ("outbox", "persist", "publish")}
 
     def observe(stage: str, seconds: float) -> None:

@@ -291,6 +291,23 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Celery worker name; the node is <name>@<host name>, so give each worker on one host its own.",
     )
+    # Airflow's own metrics (include/launcher/airflow_env.py turns these into its [metrics] options).
+    airflow_metrics: str = Field(
+        default="none", pattern=r"^(|none|statsd|otel)$",
+        description="Where every Airflow process sends its metrics: none, statsd (UDP to airflow_statsd_host:port;"
+        " needs the statsd package, Airflow's statsd extra) or otel (OTLP to airflow_otel_endpoint).",
+    )
+    airflow_metrics_prefix: str = Field(
+        default="airflow", pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="Prefix of Airflow's metric names (airflow.scheduler_heartbeat, ...): its statsd_prefix/otel_prefix.",
+    )
+    airflow_statsd_host: str = Field(default="127.0.0.1", min_length=1, description="StatsD server Airflow sends to.")
+    airflow_statsd_port: int = Field(default=8125, ge=1, le=65535, description="Its UDP port.")
+    airflow_otel_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP metrics URL of the OpenTelemetry collector (http://collector:4318/v1/metrics)."
+        " Unset: the standard OTEL_EXPORTER_OTLP_METRICS_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT variables.",
+    )
 
     # Fields given through the environment, .env or arguments (not defaults), so errors blame only those.
     _explicit: frozenset[str] = PrivateAttr(default=frozenset())

@@ -89,8 +89,56 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
 
     env.update(airflow_bundle_env(settings))
     # ------------------------------------------------------------------------------------------------------
+    # --- Airflow's own metrics: StatsD or OpenTelemetry, off unless AUTOPR_AIRFLOW_METRICS chooses one -------
+    env.update(_airflow_metrics_env(settings, env))
+    # ------------------------------------------------------------------------------------------------------
     env.update(given)
     return env
+
+
+def _airflow_metrics_env(settings: Settings, env: dict[str, str]) -> dict[str, str]:
+    """The ``[metrics]`` options (and standard ``OTEL_*`` variables) for ``settings.airflow_metrics``.
+
+    Without the ``statsd`` package Airflow quietly sends no metrics (one log line
+    per process), and OpenTelemetry without an endpoint exports nowhere; both are
+    refused here instead, so the run command says what to fix before anything
+    starts.  Airflow deprecated its ``otel_host``/``otel_port``
+    options for the standard OpenTelemetry variables, so those are what the
+    endpoint becomes; an ``OTEL_*`` variable already set wins, like ``AIRFLOW__*``.
+    """
+    from include.settings import ENV_PREFIX, SettingsError
+
+    choice = settings.airflow_metrics or "none"
+    if choice == "none":
+        return {}
+    out = {"AIRFLOW__METRICS__STATSD_ON": "False", "AIRFLOW__METRICS__OTEL_ON": "False"}
+    if choice == "statsd":
+        import importlib.util
+
+        if importlib.util.find_spec("statsd") is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}AIRFLOW_METRICS=statsd needs the statsd package (install Airflow's statsd extra:"
+                " pip install 'apache-airflow[statsd]'), or choose otel"
+            )
+        out.update({
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": settings.airflow_statsd_host,
+            "AIRFLOW__METRICS__STATSD_PORT": str(settings.airflow_statsd_port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": settings.airflow_metrics_prefix,
+        })
+        return out
+    endpoint = settings.airflow_otel_endpoint.strip()
+    if not (endpoint or env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        raise SettingsError(
+            f"{ENV_PREFIX}AIRFLOW_METRICS=otel needs {ENV_PREFIX}AIRFLOW_OTEL_ENDPOINT (the collector's OTLP/HTTP"
+            " metrics URL, e.g. http://collector:4318/v1/metrics) or OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+    out.update({"AIRFLOW__METRICS__OTEL_ON": "True", "AIRFLOW__METRICS__OTEL_PREFIX": settings.airflow_metrics_prefix})
+    if endpoint and not env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+        out["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = endpoint
+    if not env.get("OTEL_SERVICE_NAME"):
+        out["OTEL_SERVICE_NAME"] = "airflow"
+    return out
 
 
 def write_admin_password(settings: Settings) -> tuple[str, str]:

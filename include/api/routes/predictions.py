@@ -21,6 +21,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from include.api import metrics
 from include.api.deps import CurrentUser, authorize
 from include.api.errors import ServiceUnavailable, Unprocessable, problem_responses
 from include.api.types import NO_NUL, SLUG_PATTERN
@@ -151,6 +152,7 @@ def _run(records: list[dict[str, Any]], repository: str, project_id: int, pointe
     except FeatureInputError as exc:
         where = f"{pointer_prefix}/{exc.index}/{exc.field}" if pointer_prefix.endswith("issues") else f"{pointer_prefix}/{exc.field}"
         raise Unprocessable(f"Invalid issue: {where}", errors=[{"pointer": where, "message": str(exc)}]) from None
+    metrics.PREDICTIONS.labels(service.settings.severity_model_name, preds[0].arm).inc(len(preds))
     return service.settings.severity_model_name, preds
 
 

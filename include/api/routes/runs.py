@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from include.airflow_client import AirflowClient, AirflowError, AirflowUnavailable, ui_url
+from include.api import metrics
 from include.api.deps import CurrentUser, DbSession, _token_from, authorize
 from include.api.errors import (
     BadGateway,
@@ -90,6 +91,7 @@ def start_run(workflow_id: int, conf: dict[str, Any], *, run_id: str | None = No
                 client.set_paused(dag_id, False)
             try:
                 run = client.trigger_dag_run(dag_id, conf, run_id=run_id, note=note)
+                metrics.WORKFLOW_RUNS_STARTED.labels(project_slug, workflow.slug).inc()
             except AirflowError as exc:
                 if exc.status == 409 and run_id:
                     run = client.get_dag_run(dag_id, run_id)
@@ -212,6 +214,8 @@ def list_runs(project: ProjectSlug, workflow: WorkflowSlug, user: CurrentUser, s
         data = _airflow_call(client.list_dag_runs, dag_id, limit=limit, offset=offset)
     if data is None:  # Airflow has not parsed the DAG yet: no runs
         return RunList(items=[], total=0, limit=limit, offset=offset)
+    for r in data["dag_runs"]:
+        metrics.observe_run(dag_id, r)
     return RunList(items=[RunOut(**_run_out(dag_id, r)) for r in data["dag_runs"]],
                    total=data["total_entries"], limit=limit, offset=offset)
 
@@ -228,6 +232,7 @@ def get_run(project: ProjectSlug, workflow: WorkflowSlug, run_id: RunId, user: C
         if run is None:
             raise NotFound(f"Run {run_id!r} of workflow {workflow!r} not found")
         tasks = _airflow_call(client.task_instances, dag_id, run_id) or []
+    metrics.observe_run(dag_id, run)
     nodes = [
         NodeState(node_id=t["task_id"], state=t.get("state"), try_number=t.get("try_number"),
                   start_date=t.get("start_date"), end_date=t.get("end_date"), duration=t.get("duration"),

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from include.api import metrics
 from include.api.errors import (
     BadRequest,
     NotFound,
@@ -259,6 +260,7 @@ def _finish(delivery_id: str, state: str, detail: str, runs: list[dict[str, Any]
     with session_scope() as session:
         row = session.scalar(select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id))
         row.status, row.detail, row.runs = state, detail[:2000], runs
+    metrics.WEBHOOK_DELIVERIES.labels(state).inc()
 
 
 def _forget(delivery_id: str) -> None:
