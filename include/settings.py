@@ -153,6 +153,12 @@ class Settings(BaseSettings):
         pattern=r"^(LocalExecutor|CeleryExecutor)$",
         description="LocalExecutor (tasks run by the scheduler) or CeleryExecutor (a Celery worker on a Redis broker).",
     )
+    airflow_auth_manager: str = Field(
+        default="simple", pattern=r"^(simple|fab)$",
+        description="Who Airflow's own UI and REST API let in: simple (the one admin login, every DAG) or fab"
+        " (Airflow users; each workflow DAG shown and run only for its project's members, by their project role;"
+        " include/auth/airflow_roles.py keeps the FAB roles in step with the members).",
+    )
     airflow_parallelism: int = Field(
         default=max(4, 2 * (os.cpu_count() or 2)), ge=1,
         description="Tasks running at once over the whole deployment (Airflow's [core] parallelism): with Celery,"

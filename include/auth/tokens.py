@@ -1,9 +1,11 @@
 """Verify (and, for tests and tools, mint) JWTs in the format Airflow issues.
 
-Airflow 3 signs API tokens with ``[api_auth] jwt_secret`` using HS512 and puts
-the username in ``sub``.  The run command configures Airflow with the same
-secret, audience and issuer as these settings, so a token from
-``POST /auth/token`` verifies here and vice versa.
+Airflow 3 signs API tokens with ``[api_auth] jwt_secret`` using HS512.  The
+simple auth manager puts the username in ``sub``; FAB puts its user id there,
+so with FAB (include/auth/fab_auth_manager.py) the username is a claim of its
+own.  The run command configures Airflow with the same secret, audience and
+issuer as these settings, so a token from ``POST /auth/token`` verifies here
+and vice versa.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def verify_token(token: str | None, settings: Settings | None = None) -> Identit
         raise TokenError("token issuer not accepted") from None
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid token: {exc}") from None
-    return Identity(username=str(claims["sub"]), expires_at=float(claims["exp"]), claims=claims)
+    username = claims.get("username") or claims["sub"]
+    return Identity(username=str(username), expires_at=float(claims["exp"]), claims=claims)
 
 
 def mint_token(username: str, ttl_seconds: int = 3600, settings: Settings | None = None, **extra: object) -> str:

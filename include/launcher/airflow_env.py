@@ -89,6 +89,16 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
 
     env.update(airflow_bundle_env(settings))
     # ------------------------------------------------------------------------------------------------------
+    # --- Airflow's auth manager: SimpleAuthManager (one machine, the default) or FAB (projects isolated) ----
+    # (include/auth/airflow_roles.py: FAB roles per project from the app DB's members; DAGs carry access_control)
+    env["AUTOPR_AIRFLOW_AUTH_MANAGER"] = settings.airflow_auth_manager  # the DAG processor's builder reads it
+    if settings.airflow_auth_manager == "fab":
+        from include.auth.airflow_roles import FAB_AUTH_MANAGER
+
+        env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB_AUTH_MANAGER
+        env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", None)
+        env.pop("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", None)
+    # ------------------------------------------------------------------------------------------------------
     # --- Airflow's own metrics: StatsD or OpenTelemetry, off unless AUTOPR_AIRFLOW_METRICS chooses one -------
     env.update(_airflow_metrics_env(settings, env))
     # ------------------------------------------------------------------------------------------------------

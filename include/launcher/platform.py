@@ -64,6 +64,14 @@ def prepare(settings: Settings, on_progress=print, base_env: dict[str, str] | No
         seed_app_data(settings)
         on_progress("migrating Airflow's metadata database ...")
         migrate_airflow_db(settings, base_env)
+        # --- FAB auth manager: the admin as a FAB user, every project's roles and members' roles ------------
+        # (include/auth/airflow_roles.py; before any DAG processor parses a DAG whose access_control names them)
+        if settings.airflow_auth_manager == "fab":
+            from include.auth.airflow_roles import sync_in_child
+
+            on_progress("syncing Airflow's users and project roles (FAB auth manager) ...")
+            sync_in_child(settings, user, password, base_env)
+        # ----------------------------------------------------------------------------------------------------
     return user, password
 
 

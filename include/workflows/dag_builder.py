@@ -30,6 +30,7 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.definitions.param import ParamsDict
 
+from include.auth.airflow_roles import dag_access_control
 from include.settings import get_settings
 from include.workflows.graph import CompiledGraph, subtype
 from include.workflows.model import Workflow
@@ -209,6 +210,9 @@ def build_dag(spec: Workflow | dict[str, Any]) -> DAG:
         max_active_tasks=limits.workflow_max_active_tasks,
         tags=["autopr", f"project:{workflow.project}", f"workflow:{workflow.id}", f"version:{workflow.version}"],
         doc_md=render_doc(cg),
+        # With the FAB auth manager Airflow shows and runs the DAG only for its project's roles
+        # (include/auth/airflow_roles.py); derived from the slug alone, nothing is looked up at parse time.
+        access_control=dag_access_control(workflow.project) if limits.airflow_auth_manager == "fab" else None,
     )
     with dag:
         tasks: dict[str, Any] = {}

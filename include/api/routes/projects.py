@@ -2,7 +2,9 @@
 
 Any authenticated user may create a project and becomes its first admin;
 admins manage membership (viewer / editor / admin).  A project always keeps at
-least one admin, so it can never become unmanageable.
+least one admin, so it can never become unmanageable.  With the FAB auth
+manager every member change is also made in Airflow (their project roles
+there), and members must already be Airflow users.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from include.api.deps import CurrentUser, DbSession, authorize
-from include.api.errors import Conflict, NotFound, problem_responses
+from include.api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable, problem_responses
 from include.api.types import SLUG_PATTERN, Name, Slug, Text
+from include.auth import airflow_roles
 from include.auth.access import projects_of, role_in_project
 from include.db.models import Project, ProjectMember, Role
 
@@ -67,8 +70,42 @@ def _project_out(project: Project, role: Role) -> ProjectOut:
                       created_at=project.created_at)
 
 
+# --- Airflow's own permissions (FAB auth manager only; include/auth/airflow_roles.py) --------------------------
+
+
+def _require_airflow_user(username: str) -> None:
+    """With FAB, a new member must be an Airflow user already (the platform creates no logins)."""
+    if not airflow_roles.enabled():
+        return
+    try:
+        airflow_roles.require_airflow_user(username)
+    except airflow_roles.UnknownAirflowUser as exc:
+        raise Unprocessable(str(exc), errors=[{"pointer": "/username", "message": "no Airflow account"}]) from None
+    except Exception as exc:
+        raise ServiceUnavailable(f"Airflow's users cannot be checked: {exc}") from None
+
+
+def _sync_airflow_roles(session, username: str, project: str, retry: str = "repeat the request") -> None:
+    """After the change is committed, give the user in Airflow exactly the roles of their memberships.
+
+    A failed sync leaves the committed change in place and answers 503 saying
+    how to retry (any member change syncs again, and every init syncs everyone).
+    """
+    if not airflow_roles.enabled():
+        return
+    session.commit()
+    try:
+        airflow_roles.sync_after_member_change(session, username, project)
+    except Exception as exc:
+        raise ServiceUnavailable(f"Saved, but Airflow's permissions of {username!r} are not updated yet ({retry} to"
+                                 f" retry): {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut, summary="Create a project",
-             responses=problem_responses(401, 409, 422))
+             responses=problem_responses(401, 409, 422, 503))
 def create_project(body: ProjectCreate, user: CurrentUser, session: DbSession, response: Response) -> ProjectOut:
     """Create a project; the caller becomes its admin."""
     if session.scalar(select(Project.id).where(Project.slug == body.slug)) is not None:
@@ -84,6 +121,8 @@ def create_project(body: ProjectCreate, user: CurrentUser, session: DbSession, r
         raise Conflict(f"Project {body.slug!r} already exists",
                        errors=[{"pointer": "/slug", "message": "already taken"}]) from None
     response.headers["Location"] = f"{router.prefix}/{project.slug}"
+    _sync_airflow_roles(session, user.username, project.slug,
+                        retry=f"PUT {router.prefix}/{project.slug}/members/{user.username} with role admin")
     return _project_out(project, Role.admin)
 
 
@@ -136,7 +175,7 @@ def _admin_count(session, project_id: int) -> int:
 @router.put("/{project}/members/{username}", response_model=MemberOut,
             summary="Add a member or change their role (admin)",
             responses={201: {"description": "Member added", "model": MemberOut},
-                       **problem_responses(401, 403, 404, 409)})
+                       **problem_responses(401, 403, 404, 409, 422, 503)})
 def put_member(project: ProjectSlug, username: MemberName, body: MemberPut, user: CurrentUser,
                session: DbSession, response: Response) -> MemberOut:
     row = authorize(session, user, project, Role.admin)
@@ -144,6 +183,7 @@ def put_member(project: ProjectSlug, username: MemberName, body: MemberPut, user
         select(ProjectMember).where(ProjectMember.project_id == row.id, ProjectMember.username == username)
     )
     if member is None:
+        _require_airflow_user(username)
         member = ProjectMember(project_id=row.id, username=username, role=body.role)
         session.add(member)
         session.flush()
@@ -153,19 +193,22 @@ def put_member(project: ProjectSlug, username: MemberName, body: MemberPut, user
             raise Conflict(f"{username!r} is the last admin of {project!r}; make someone else admin first",
                            errors=[{"pointer": "/role", "message": "a project needs at least one admin"}])
         member.role = body.role
+    _sync_airflow_roles(session, username, project)
     return MemberOut(username=member.username, role=member.role, created_at=member.created_at)
 
 
 @router.delete("/{project}/members/{username}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Remove a member (admin)", responses=problem_responses(401, 403, 404, 409))
+               summary="Remove a member (admin)", responses=problem_responses(401, 403, 404, 409, 503))
 def delete_member(project: ProjectSlug, username: MemberName, user: CurrentUser, session: DbSession) -> Response:
     row = authorize(session, user, project, Role.admin)
     member = session.scalar(
         select(ProjectMember).where(ProjectMember.project_id == row.id, ProjectMember.username == username)
     )
     if member is None:
+        _sync_airflow_roles(session, username, project)  # a retry after a failed sync still revokes in Airflow
         raise NotFound(f"{username!r} is not a member of {project!r}")
     if member.role == Role.admin and _admin_count(session, row.id) <= 1:
         raise Conflict(f"{username!r} is the last admin of {project!r}; make someone else admin first")
     session.delete(member)
+    _sync_airflow_roles(session, username, project)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
