@@ -20,19 +20,10 @@ import pytest
 from include.api.routes.webhooks import signature_for
 from include.auth.tokens import mint_token
 from tests.api.conftest import workflow_doc
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-
-def wait_for(predicate, timeout: float, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(every)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ buttons, node handles, form fields, toolbar buttons and the status bar.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
@@ -99,16 +97,6 @@ class EditorDriver:
         badge = self.node(node_id).locator(".node-badge")
         return int(badge.inner_text()) if badge.count() else 0
 
-
-def wait_for(predicate: Any, timeout: float, interval: float = 1.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def slug(text: str) -> str:

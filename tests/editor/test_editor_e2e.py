@@ -30,9 +30,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.editor.editor_driver import EditorDriver, wait_for
+from tests.editor.editor_driver import EditorDriver
 from tests.support.github_standin import GitHubStandIn
 from tests.support.sample_repo import make_repo
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
+
+from tests.support.waiting import wait_for
 
 PROBE_CONN = "bundle_probe"
 HOLD_WAIT_S = 20  # below the integration action's HTTP timeout: an unreleased hold answers 503 and the task retries
@@ -92,19 +93,6 @@ def versioned_spec(project: str, text: str, extra: bool = False) -> dict:
         edges.append({"id": "e4", "source": "hold", "target": "extra"})
     return {"id": "pinned", "name": "Pinned", "project": project, "nodes": nodes, "edges": edges}
 
-
-def wait_for(predicate, timeout: float, every: float = 1.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:.0f} s")
-        time.sleep(every)
-
-
-# --- the platform, with the bundle it creates itself --------------------------------------------------
 
 
 @pytest.fixture(scope="module")

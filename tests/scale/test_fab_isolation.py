@@ -14,10 +14,10 @@ one-machine default).
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
+
+from tests.support.waiting import wait_for
 
 PASSWORD = "fab-isolation-Pa55!"
 
@@ -28,19 +28,6 @@ def workflow(project: str) -> dict:
                       {"id": "tell", "type": "notification", "config": {"channel": "dashboard", "message": "hi"}}],
             "edges": [{"id": "e1", "source": "start", "target": "tell"}]}
 
-
-def wait_for(predicate, timeout: float, what: str, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:.0f} s")
-        time.sleep(every)
-
-
-# --- the default: nothing of FAB ------------------------------------------------------------------------
 
 
 def test_simple_auth_manager_stays_the_default(tmp_path):

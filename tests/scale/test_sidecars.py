@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from include.auth.tokens import mint_token
 from tests.dashboard.conftest import Watcher, add_member, make_sidecar, task_event, unique
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -61,16 +62,6 @@ def stored_ids(pg_url: str, project: str) -> list[int]:
             )
         )
 
-
-async def eventually(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 def leaders(sides) -> list:

@@ -33,6 +33,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from include.launcher.processes import RestartPolicy, Service, Supervisor
+from tests.support.waiting import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
@@ -274,13 +275,7 @@ class ClusterApi:
 
     @staticmethod
     def wait(predicate, timeout: float, what: str, every: float = 2.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(every)
-        raise AssertionError(f"{what}: not within {timeout:.0f}s")
+        return wait_for(predicate, timeout, what, every)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
