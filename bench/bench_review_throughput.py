@@ -17,53 +17,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-import redis  # noqa: E402
-from cryptography.fernet import Fernet  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from tests.support.compose import ClusterApi, OneHost, executed_on, remove, start_cluster  # noqa: E402
+from tests.support.compose import ClusterApi, executed_on, fresh_cluster, new_secrets  # noqa: E402
 from tests.support.github_standin import GitHubStandIn  # noqa: E402
 from tests.support.sample_repo import make_repo  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("AUTOPR_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 REDIS_DB = 12
 CORE = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
 
 
-def _admin(sql: str) -> None:
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(sql))
-    engine.dispose()
-
-
 def measure(workers: int, reviews: int, repo) -> dict[str, object]:
-    run_dir = Path(tempfile.mkdtemp(prefix="autopr-bench-throughput-"))
-    suffix = uuid.uuid4().hex[:8]
-    databases = {name: f"autopr_bt_{suffix}_{name}" for name in ("autopr", "airflow", "mlflow")}
-    for name in databases.values():
-        _admin(f'CREATE DATABASE "{name}"')
-    broker = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    broker.flushdb()
-    env_secrets = {"AUTOPR_JWT_SECRET": secrets.token_urlsafe(48), "AUTOPR_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-                   "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-                   "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16)}
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOPR_", "AIRFLOW", "MLFLOW_"))}
+    env_secrets = new_secrets()
     names = CORE + [f"airflow-worker-{i + 1}" for i in range(workers)]
-    cluster = None
-    try:
-        print(f"  starting the cluster with {workers} worker(s) ...", flush=True)
-        cluster = start_cluster(OneHost(run_dir, databases, REDIS_DB), env_secrets, base_env, only=names)
+    print(f"  starting the cluster with {workers} worker(s) ...", flush=True)
+    with fresh_cluster(REDIS_DB, env_secrets, only=names) as cluster:
         api = ClusterApi(cluster, env_secrets["AUTOPR_ADMIN_PASSWORD"])
         slots = workers * int(cluster.env("airflow-worker-1")["AUTOPR_CELERY_WORKER_CONCURRENCY"])
         pool = api.client.get("/api/v2/pools/analysers").json()
@@ -71,12 +45,7 @@ def measure(workers: int, reviews: int, repo) -> dict[str, object]:
                          json={"pool": "analysers", "slots": slots, "include_deferred": pool["include_deferred"]}
                          ).raise_for_status()
         with GitHubStandIn() as github:
-            github.add_repo("acme/app")
-            github.add_pull("acme/app", 7, repo.bad_sha)
-            api.use_github(github)
-            dag_id = api.workflow_from_template("Basic Quality Check", "demo", "bqc")
-            event = {"kind": "pr_opened", "repository": "acme/app", "clone_url": repo.url, "sha": repo.bad_sha,
-                     "ref": "feature", "base_ref": "main", "pr_number": 7, "author": "octocat"}
+            dag_id, event = api.review_workflow(github, repo)
             print(f"  {reviews} reviews started at once ...", flush=True)
             started = time.monotonic()
             runs = api.start_runs("demo", "bqc", event, reviews)
@@ -84,15 +53,8 @@ def measure(workers: int, reviews: int, repo) -> dict[str, object]:
             elapsed = time.monotonic() - started
         per_worker = {f"airflow-worker-{i + 1}": executed_on(cluster, f"airflow-worker-{i + 1}")
                       for i in range(workers)}
-        return {"elapsed_s": elapsed, "per_minute": reviews / (elapsed / 60),
-                "succeeded": sum(s == "success" for s in states.values()), "tasks_per_worker": per_worker}
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        broker.flushdb()
-        for name in databases.values():
-            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        remove(run_dir)
+    return {"elapsed_s": elapsed, "per_minute": reviews / (elapsed / 60),
+            "succeeded": sum(s == "success" for s in states.values()), "tasks_per_worker": per_worker}
 
 
 def main() -> None:

@@ -12,60 +12,23 @@ success, with tasks executed by both named workers.
 from __future__ import annotations
 
 import os
-import secrets
-import time
-import uuid
 
 import pytest
-import redis
-from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL
-from tests.support.compose import ClusterApi, OneHost, executed_on, remove, start_cluster
+from tests.support.compose import ClusterApi, executed_on, fresh_cluster, new_secrets
 from tests.support.github_standin import GitHubStandIn
 
 pytestmark = pytest.mark.integration
 
 REDIS_DB = 11
-SECRETS = {
-    "AUTOPR_JWT_SECRET": secrets.token_urlsafe(48),
-    "AUTOPR_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-    "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-    "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16),
-}
+SECRETS = new_secrets()
 WORKERS = ("airflow-worker-1", "airflow-worker-2")
 
 
-def _admin(sql: str) -> None:
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(sql))
-    engine.dispose()
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, redis_url):
-    run_dir = tmp_path_factory.mktemp("compose")
-    suffix = uuid.uuid4().hex[:8]
-    databases = {name: f"autopr_cc_{suffix}_{name}" for name in ("autopr", "airflow", "mlflow")}
-    for name in databases.values():
-        _admin(f'CREATE DATABASE "{name}"')
-    broker = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-    broker.flushdb()
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOPR_", "AIRFLOW", "MLFLOW_"))}
-    started = time.monotonic()
-    running = start_cluster(OneHost(run_dir, databases, REDIS_DB), SECRETS, base_env, timeout=600)
-    running.started_in = time.monotonic() - started
-    try:
+def cluster(redis_url):
+    with fresh_cluster(REDIS_DB, SECRETS, keep=bool(os.environ.get("AUTOPR_TEST_KEEP_CLUSTER"))) as running:
         yield running
-    finally:
-        running.stop()
-        broker.flushdb()
-        for name in databases.values():
-            _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not os.environ.get("AUTOPR_TEST_KEEP_CLUSTER"):  # keep logs and state to look at a failure
-            remove(run_dir)
 
 
 def test_reviews_and_learning_loop_run_on_both_workers(cluster, git_repo):
@@ -74,12 +37,7 @@ def test_reviews_and_learning_loop_run_on_both_workers(cluster, git_repo):
     assert all(health[c]["status"] == "healthy" for c in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
 
     with GitHubStandIn() as github:
-        github.add_repo("acme/app")
-        github.add_pull("acme/app", 7, git_repo.bad_sha)
-        api.use_github(github)
-        dag_id = api.workflow_from_template("Basic Quality Check", "demo", "bqc")
-        event = {"kind": "pr_opened", "repository": "acme/app", "clone_url": git_repo.url, "sha": git_repo.bad_sha,
-                 "ref": "feature", "base_ref": "main", "pr_number": 7, "author": "octocat"}
+        dag_id, event = api.review_workflow(github, git_repo)
         runs = api.start_runs("demo", "bqc", event, count=4)  # several at once, so both workers take tasks
         states = api.wait_finished(dag_id, runs, timeout=600)
         for run_id, state in states.items():

@@ -19,17 +19,25 @@ own services instead.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 import yaml
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from include.launcher.processes import RestartPolicy, Service, Supervisor
@@ -221,6 +229,7 @@ class Cluster:
     environments: dict[str, dict[str, str]]
     supervisor: Supervisor
     host: OneHost
+    started_in: float = 0.0  # seconds from start_cluster to all healthy
 
     def env(self, name: str) -> dict[str, str]:
         return self.environments[name]
@@ -301,6 +310,17 @@ class ClusterApi:
         self.wait(lambda: self.client.get(f"/api/v2/dags/{dag_id}").status_code == 200, 180, f"{dag_id} parsed")
         return dag_id
 
+    def review_workflow(self, github, repo, project: str = "demo", workflow_id: str = "bqc") -> tuple[str, dict]:
+        """Basic Quality Check reviewing pull request 7 of ``acme/app`` (a real local repository with findings)
+        on a GitHub stand-in; returns its DAG id and the pull-request event to start runs with."""
+        github.add_repo("acme/app")
+        github.add_pull("acme/app", 7, repo.bad_sha)
+        self.use_github(github)
+        dag_id = self.workflow_from_template("Basic Quality Check", project, workflow_id)
+        event = {"kind": "pr_opened", "repository": "acme/app", "clone_url": repo.url, "sha": repo.bad_sha,
+                 "ref": "feature", "base_ref": "main", "pr_number": 7, "author": "octocat"}
+        return dag_id, event
+
     def start_runs(self, project: str, workflow_id: str, event: dict, count: int) -> list[str]:
         run_ids = []
         for _ in range(count):
@@ -323,6 +343,56 @@ class ClusterApi:
 def executed_on(cluster: Cluster, worker: str) -> int:
     """Task workloads a Celery worker executed, as its own log records them."""
     return cluster.log(worker).count("Executing workload in Celery")
+
+
+PG_ADMIN_URL = os.environ.get("AUTOPR_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def new_secrets() -> dict[str, str]:
+    """What deploy/env.example asks a deployment for, freshly generated."""
+    from cryptography.fernet import Fernet
+
+    return {"AUTOPR_JWT_SECRET": secrets.token_urlsafe(48), "AUTOPR_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16)}
+
+
+def _admin_sql(sql: str) -> None:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+@contextmanager
+def fresh_cluster(redis_db: int, env_secrets: dict[str, str], only: list[str] | None = None,
+                  timeout: float = 600, keep: bool = False) -> Iterator[Cluster]:
+    """A cluster on databases of its own and a flushed Redis database, all removed afterwards.
+
+    ``keep`` leaves the run directory (logs, state) to look at after a failure.
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix="autopr-compose-"))
+    suffix = uuid.uuid4().hex[:8]
+    databases = {name: f"autopr_cc_{suffix}_{name}" for name in ("autopr", "airflow", "mlflow")}
+    for name in databases.values():
+        _admin_sql(f'CREATE DATABASE "{name}"')
+    broker = redis.Redis(host="127.0.0.1", port=6379, db=redis_db)
+    broker.flushdb()
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOPR_", "AIRFLOW", "MLFLOW_"))}
+    cluster = None
+    try:
+        started = time.monotonic()
+        cluster = start_cluster(OneHost(run_dir, databases, redis_db), env_secrets, base_env, timeout, only)
+        cluster.started_in = time.monotonic() - started
+        yield cluster
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        broker.flushdb()
+        for name in databases.values():
+            _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            remove(run_dir)
 
 
 def remove(run_dir: Path) -> None:
