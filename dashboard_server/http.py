@@ -25,9 +25,10 @@ from starlette.staticfiles import StaticFiles
 
 from dashboard_server import db, metrics
 from dashboard_server.fanout import FRAME_PATHS
-from dashboard_server.payloads import SLUG_PATTERN, LoginRequest, describe
+from dashboard_server.payloads import LoginRequest, describe
 from include.auth.tokens import Identity, TokenError, verify_token
 from include.settings import get_settings
+from include.workflows.model import SLUG_PATTERN
 
 log = logging.getLogger("dashboard_server")
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-# Project slugs as the app database stores them (see include/db/models.Project).
-SLUG_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# Project slugs: the pattern the platform API creates them with (no Airflow import behind it).
+from include.workflows.model import SLUG_PATTERN
 
 
 class _Strict(BaseModel):

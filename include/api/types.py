@@ -11,7 +11,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # same as include.workflows.model (workflows carry it)
+from include.workflows.model import SLUG_PATTERN
+
 NO_NUL = r"^[^\x00]*$"
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=63)]

@@ -23,6 +23,9 @@ from include.workflows.nodes import (
 )
 
 FORMAT_VERSION = "1"
+#: Project and workflow slugs, everywhere one is accepted (the platform API, the dashboard sidecar,
+#: the store): the project slug and the workflow id make up the DAG id, so they keep to what a
+#: DAG id, a URL path segment and a lower-case Airflow tag hold without escaping.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 # Node ids become Airflow task ids and CEL member names: letters, digits, "_" and "-".
 NODE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
