@@ -15,38 +15,14 @@ from include.actions.context import ActionFailed, RunContext
 
 _FORMATTER = string.Formatter()
 
-# Placeholders every template may use.  A superset of the names the workflow
-# validator accepts (include.workflows.nodes.TEMPLATE_PLACEHOLDERS), so any
-# template that passed validation renders.
-KNOWN_PLACEHOLDERS = (
-    "issues_count",
-    "errors_count",
-    "critical_count",
-    "high_count",
-    "hidden_count",
-    "quality_score",
-    "passed",
-    "session_id",
-    "summary",
-    "repository",
-    "pr_number",
-    "issue_number",
-    "branch",
-    "ref",
-    "sha",
-    "event_type",
-    "author",
-    "title",
-    "project",
-    "workflow_id",
-    "workflow_name",
-    "dag_id",
-    "run_id",
-)
-
 
 def template_values(ctx: RunContext) -> dict[str, Any]:
-    """Values for placeholders: event fields, run identity, then upstream outputs (later nodes win)."""
+    """Values for placeholders: event fields, run identity, then upstream outputs (later nodes win).
+
+    The names a template may use are :data:`include.workflows.nodes.TEMPLATE_PLACEHOLDERS`
+    (validation refuses any other); every one of them has a value here, so any template
+    that passed validation renders.
+    """
     event = ctx.event or {}
     values: dict[str, Any] = {
         "repository": event.get("repository", ""),
