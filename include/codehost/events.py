@@ -17,13 +17,16 @@ ZERO_SHA = "0" * 40
 
 
 class EventKind(str, Enum):
+    """What happened: the one list of event kinds, which is also the list of trigger events a
+    workflow can start on (``include.workflows.nodes.TriggerEvent`` is built from it, in this order)."""
+
     pr_opened = "pr_opened"
     pr_updated = "pr_updated"
     push = "push"
     issue_created = "issue_created"
+    schedule = "schedule"
     webhook = "webhook"
     manual = "manual"
-    schedule = "schedule"
 
 
 class UnsupportedEvent(ValueError):

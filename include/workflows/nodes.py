@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from include.codehost.events import EventKind
+
 # --- shared pieces -----------------------------------------------------------------------------
 
 #: Placeholders allowed in comment, issue and notification templates, with what they expand to.
@@ -51,7 +53,8 @@ TEMPLATE_PLACEHOLDERS: dict[str, str] = {
 }
 
 Analyzer = Literal["ruff", "bandit", "radon"]
-TriggerEvent = Literal["pr_opened", "pr_updated", "push", "issue_created", "schedule", "webhook", "manual"]
+#: The trigger events: the code host's event kinds (a plain-string ``Literal`` so documents stay readable).
+TriggerEvent = Literal[tuple(kind.value for kind in EventKind)]  # type: ignore[valid-type]
 
 
 class StrictModel(BaseModel):

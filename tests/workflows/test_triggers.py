@@ -54,3 +54,13 @@ def test_filters(trigger, event, expected):
     matched, reason = trigger_matches(trig(**trigger), event)
     assert matched is expected
     assert bool(reason) is not expected
+
+
+def test_one_list_of_event_kinds_is_the_list_of_trigger_events():
+    import typing
+
+    from include.codehost.events import EventKind
+    from include.workflows.nodes import TRIGGER_FILTERS, TriggerEvent
+
+    assert typing.get_args(TriggerEvent) == tuple(kind.value for kind in EventKind)
+    assert set(TRIGGER_FILTERS) == {kind.value for kind in EventKind}
