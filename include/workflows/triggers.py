@@ -14,8 +14,11 @@ when any listed label is present.  Globs use ``fnmatch`` (case-sensitive).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
+
+from pydantic import BaseModel
 
 from include.workflows.nodes import TriggerConfig
 
@@ -58,8 +61,32 @@ def event_branch(event: dict[str, Any]) -> str | None:
     return ref.removeprefix("refs/heads/") if isinstance(ref, str) else None
 
 
-def trigger_matches(trigger: TriggerConfig, event: dict[str, Any]) -> tuple[bool, str]:
-    """(matches, reason when it does not) for a trigger config and a normalised event."""
+#: Trigger events a code-host delivery never starts: a person or the scheduler starts those workflows.
+NOT_STARTED_BY_DELIVERIES = frozenset({"manual", "schedule"})
+
+
+def trigger_matches(
+    trigger: TriggerConfig | Mapping[str, Any], event: Mapping[str, Any] | BaseModel, *, delivery: bool = False
+) -> tuple[bool, str]:
+    """(matches, reason when it does not) for a trigger and a normalised event: the one trigger matcher.
+
+    ``trigger`` is a :class:`TriggerConfig` or a stored trigger node's config (validated here; an
+    invalid one matches nothing), ``event`` a normalised event as a dict or a ``CodeHostEvent``.
+    The DAG's first task asks about its own run (``delivery=False``); the webhook dispatcher asks
+    whether a code-host delivery starts a workflow (``delivery=True``), which code-host triggers and
+    the catch-all ``webhook`` trigger do, ``manual`` and ``schedule`` ones never.  The filters are the
+    same for both, so the dispatcher and the DAG never disagree.
+    """
+    name = trigger.event if isinstance(trigger, TriggerConfig) else trigger.get("event")
+    if delivery and name in NOT_STARTED_BY_DELIVERIES:
+        return False, f"{name!r} workflows are not started by code-host events"
+    if not isinstance(trigger, TriggerConfig):
+        try:
+            trigger = TriggerConfig.model_validate(trigger)
+        except ValueError as exc:
+            return False, f"stored trigger is invalid: {exc}"
+    if isinstance(event, BaseModel):
+        event = event.model_dump(mode="json", exclude_none=True)
     kind = event.get("kind")
     if trigger.event not in ("webhook", "manual") and kind != trigger.event:
         return False, f"event {kind!r} does not start a {trigger.event!r} workflow"

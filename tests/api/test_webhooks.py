@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from include.api.routes.webhooks import signature_for, trigger_matches
+from include.api.routes.webhooks import signature_for
+from include.workflows.triggers import trigger_matches as matcher
 from include.codehost.events import from_github
 
 SECRET = "s3cret-for-tests"
@@ -102,6 +103,11 @@ def test_unknown_project_scope_is_404(hook_client):
     assert r.status_code == 404
 
 
+def trigger_matches(trigger, event):
+    """What the dispatcher asks: does this code-host delivery start a workflow with this stored trigger?"""
+    return matcher(trigger, event, delivery=True)
+
+
 def test_trigger_filters():
     pr = from_github("pull_request", pr_payload(base="main", labels=["needs-review"]))
     assert trigger_matches({"event": "pr_opened"}, pr)[0]
@@ -119,6 +125,17 @@ def test_trigger_filters():
     assert trigger_matches({"event": "push", "branches": ["release/*"], "paths": ["src/*.py"]}, push)[0]
     assert not trigger_matches({"event": "push", "paths": ["docs/*"]}, push)[0]
     assert not trigger_matches({"event": "push", "branches": ["main"]}, push)[0]
+
+
+def test_deliveries_never_start_manual_or_scheduled_workflows():
+    pr = from_github("pull_request", pr_payload(base="main"))
+    for trigger in ({"event": "manual"}, {"event": "schedule", "cron": "0 3 * * *"}):
+        matched, reason = trigger_matches(trigger, pr)
+        assert not matched and "not started by code-host events" in reason
+    # ... while the DAG's own gate lets a person start a manual workflow with any event
+    assert matcher({"event": "manual"}, pr)[0]
+    matched, reason = trigger_matches({"event": "pr_opened", "branches": "main"}, pr)  # not a list: invalid
+    assert not matched and reason.startswith("stored trigger is invalid")
 
 
 def test_matching_workflow_with_airflow_down_is_503_and_redeliverable(hook_client, workflow):

@@ -43,6 +43,7 @@ from include.api.types import SLUG_PATTERN
 from include.db.models import Project, WebhookDelivery, Workflow, WorkflowVersion
 from include.db.session import session_scope
 from include.settings import get_settings
+from include.workflows.triggers import trigger_matches
 
 log = logging.getLogger(__name__)
 
@@ -94,28 +95,6 @@ def trigger_of(spec: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def trigger_matches(trigger: dict[str, Any], event: Any) -> tuple[bool, str]:
-    """Whether a stored trigger config starts a run for a normalised event (and why not).
-
-    Webhook deliveries start code-host triggers only (``pr_opened``,
-    ``pr_updated``, ``push``, ``issue_created``) and the catch-all ``webhook``
-    trigger; ``manual`` and ``schedule`` workflows are never started by events.
-    The filter semantics (branches, paths, labels) are the runtime gate's own
-    (:func:`include.workflows.triggers.trigger_matches`), so the dispatcher and
-    the DAG's first task never disagree.
-    """
-    from include.workflows.nodes import TriggerConfig
-    from include.workflows.triggers import trigger_matches as gate
-
-    if trigger.get("event") in ("manual", "schedule"):
-        return False, f"{trigger.get('event')!r} workflows are not started by code-host events"
-    try:
-        config = TriggerConfig.model_validate(trigger)
-    except ValueError as exc:
-        return False, f"stored trigger is invalid: {exc}"
-    return gate(config, event.model_dump(mode="json", exclude_none=True))
-
-
 def matching_workflows(session, event: Any, project_slug: str | None) -> list[tuple[Workflow, str]]:
     """Enabled, live workflows whose current version's trigger matches (with their project slug)."""
     stmt = (
@@ -131,7 +110,7 @@ def matching_workflows(session, event: Any, project_slug: str | None) -> list[tu
     matched = []
     for workflow, slug, spec in session.execute(stmt).all():
         trigger = trigger_of(spec or {})
-        if trigger is not None and trigger_matches(trigger, event)[0]:
+        if trigger is not None and trigger_matches(trigger, event, delivery=True)[0]:
             matched.append((workflow, slug))
     return matched
 
