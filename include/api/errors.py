@@ -149,7 +149,12 @@ def pointer(loc: tuple | list) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
         parts = parts[1:]
-    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+    return "/" + "/".join(escape_pointer_part(p) for p in parts)
+
+
+def escape_pointer_part(part: str) -> str:
+    """One JSON-pointer reference token (RFC 6901: ``~`` -> ``~0``, then ``/`` -> ``~1``)."""
+    return part.replace("~", "~0").replace("/", "~1")
 
 
 def _problem_response(request: Request, problem: ProblemError) -> JSONResponse:
@@ -234,10 +239,6 @@ def _document_problems(app: FastAPI) -> None:
 _NODE_LEVEL_FIELDS = {"id", "type", "label", "position", "config"}
 
 
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
-
-
 def workflow_problem_items(problems: list[Any], document: Any, base: str = "") -> list[dict[str, Any]]:
     """Workflow validation problems → problem+json ``errors`` with JSON pointers into ``document``.
 
@@ -268,7 +269,7 @@ def workflow_problem_items(problems: list[Any], document: Any, base: str = "") -
         elif p.edge_id is not None and (i := index_of(edges, p.edge_id)) is not None:
             parts = ["edges", str(i)]
         parts += field_parts
-        item: dict[str, Any] = {"pointer": base + "/" + "/".join(_escape(x) for x in parts) if parts else base or "/",
+        item: dict[str, Any] = {"pointer": base + "/" + "/".join(escape_pointer_part(x) for x in parts) if parts else base or "/",
                                 "message": p.message}
         for key in ("node_id", "edge_id", "field"):
             if getattr(p, key, None) is not None:
