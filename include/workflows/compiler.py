@@ -31,8 +31,7 @@ import tempfile
 from pathlib import Path
 
 from include.settings import get_settings
-from include.workflows.dag_builder import dag_id_for
-from include.workflows.model import Workflow
+from include.workflows.model import Workflow, dag_id_for
 from include.workflows.serialization import to_json
 from include.workflows.validation import load_workflow
 

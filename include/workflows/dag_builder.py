@@ -33,7 +33,7 @@ from airflow.sdk.definitions.param import ParamsDict
 from include.auth.airflow_roles import dag_access_control
 from include.settings import get_settings
 from include.workflows.graph import CompiledGraph, subtype
-from include.workflows.model import Workflow
+from include.workflows.model import Workflow, dag_id_for
 from include.workflows.validation import WorkflowInvalid, load_workflow
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
@@ -44,11 +44,6 @@ JOIN_RULE = "none_failed_min_one_success"
 # so adding workflows or runs queues analyser work instead of oversubscribing the workers' cores.
 ANALYSER_ACTIONS = frozenset({"quality_check", "code_review"})
 MAX_RETRY_DELAY = timedelta(hours=1)
-
-
-def dag_id_for(project: str, workflow_id: str) -> str:
-    """The Airflow dag_id of a workflow (stable across versions)."""
-    return f"autopr__{project}__{workflow_id}"
 
 
 class _Run:

@@ -30,6 +30,15 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 # Node ids become Airflow task ids and CEL member names: letters, digits, "_" and "-".
 NODE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 
+#: Every workflow's DAG id starts with this (see :func:`dag_id_for`).
+DAG_ID_PREFIX = "autopr__"
+
+
+def dag_id_for(project: str, workflow_id: str) -> str:
+    """The Airflow dag_id of a workflow (stable across versions): ``autopr__<project>__<workflow id>``."""
+    return f"{DAG_ID_PREFIX}{project}__{workflow_id}"
+
+
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lower-case letters, digits, '_' and '-'")]
 NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN, description="letters, digits, '_' and '-' (max 100)")]
 NodeType = Literal["trigger", "action", "condition", "integration", "notification"]

@@ -64,7 +64,7 @@ def _workflow_dag(dag_id: str):
 
 def _project_with_workflow(client, doc: dict) -> str:
     """Project acme (ed editor, vic viewer) with the workflow ``doc``; returns the workflow's DAG id, in Airflow."""
-    from include.api.routes.runs import dag_id_of
+    from include.workflows.model import dag_id_for
 
     if client.get("/api/v1/projects/acme", headers=auth("alice")).status_code == 404:
         r = client.post("/api/v1/projects", json={"slug": "acme", "name": "Acme"}, headers=auth("alice"))
@@ -74,7 +74,7 @@ def _project_with_workflow(client, doc: dict) -> str:
                               headers=auth("alice")).status_code == 201
     r = client.post("/api/v1/projects/acme/workflows", json=doc, headers=auth("ed"))
     assert r.status_code == 201, r.text
-    dag_id = dag_id_of("acme", doc["id"])
+    dag_id = dag_id_for("acme", doc["id"])
     _serialize(_workflow_dag(dag_id))
     return dag_id
 

@@ -1,6 +1,6 @@
 """Workflow runs: start one through Airflow's REST API, list runs and per-node states.
 
-A workflow compiles to one DAG (``include.workflows.compiler.dag_id_for``);
+A workflow compiles to one DAG (``include.workflows.model.dag_id_for``);
 each node is one task, so a run's task instances are the per-node states.
 Runs are started with ``conf={"event": ...}`` — the same shape a webhook
 delivery produces — so a manual run and a code-host event run the same code.
@@ -30,21 +30,13 @@ from include.api.types import NO_NUL, SLUG_PATTERN
 from include.db.models import Project, Role, Workflow
 from include.db.session import session_scope
 from include.settings import get_settings
+from include.workflows.model import dag_id_for
 
 router = APIRouter(prefix="/api/v1/projects/{project}/workflows/{workflow}/runs", tags=["runs"])
 
 ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63)]
 WorkflowSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63)]
 RunId = Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=250)]
-
-
-def dag_id_of(project_slug: str, workflow_slug: str) -> str:
-    try:
-        from include.workflows.compiler import dag_id_for
-    except ImportError:
-        from include.workflows.dag_builder import dag_id_for
-
-    return dag_id_for(project_slug, workflow_slug)
 
 
 def airflow_client(user_token: str | None = None) -> AirflowClient:
@@ -78,7 +70,7 @@ def start_run(workflow_id: int, conf: dict[str, Any], *, run_id: str | None = No
             raise Conflict(f"Workflow {workflow.slug!r} is deleted; restore it first")
         if not workflow.enabled:
             raise Conflict(f"Workflow {workflow.slug!r} is disabled")
-        dag_id = dag_id_of(project_slug, workflow.slug)
+        dag_id = dag_id_for(project_slug, workflow.slug)
     with airflow_client(user_token) as client:
         try:
             dag = client.get_dag(dag_id)
@@ -208,7 +200,7 @@ def list_runs(project: ProjectSlug, workflow: WorkflowSlug, user: CurrentUser, s
               limit: Annotated[int, Query(ge=1, le=100)] = 25,
               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> RunList:
     _workflow_row(session, user, project, workflow, Role.viewer)
-    dag_id = dag_id_of(project, workflow)
+    dag_id = dag_id_for(project, workflow)
     session.commit()
     with airflow_client(_token_from(request)) as client:
         data = _airflow_call(client.list_dag_runs, dag_id, limit=limit, offset=offset)
@@ -225,7 +217,7 @@ def list_runs(project: ProjectSlug, workflow: WorkflowSlug, user: CurrentUser, s
 def get_run(project: ProjectSlug, workflow: WorkflowSlug, run_id: RunId, user: CurrentUser, session: DbSession,
             request: Request) -> RunDetail:
     _workflow_row(session, user, project, workflow, Role.viewer)
-    dag_id = dag_id_of(project, workflow)
+    dag_id = dag_id_for(project, workflow)
     session.commit()
     with airflow_client(_token_from(request)) as client:
         run = _airflow_call(client.get_dag_run, dag_id, run_id)

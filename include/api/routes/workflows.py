@@ -42,7 +42,7 @@ from include.auth.access import projects_of
 from include.auth.tokens import Identity
 from include.db.models import Role
 from include.workflows import store
-from include.workflows.model import NODE_ID_PATTERN
+from include.workflows.model import DAG_ID_PREFIX, NODE_ID_PATTERN, dag_id_for
 from include.workflows.serialization import WorkflowParseError, dump, parse_text, to_dict
 from include.workflows.validation import WorkflowInvalid, validate_workflow
 
@@ -118,8 +118,6 @@ def parse_if_match(value: str | None, *, required: bool) -> int | None:
 
 
 def _out(record: store.WorkflowRecord) -> WorkflowOut:
-    from include.workflows.compiler import dag_id_for
-
     dag_id = dag_id_for(record.project, record.id)
     return WorkflowOut(**record.model_dump(), dag_id=dag_id, airflow_url=ui_url(dag_id))
 
@@ -162,13 +160,12 @@ def request_reparse(project: str, workflow_id: str, user_token: str | None) -> N
     re-parsing the loader's file picks the new spec up right away.
     """
     from include.api.routes.runs import airflow_client
-    from include.workflows.compiler import dag_id_for
 
     try:
         with airflow_client(user_token) as client:
             if client.request_reparse(dag_id_for(project, workflow_id)):
                 return
-            tokens = {d["file_token"] for d in client.list_dags(dag_id_pattern="autopr__", limit=100)
+            tokens = {d["file_token"] for d in client.list_dags(dag_id_pattern=DAG_ID_PREFIX, limit=100)
                       if str(d.get("fileloc", "")).endswith("workflow_loader.py") and d.get("file_token")}
             for token in tokens:
                 client.reparse_file(token)
