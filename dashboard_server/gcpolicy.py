@@ -45,6 +45,7 @@ import sys
 import time
 
 from dashboard_server import metrics
+from include.gcfreeze import full_freeze
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,7 @@ class GcPolicy:
 
     def full_pass(self) -> None:
         """Unfreeze, collect everything, freeze the survivors: the only heap-sized pause."""
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
+        full_freeze()
         self.blocks_at_full = sys.getallocatedblocks()
         self.full_passes += 1
         self.last_full_pass_at = time.time()

@@ -224,9 +224,6 @@ def _compile(role: str, model: Any) -> Any:
     return fast
 
 
-_gc_lock = threading.Lock()
-
-
 def _freeze_heap() -> None:
     """One full collection, then ``gc.freeze()``: later full collections walk only objects newer than this.
 
@@ -242,13 +239,10 @@ def _freeze_heap() -> None:
     """
     import gc
 
-    with _gc_lock:
-        started = time.perf_counter()
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
-        log.info("froze %d objects out of the cyclic GC's reach in %.0f ms", gc.get_freeze_count(),
-                 (time.perf_counter() - started) * 1000)
+    from include.gcfreeze import full_freeze
+
+    elapsed = full_freeze()
+    log.info("froze %d objects out of the cyclic GC's reach in %.0f ms", gc.get_freeze_count(), elapsed * 1000)
 
 
 _WARMUP = [{"message": "warm up", "rule": "W0", "analyzer": "warmup", "file_path": "warm/up.py", "repository": "w/u",

@@ -112,3 +112,19 @@ def test_loop_lag_probe_sees_a_blocked_loop():
         assert over_50ms() == before + 1
 
     asyncio.run(main())
+
+
+def test_the_serving_cache_freezes_the_same_way(policy):
+    """ml.serving's freeze after a model load is the sidecar's full pass (include.gcfreeze.full_freeze)."""
+    from ml.serving import _freeze_heap
+
+    policy.install()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    ref = weakref.ref(a)
+    policy.tick()  # frozen while alive
+    del a, b
+    later = Node()
+    _freeze_heap()
+    assert ref() is None, "the full freeze unfreezes and collects first, so frozen garbage cycles go"
+    assert not _tracked(later), "and freezes what survived"
