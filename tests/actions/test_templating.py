@@ -17,7 +17,7 @@ def test_every_validated_placeholder_has_a_value():
 
 
 def test_a_template_using_every_placeholder_validates_and_renders():
-    template = " ".join("{%s}" % name for name in sorted(TEMPLATE_PLACEHOLDERS))
+    template = " ".join(f"{{{name}}}" for name in sorted(TEMPLATE_PLACEHOLDERS))
     check_template(template)
     out = render("comment", "body_template", template, _ctx())
     assert "o/r" in out and "autopr__acme__review" in out and "{" not in out

@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from include.api.routes.webhooks import signature_for
-from include.workflows.triggers import trigger_matches as matcher
 from include.codehost.events import from_github
+from include.workflows.triggers import trigger_matches as matcher
 
 SECRET = "s3cret-for-tests"
 

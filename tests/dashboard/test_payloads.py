@@ -27,9 +27,9 @@ def test_join_refuses_what_no_project_can_be_called(slug):
 
 
 def test_one_pattern_for_the_api_the_store_and_the_sidecar():
-    import dashboard_server.http as http
     import include.api.types as api_types
-    import include.workflows.store as store
+    from dashboard_server import http
+    from include.workflows import store
 
     assert http.SLUG_PATTERN is api_types.SLUG_PATTERN is store.SLUG_PATTERN is SLUG_PATTERN
 
