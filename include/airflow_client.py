@@ -6,12 +6,19 @@ service user (``AUTOPR_AIRFLOW_API_USERNAME``/``_PASSWORD``) or forwards the
 caller's own Airflow token, so Airflow's permissions and audit log apply.
 
 Only what the platform needs is here: trigger a DAG run with ``conf``, list
-runs and their task instances, unpause, look a DAG up, list import errors and
-ask the DAG processor to re-parse a file (``PUT /api/v2/parseDagFile/{file_token}``).
+runs and their task instances, unpause, look a DAG up, list import errors,
+ask the DAG processor to re-parse a file (``PUT /api/v2/parseDagFile/{file_token}``)
+and read every page of a collection (the event reconciler's polls).
+
+This is the platform's one Airflow REST client: the API routes, the FAB role
+sync and the dashboard sidecar's reconciler (``include.events.reconcile``) all
+use it, so there is one login and one retry-on-401.  It imports no Airflow
+package (httpx and the settings only), so the sidecar can use it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from typing import Any, Self
@@ -43,9 +50,13 @@ def _q(value: str) -> str:
 
 # Service tokens are shared by every client built for the same user in this
 # process, so a burst of webhook deliveries logs in once, not once per request.
-_token_cache: dict[tuple[str, str], tuple[str, float]] = {}
+# The key includes (a digest of) the password: a client given other credentials
+# logs in itself, and is refused if they are wrong, instead of borrowing a token.
+_token_cache: dict[tuple[str, str, str], tuple[str, float]] = {}
 _token_lock = threading.Lock()
 _TOKEN_REUSE_SECONDS = 600
+#: Items per request when reading a whole collection (:meth:`AirflowClient.paged`).
+PAGE_SIZE = 100
 
 
 class AirflowClient:
@@ -83,7 +94,7 @@ class AirflowClient:
         """A JWT for the service user from ``POST /auth/token`` (cached for a few minutes)."""
         if not self.username:
             raise AirflowError(401, "no Airflow credentials: set AUTOPR_AIRFLOW_API_USERNAME/PASSWORD", "POST", "/auth/token")
-        key = (self.base_url, self.username)
+        key = self._cache_key()
         with _token_lock:
             cached = _token_cache.get(key)
             if cached and cached[1] > time.monotonic():
@@ -99,9 +110,12 @@ class AirflowClient:
             _token_cache[key] = (token, time.monotonic() + _TOKEN_REUSE_SECONDS)
         return token
 
+    def _cache_key(self) -> tuple[str, str, str]:
+        return self.base_url, self.username, hashlib.sha256((self.password or "").encode()).hexdigest()
+
     def _forget_token(self) -> None:
         with _token_lock:
-            _token_cache.pop((self.base_url, self.username), None)
+            _token_cache.pop(self._cache_key(), None)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send an authenticated request; re-login once if a cached service token was refused."""
@@ -122,6 +136,23 @@ class AirflowClient:
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         return response.json() if response.content else None
+
+    def paged(self, path: str, key: str, params: dict[str, Any] | None = None, *, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """Every item of a collection endpoint (``GET path``, items under ``key``), page by page.
+
+        Offset paging, which every Airflow list endpoint supports; stops at a
+        short or empty page or once ``total_entries`` items were read.
+        """
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self._json("GET", path, params={**(params or {}), "limit": page_size, "offset": offset}) or {}
+            batch = list(page.get(key) or [])
+            items.extend(batch)
+            total = page.get("total_entries")
+            offset += len(batch)
+            if not batch or len(batch) < page_size or (total is not None and offset >= total):
+                return items
 
     # -- DAGs -----------------------------------------------------------------------------------
     def get_dag(self, dag_id: str) -> dict[str, Any] | None:

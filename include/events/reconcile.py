@@ -14,9 +14,11 @@ seconds.  The grace keeps it from racing the listener (which would put a
 ``success`` before its ``running``).  Event keys are idempotent, so a state
 reported by both the listener and the reconciler is stored once.
 
-Authentication: a bearer token from ``POST /auth/token`` with
-``settings.airflow_api_username`` / ``airflow_api_password`` (re-issued on
-401), or a token passed in.  The sidecar runs :func:`run_reconciler` (or calls
+Airflow is read through the platform's one REST client
+(:class:`include.airflow_client.AirflowClient`): a bearer token from ``POST
+/auth/token`` with ``settings.airflow_api_username`` / ``airflow_api_password``
+(re-issued on 401), or a token passed in.  The client is synchronous, so each
+poll's reads run in a worker thread, off the sidecar's event loop.  The sidecar runs :func:`run_reconciler` (or calls
 :func:`reconcile_once` on a timer); scripts can use :func:`reconcile_once_sync`.
 With several sidecar instances only one of them polls at a time, whichever
 holds the :class:`ReconcilerLease`.
@@ -32,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from include.airflow_client import AirflowClient, AirflowError, AirflowUnavailable
 from include.events.outbox import Outbox, get_outbox
 from include.events.schema import DEFAULT_PROJECT, StateEvent, project_from_tags
 from include.settings import Settings, get_settings
@@ -46,7 +49,6 @@ TI_HOOKLESS_STATES = frozenset(
 TI_HOOK_STATES = frozenset({"running", "success", "failed", "up_for_retry"})
 DAG_RUN_HOOKLESS_STATES = frozenset({"queued"})
 DAG_RUN_HOOK_STATES = frozenset({"running", "success", "failed"})
-PAGE_SIZE = 100
 
 
 class ReconcileError(RuntimeError):
@@ -72,82 +74,12 @@ def _parse_dt(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class AirflowApi:
-    """A tiny client for the few Airflow API calls the reconciler needs (token handling included)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        username: str = "",
-        password: str = "",
-        token: str | None = None,
-        client: httpx.AsyncClient | None = None,
-        timeout: float = 10.0,
-    ):
-        self.base_url = base_url.rstrip("/")
-        self.username = username
-        self.password = password
-        self.token = token
-        self._static_token = token is not None
-        self._client = client
-        self._own_client = client is None
-        self.timeout = timeout
-
-    async def __aenter__(self) -> AirflowApi:
-        if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._own_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def login(self) -> str:
-        if not self.username:
-            raise ReconcileError("no Airflow credentials: set AUTOPR_AIRFLOW_API_USERNAME / _PASSWORD or pass a token")
-        try:
-            resp = await self._client.post(
-                f"{self.base_url}/auth/token", json={"username": self.username, "password": self.password}
-            )
-        except httpx.HTTPError as exc:
-            raise ReconcileError(f"POST /auth/token: Airflow API unreachable at {self.base_url} ({exc})") from exc
-        if resp.status_code not in (200, 201):
-            raise ReconcileError(f"POST /auth/token failed: HTTP {resp.status_code} {resp.text[:200]}")
-        self.token = resp.json()["access_token"]
-        return self.token
-
-    async def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        if self.token is None:
-            await self.login()
-        for attempt in (1, 2):
-            try:
-                resp = await self._client.get(
-                    f"{self.base_url}{path}", params=params, headers={"Authorization": f"Bearer {self.token}"}
-                )
-            except httpx.HTTPError as exc:
-                raise ReconcileError(f"GET {path}: Airflow API unreachable at {self.base_url} ({exc})") from exc
-            if resp.status_code == 401 and attempt == 1 and not self._static_token:
-                await self.login()  # expired token: log in again once
-                continue
-            if resp.status_code != 200:
-                raise ReconcileError(f"GET {path} failed: HTTP {resp.status_code} {resp.text[:200]}")
-            return resp.json()
-        raise ReconcileError(f"GET {path}: unauthorized")  # pragma: no cover
-
-    async def paged(self, path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """All pages of a collection endpoint (offset paging, which every list endpoint supports)."""
-        items: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = await self.get(path, {**params, "limit": PAGE_SIZE, "offset": offset})
-            batch = list(page.get(key) or [])
-            items.extend(batch)
-            total = page.get("total_entries")
-            offset += len(batch)
-            if not batch or len(batch) < PAGE_SIZE or (total is not None and offset >= total):
-                return items
+def _reconcile_error(exc: AirflowError, base_url: str) -> ReconcileError:
+    """The client's error as the reconciler has always worded it (which call, and why)."""
+    where = f"{exc.method} {exc.path}"
+    if isinstance(exc, AirflowUnavailable):
+        return ReconcileError(f"{where}: Airflow API unreachable at {base_url.rstrip('/')} ({exc.detail})")
+    return ReconcileError(f"{where} failed: HTTP {exc.status} {exc.detail[:200]}")
 
 
 class Reconciler:
@@ -159,35 +91,61 @@ class Reconciler:
         settings: Settings | None = None,
         outbox: Outbox | None = None,
         token: str | None = None,
-        client: httpx.AsyncClient | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
         lookback: timedelta = timedelta(hours=1),
         overlap: timedelta = timedelta(seconds=30),
         grace: timedelta = timedelta(seconds=60),
     ):
         self.settings = settings or get_settings()
         self.outbox = outbox or get_outbox(self.settings)
-        self.api = AirflowApi(
-            self.settings.airflow_api_url,
-            username=self.settings.airflow_api_username,
-            password=self.settings.airflow_api_password,
-            token=token,
-            client=client,
-        )
+        self._token = token
+        self._transport = transport
+        self._timeout = timeout
         self.lookback = lookback
         self.overlap = overlap
         self.grace = grace
         self.since: datetime | None = None
         self._projects: dict[str, str] = {}
 
-    async def _project(self, dag_id: str) -> str:
+    def client(self) -> AirflowClient:
+        """A client for one poll (service user from the settings, or the token passed in)."""
+        return AirflowClient(token=self._token, timeout=self._timeout, settings=self.settings, transport=self._transport)
+
+    def _project(self, client: AirflowClient, dag_id: str) -> str:
         if dag_id not in self._projects:
             try:
-                dag = await self.api.get(f"/api/v2/dags/{dag_id}")
-                self._projects[dag_id] = project_from_tags(dag.get("tags") or [])
-            except ReconcileError as exc:
-                log.warning("reconciler: tags of %s unavailable (%s); using project %s", dag_id, exc, DEFAULT_PROJECT)
+                dag = client.get_dag(dag_id)
+            except AirflowError as exc:
+                dag, why = None, _reconcile_error(exc, client.base_url)
+            else:
+                why = f"GET /api/v2/dags/{dag_id} failed: HTTP 404"
+            if dag is None:
+                log.warning("reconciler: tags of %s unavailable (%s); using project %s", dag_id, why, DEFAULT_PROJECT)
                 return DEFAULT_PROJECT
+            self._projects[dag_id] = project_from_tags(dag.get("tags") or [])
         return self._projects[dag_id]
+
+    def _read(self, since: datetime, now: datetime) -> tuple[int, int, list[StateEvent]]:
+        """The poll's reads (blocking: run in a worker thread): DAG runs and task instances, as events."""
+        params = {"updated_at_gte": since.isoformat(), "order_by": "id"}
+        events: list[StateEvent] = []
+        try:
+            with self.client() as client:
+                runs = client.paged("/api/v2/dags/~/dagRuns", "dag_runs", params)
+                tis = client.paged("/api/v2/dags/~/dagRuns/~/taskInstances", "task_instances", params)
+                # Queued DAG runs first, then task instances in the order Airflow created them.
+                for run in runs:
+                    event = self._dag_run_event(run, self._project(client, run["dag_id"]), now)
+                    if event is not None:
+                        events.append(event)
+                for ti in tis:
+                    event = self._ti_event(ti, self._project(client, ti["dag_id"]), now)
+                    if event is not None:
+                        events.append(event)
+        except AirflowError as exc:
+            raise _reconcile_error(exc, self.settings.airflow_api_url) from None
+        return len(runs), len(tis), events
 
     def _due(
         self, state: str, hookless: frozenset[str], hooked: frozenset[str], changed: datetime | None, now: datetime
@@ -259,22 +217,8 @@ class Reconciler:
         """One poll: fetch what changed since the last poll, emit the missing events, advance."""
         now = datetime.now(UTC)
         since = since or self.since or (now - self.lookback)
-        params = {"updated_at_gte": since.isoformat(), "order_by": "id"}
         result = ReconcileResult()
-        async with self.api:
-            runs = await self.api.paged("/api/v2/dags/~/dagRuns", "dag_runs", params)
-            tis = await self.api.paged("/api/v2/dags/~/dagRuns/~/taskInstances", "task_instances", params)
-            result.dag_runs_seen, result.task_instances_seen = len(runs), len(tis)
-            events: list[StateEvent] = []
-            # Queued DAG runs first, then task instances in the order Airflow created them.
-            for run in runs:
-                event = self._dag_run_event(run, await self._project(run["dag_id"]), now)
-                if event is not None:
-                    events.append(event)
-            for ti in tis:
-                event = self._ti_event(ti, await self._project(ti["dag_id"]), now)
-                if event is not None:
-                    events.append(event)
+        result.dag_runs_seen, result.task_instances_seen, events = await asyncio.to_thread(self._read, since, now)
         events.sort(key=lambda e: e.occurred_at)
         # Off the event loop: in the sidecar this loop also writes every live frame, and a put
         # may take milliseconds (SQLite busy wait, Redis connect, the spool) -- times hundreds of
