@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import StringConstraints
 
 from include.workflows.model import SLUG_PATTERN
@@ -16,6 +17,9 @@ from include.workflows.model import SLUG_PATTERN
 NO_NUL = r"^[^\x00]*$"
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=63)]
+#: A project or workflow slug in a URL path (the pattern allows 63 characters at most).
+ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="Project slug")]
+WorkflowSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="Workflow id")]
 Name = Annotated[str, StringConstraints(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(pattern=NO_NUL, max_length=20000)]
 Username = Annotated[str, StringConstraints(pattern=r"^[^\x00\s/]+$", min_length=1, max_length=200)]

@@ -73,3 +73,16 @@ def test_last_admin_cannot_leave_or_be_demoted(client, project):
     assert client.delete("/api/v1/projects/acme/members/alice", headers=auth("alice")).status_code == 409
     r = client.put("/api/v1/projects/acme/members/bob", json={"role": "owner"}, headers=auth("alice"))
     assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/role"
+
+
+def test_every_route_takes_the_same_project_slugs(client):
+    """One ProjectSlug (include.api.types) for every route: a name no project can have is a 422 everywhere.
+
+    Some routes used to allow 100 characters and others 63; the pattern itself stops at 63.
+    """
+    for bad in ("a" * 64, "Acme", "acme.io"):
+        for path in (f"/api/v1/projects/{bad}", f"/api/v1/projects/{bad}/reviews/1",
+                     f"/api/v1/projects/{bad}/learning/metrics", f"/api/v1/projects/{bad}/workflows/wf/runs"):
+            r = client.get(path, headers=auth("alice"))
+            assert r.status_code == 422, (path, r.status_code)
+            assert r.json()["errors"][0]["pointer"] == "/project"

@@ -10,16 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import ServiceUnavailable, problem_responses
-from include.api.types import SLUG_PATTERN
+from include.api.types import ProjectSlug
 from include.db.models import Role
 
 router = APIRouter(prefix="/api/v1/projects/{project}/learning", tags=["learning"])
 
-ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="Project slug")]
 
 
 @router.get("/metrics", summary="Feedback counts, precision, severity accuracy, per model version and A/B arm",

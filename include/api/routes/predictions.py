@@ -15,23 +15,22 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from include.api import metrics
 from include.api.deps import CurrentUser, authorize
 from include.api.errors import ServiceUnavailable, Unprocessable, problem_responses
-from include.api.types import NO_NUL, SLUG_PATTERN
+from include.api.types import NO_NUL, ProjectSlug
 from include.auth.tokens import Identity
 from include.db.models import Role, Severity
 from include.db.session import session_scope
 
 router = APIRouter(tags=["predictions"])
 
-ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="Project slug")]
 MAX_BATCH = 5000
 
 

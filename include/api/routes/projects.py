@@ -19,14 +19,13 @@ from sqlalchemy.exc import IntegrityError
 
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable, problem_responses
-from include.api.types import SLUG_PATTERN, Name, Slug, Text
+from include.api.types import Name, ProjectSlug, Slug, Text
 from include.auth import airflow_roles
 from include.auth.access import projects_of, role_in_project
 from include.db.models import Project, ProjectMember, Role
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
-ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="Project slug")]
 MemberName = Annotated[str, Path(pattern=r"^[^\x00\s/]+$", max_length=200, description="Airflow username")]
 
 

@@ -17,21 +17,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import NotFound, Unprocessable, problem_responses
-from include.api.types import SLUG_PATTERN
+from include.api.types import ProjectSlug
 from include.db.models import FeedbackType, MLFeedback, ReviewIssue, ReviewSession, Role, Severity
 from include.reviews.feedback import FeedbackIn, UnknownSeverityLevel, record_feedback, severity_from_level
 from include.reviews.store import ReviewInputError, record_review
 
 router = APIRouter(prefix="/api/v1/projects/{project}", tags=["reviews"])
 
-ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="Project slug")]
 NoNul = r"^[^\x00]*$"
 MAX_ISSUES_PER_SESSION = 5000
 

@@ -26,7 +26,7 @@ from include.api.errors import (
     Unprocessable,
     problem_responses,
 )
-from include.api.types import NO_NUL, SLUG_PATTERN
+from include.api.types import NO_NUL, ProjectSlug, WorkflowSlug
 from include.db.models import Project, Role, Workflow
 from include.db.session import session_scope
 from include.settings import get_settings
@@ -34,8 +34,6 @@ from include.workflows.model import dag_id_for
 
 router = APIRouter(prefix="/api/v1/projects/{project}/workflows/{workflow}/runs", tags=["runs"])
 
-ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63)]
-WorkflowSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63)]
 RunId = Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=250)]
 
 

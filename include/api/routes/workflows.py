@@ -37,7 +37,7 @@ from include.api.errors import (
     problem_responses,
     workflow_problem_items,
 )
-from include.api.types import NO_NUL, SLUG_PATTERN
+from include.api.types import NO_NUL, SLUG_PATTERN, ProjectSlug, WorkflowSlug
 from include.auth.access import projects_of
 from include.auth.tokens import Identity
 from include.db.models import Role
@@ -53,8 +53,6 @@ router = APIRouter(tags=["workflows"])
 PREFIX = "/api/v1/projects/{project}/workflows"
 ITEM = PREFIX + "/{workflow}"
 
-ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="Project slug")]
-WorkflowSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=63, description="Workflow id")]
 NodeIdPath = Annotated[str, Path(pattern=NODE_ID_PATTERN, max_length=100, description="Node id")]
 EdgeIdPath = Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=200, description="Edge id")]
 IfMatch = Annotated[str | None, Header(max_length=100, description='The ETag of the revision being changed ("3")')]
