@@ -8,3 +8,4 @@ import pytest
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+

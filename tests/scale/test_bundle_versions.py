@@ -144,6 +144,10 @@ def test_a_run_executes_the_version_it_started_on_while_a_new_run_executes_the_n
     r = api.put(f"{base}/pinned", json=versioned_spec(project, "version 2", extra=True), headers={"If-Match": '"1"'})
     assert r.status_code == 200, r.text
     assert r.json()["current_version"] == 2
+    # Before Airflow has parsed version 2, a run would be pinned to version 1 while recorded as version 2: refused.
+    early = api.post(f"{base}/pinned/runs", json={})
+    assert early.status_code == 503 and early.headers.get("retry-after"), early.text
+    assert "version 1" in early.json()["detail"] and "version 2" in early.json()["detail"], early.text
     wait_for(lambda: parsed(2), 90, what="version 2 parsed by Airflow")
     r = api.post(f"{base}/pinned/runs", json={})
     assert r.status_code == 201, r.text

@@ -273,14 +273,39 @@ def start_cluster(host: OneHost, secrets: dict[str, str], base_env: dict[str, st
 
 
 class ClusterApi:
-    """Airflow's REST API and the platform API of a cluster's API server, as the admin."""
+    """Airflow's REST API and the platform API of a cluster's API server, as the admin.
+
+    It answers to what tests of a running platform use (``airflow_url``, ``token``, ``api``, ``wait_for_dag``,
+    ``settings``; see tests/support/stack.py), so a test written for one runs against the other.
+    """
 
     def __init__(self, cluster: Cluster, admin_password: str):
-        self.base = cluster.url("airflow-apiserver", 8080)
-        resp = httpx.post(f"{self.base}/auth/token", timeout=30, json={"username": "admin", "password": admin_password})
+        self.cluster = cluster
+        self.airflow_url = self.base = cluster.url("airflow-apiserver", 8080)
+        self.password = admin_password
+        self.client = self.api()
+
+    def token(self, username: str = "admin", password: str | None = None) -> str:
+        resp = httpx.post(f"{self.airflow_url}/auth/token", timeout=30,
+                          json={"username": username, "password": password or self.password})
         resp.raise_for_status()
-        self.client = httpx.Client(base_url=self.base, timeout=60,
-                                   headers={"Authorization": f"Bearer {resp.json()['access_token']}"})
+        return resp.json()["access_token"]
+
+    def api(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.airflow_url, timeout=60,
+                            headers={"Authorization": f"Bearer {token or self.token()}"})
+
+    @property
+    def settings(self):
+        """Settings that verify this cluster's tokens (its JWT secret, audience and issuer)."""
+        from include.settings import load_settings
+
+        env = self.cluster.env("airflow-apiserver")
+        return load_settings(jwt_secret=env["AUTOPR_JWT_SECRET"], state_dir=self.cluster.host.run_dir / "verify")
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 60) -> dict:
+        return self.wait(lambda: (r := self.client.get(f"/api/v2/dags/{dag_id}")).status_code == 200 and r.json(),
+                         timeout, f"{dag_id} parsed")
 
     @staticmethod
     def wait(predicate, timeout: float, what: str, every: float = 2.0):

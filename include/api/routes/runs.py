@@ -49,6 +49,15 @@ def airflow_client(user_token: str | None = None) -> AirflowClient:
     )
 
 
+def parsed_version(dag: dict[str, Any]) -> int | None:
+    """The workflow version of the DAG Airflow has parsed, from its ``version:N`` tag (the DAG builder sets it)."""
+    for tag in dag.get("tags") or []:
+        name = tag.get("name", "") if isinstance(tag, dict) else str(tag)
+        if name.startswith("version:") and name[len("version:"):].isdigit():
+            return int(name[len("version:"):])
+    return None
+
+
 def start_run(workflow_id: int, conf: dict[str, Any], *, run_id: str | None = None, note: str | None = None,
               user_token: str | None = None) -> dict[str, Any]:
     """Start one run of a stored workflow; returns ``{"dag_id", "run_id", "url"}``.
@@ -69,12 +78,22 @@ def start_run(workflow_id: int, conf: dict[str, Any], *, run_id: str | None = No
         if not workflow.enabled:
             raise Conflict(f"Workflow {workflow.slug!r} is disabled")
         dag_id = dag_id_for(project_slug, workflow.slug)
+        stored_version = workflow.current_version
     with airflow_client(user_token) as client:
         try:
             dag = client.get_dag(dag_id)
             if dag is None:
                 raise ServiceUnavailable(
                     f"Airflow has not loaded DAG {dag_id!r} yet (it appears within seconds of a save); retry shortly",
+                    headers={"Retry-After": "5"},
+                )
+            parsed = parsed_version(dag)
+            if parsed is not None and parsed < stored_version:
+                # A run is pinned to the DAG version Airflow has parsed: started now it would execute the older
+                # version while the platform records the newer one.
+                raise ServiceUnavailable(
+                    f"Airflow still runs version {parsed} of {dag_id!r}; version {stored_version} appears within "
+                    "seconds of its save; retry shortly",
                     headers={"Retry-After": "5"},
                 )
             if dag.get("is_paused"):
