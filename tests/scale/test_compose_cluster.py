@@ -80,7 +80,8 @@ def test_reviews_and_learning_loop_run_on_both_workers(compose_cluster, git_repo
 
     from ml.registry import CHALLENGER, MODEL_NAME
 
-    registered = MlflowClient(cluster.url("mlflow", 5000)).get_model_version_by_alias(MODEL_NAME, CHALLENGER)
+    server = cluster.url("mlflow", 5000)  # the registry too: a registry URI set elsewhere in this process would win
+    registered = MlflowClient(tracking_uri=server, registry_uri=server).get_model_version_by_alias(MODEL_NAME, CHALLENGER)
     assert registered.source.startswith(("mlflow-artifacts:", "models:/")), registered.source
 
     executed = {worker: executed_on(cluster, worker) for worker in WORKERS}

@@ -8,6 +8,8 @@ delivery produces — so a manual run and a code-host event run the same code.
 
 from __future__ import annotations
 
+import time
+
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -58,6 +60,19 @@ def parsed_version(dag: dict[str, Any]) -> int | None:
     return None
 
 
+# How long starting a run waits for Airflow to parse a just-saved version before answering 503: a person who
+# presses Run right after Save should get the run, not a retry.
+PARSE_WAIT_SECONDS = 20.0
+
+
+def _wait_for_parsed(client: Any, dag_id: str, dag: dict[str, Any], version: int) -> dict[str, Any]:
+    deadline = time.monotonic() + PARSE_WAIT_SECONDS
+    while (parsed := parsed_version(dag)) is not None and parsed < version and time.monotonic() < deadline:
+        time.sleep(0.5)
+        dag = client.get_dag(dag_id) or dag
+    return dag
+
+
 def start_run(workflow_id: int, conf: dict[str, Any], *, run_id: str | None = None, note: str | None = None,
               user_token: str | None = None) -> dict[str, Any]:
     """Start one run of a stored workflow; returns ``{"dag_id", "run_id", "url"}``.
@@ -87,6 +102,7 @@ def start_run(workflow_id: int, conf: dict[str, Any], *, run_id: str | None = No
                     f"Airflow has not loaded DAG {dag_id!r} yet (it appears within seconds of a save); retry shortly",
                     headers={"Retry-After": "5"},
                 )
+            dag = _wait_for_parsed(client, dag_id, dag, stored_version)
             parsed = parsed_version(dag)
             if parsed is not None and parsed < stored_version:
                 # A run is pinned to the DAG version Airflow has parsed: started now it would execute the older
