@@ -84,7 +84,7 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + result_db.replace("+psycopg2", "")
         env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(settings.celery_worker_concurrency)
     # --- compiled workflows: their own versioned git bundle, read by every host --------------------------
-    # (include/workflows/bundle.py: creates a missing bundle, filled from the database; runs are pinned to a commit)
+    # (include/workflows/bundle.py; the init step creates a missing bundle; runs are pinned to a commit)
     from include.workflows.bundle import airflow_bundle_env
 
     env.update(airflow_bundle_env(settings))

@@ -62,6 +62,9 @@ def prepare(settings: Settings, on_progress=print, base_env: dict[str, str] | No
         on_progress("migrating the app database ...")
         upgrade(settings.database_url)
         seed_app_data(settings)
+        from include.workflows.bundle import prepare_bundle
+
+        prepare_bundle(settings)
         on_progress("migrating Airflow's metadata database ...")
         migrate_airflow_db(settings, base_env)
         # --- FAB auth manager: the admin as a FAB user, every project's roles and members' roles ------------

@@ -370,21 +370,30 @@ def bundle_config(settings: Settings, url: str) -> list[dict[str, Any]]:
     ]
 
 
-def airflow_bundle_env(settings: Settings) -> dict[str, str]:
-    """Environment of every platform process: Airflow's bundle list, and the URL saves are pushed to.
+def prepare_bundle(settings: Settings) -> None:
+    """The init step's part: create what is missing (a local bare repository, this host's clone) and fill a
+    brand-new bundle from the database before any Airflow component reads it; drop stale compiled files.
 
-    Creates what is missing first (a local bare repository, this host's
-    clone); a brand-new bundle is filled from the database before any Airflow
-    component reads it.  ``AUTOPR_WORKFLOWS_BUNDLE_URL=none``: nothing (the
-    DAG folder's ``workflows_dir`` as before).
+    Once per start, not per process: saves create their clone themselves when it is missing (``publish``).
     """
     url = launcher_url(settings)
     if url is None:
-        return {}
+        return
     bundle = WorkflowBundle(url, clone_dir(settings), settings.workflows_bundle_branch)
     if bundle.ensure(lambda dest: len(compile_from_database(dest, _engine(None, settings)))):
         log.info("workflow bundle %s created from the database", url)
     _remove_compiled_from_dag_folder(settings)
+
+
+def airflow_bundle_env(settings: Settings) -> dict[str, str]:
+    """Environment of every platform process: Airflow's bundle list, and the URL saves are pushed to.
+
+    Only derives variables (health probes and every role call it); :func:`prepare_bundle` creates the bundle.
+    ``AUTOPR_WORKFLOWS_BUNDLE_URL=none``: nothing (the DAG folder's ``workflows_dir`` as before).
+    """
+    url = launcher_url(settings)
+    if url is None:
+        return {}
     return {
         "AUTOPR_WORKFLOWS_BUNDLE_URL": url,
         "AUTOPR_WORKFLOWS_BUNDLE_BRANCH": settings.workflows_bundle_branch,
