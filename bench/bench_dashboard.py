@@ -89,8 +89,9 @@ def make_database(state: Path) -> tuple[str, callable]:
 def seed(url: str, projects: list[str], n_clients: int = N_CLIENTS) -> list[tuple[str, str]]:
     """Projects and their members spread round-robin; returns (username, project) per client."""
     from include.db.migrate import upgrade
-    from include.db.models import Project, ProjectMember, Role
+    from include.db.models import Project, ProjectMember
     from include.db.session import session_scope
+    from include.enums import Role
 
     upgrade(url)
     pairs = [(f"user{i:04d}", projects[i % len(projects)]) for i in range(n_clients)]

@@ -101,8 +101,9 @@ def main() -> None:
         conn.execute(text(f'CREATE DATABASE "{db_name}"'))
     try:
         from include.db.migrate import upgrade
-        from include.db.models import FeedbackType, MLFeedback, Project
+        from include.db.models import MLFeedback, Project
         from include.db.session import get_engine, reset_engine, session_scope
+        from include.enums import FeedbackType
         from include.reviews.store import record_review
         from include.settings import get_settings
 

@@ -108,8 +108,9 @@ def setup(state: Path, candidate: str, message_mode: str) -> tuple[list[dict], s
     from mlflow.models import infer_signature
 
     from include.db.migrate import upgrade
-    from include.db.models import Project, ProjectMember, Role
+    from include.db.models import Project, ProjectMember
     from include.db.session import session_scope
+    from include.enums import Role
     from include.settings import get_settings
     from ml.features import ISSUE_COLUMNS, issues_frame
     from ml.ingest import advisory_records

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from include.db.models import Severity
+from include.enums import Severity
 from ml.features import ISSUE_COLUMNS, SEVERITY_LABELS
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from include.db.models import Severity
+from include.enums import Severity
 
 # --------------------------------------------------------------------------------------
 # The contract
@@ -56,7 +56,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("line", "repository", "pr_size", "complexit
 #: Columns every record must give (non-empty).
 REQUIRED_COLUMNS: tuple[str, ...] = ("message", "rule", "analyzer", "file_path")
 
-#: Label of the severity model: values of :class:`include.db.models.Severity`.
+#: Label of the severity model: values of :class:`include.enums.Severity`.
 LABEL_COLUMN = "severity"
 SEVERITY_LABELS: tuple[str, ...] = tuple(s.value for s in Severity)  # ordinal, weakest first
 

@@ -189,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m ml.ingest [--project advisories] [--owner admin] [--path FILE]``."""
     import argparse
 
-    from include.db.models import ProjectMember, Role
+    from include.db.models import ProjectMember
     from include.db.session import session_scope
+    from include.enums import Role
     from include.settings import get_settings
 
     parser = argparse.ArgumentParser(description="Import the shared advisories as reviewed issues.")

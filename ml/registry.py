@@ -13,7 +13,7 @@ The serving contract (part 2 builds on it):
   ``mlflow.sklearn.load_model``;
 * the model is ONE sklearn Pipeline; input = ``ml.features.issues_frame(records)``
   (columns :data:`ml.features.ISSUE_COLUMNS`); ``predict`` returns severity
-  labels (``include.db.models.Severity`` values), ``predict_proba`` columns
+  labels (``include.enums.Severity`` values), ``predict_proba`` columns
   follow ``model.classes_``.
 """
 

@@ -4,7 +4,7 @@ Why this module exists: a model that needs a separate featuriser at serving
 time is two things to version and keep in sync.  Every candidate here is a
 ``Pipeline([("features", build_featurizer()), ("model", classifier)])`` that
 takes the raw :data:`ml.features.ISSUE_COLUMNS` frame and predicts severity
-labels (``include.db.models.Severity`` values) with ``predict_proba`` — the
+labels (``include.enums.Severity`` values) with ``predict_proba`` — the
 contract ``autopr-severity`` models satisfy for serving (part 2).
 
 Candidates:

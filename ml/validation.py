@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from include.db.models import FeedbackType
+from include.enums import FeedbackType
 from ml.features import ISSUE_COLUMNS, SEVERITY_LABELS
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from include.analysis.checkout import CheckoutError, changed_files, checkout
 from include.analysis.findings import Finding
 from include.analysis.runners import AnalyzerError, analyze_checkout
 from include.analysis.scoring import count_by_severity, quality_score
-from include.db.models import Severity
 from include.db.session import session_scope
+from include.enums import Severity
 from include.reviews.store import ReviewInputError, record_review
 
 log = logging.getLogger(__name__)

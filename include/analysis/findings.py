@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from include.db.models import Severity
+from include.enums import Severity
 
 
 class Finding(BaseModel):

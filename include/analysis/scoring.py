@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from include.analysis.findings import Finding
-from include.db.models import Severity
+from include.enums import Severity
 
 WEIGHTS: dict[Severity, float] = {
     Severity.critical: 40.0,

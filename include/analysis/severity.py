@@ -4,7 +4,7 @@ Why this module exists: ruff, bandit and radon each grade findings their own
 way (ruff not at all — every rule is an "error"; bandit on two axes, severity
 and confidence; radon with letter ranks).  Reviewers, the quality score, the
 ``fail_on_error`` switch and the learning system all need ONE ordinal scale,
-so every finding is mapped onto :class:`include.db.models.Severity`
+so every finding is mapped onto :class:`include.enums.Severity`
 (critical > high > medium > low > info) here, in one place, where the choices
 can be read and argued about.
 
@@ -31,7 +31,7 @@ system's calibration target.
 
 from __future__ import annotations
 
-from include.db.models import Severity
+from include.enums import Severity
 
 # ``errors`` in workflow outputs (and ``fail_on_error``) means findings at or above this level.
 ERROR_THRESHOLD = Severity.high

@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session
 from include.api.errors import Forbidden, NotFound, Unauthorized
 from include.auth.access import role_in_project
 from include.auth.tokens import Identity, TokenError, verify_token
-from include.db.models import Project, Role
+from include.db.models import Project
 from include.db.session import session_scope
+from include.enums import Role
 
 log = logging.getLogger(__name__)
 

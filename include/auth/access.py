@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from include.db.models import Project, ProjectMember, Role
+from include.db.models import Project, ProjectMember
+from include.enums import Role
 
 
 class AccessDenied(Exception):

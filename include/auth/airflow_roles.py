@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 FAB_AUTH_MANAGER = "include.auth.fab_auth_manager.AutoprFabAuthManager"
 ROLE_PREFIX = "autopr:"
 BASE_ROLE = "AutoPR Member"  # what to create Airflow users with: the UI's pages, no DAG (not ROLE_PREFIX: never synced)
-LEVELS = ("viewer", "editor", "admin")  # include.db.models.Role, weakest first (not imported: DAG parse time)
+LEVELS = ("viewer", "editor", "admin")  # include.enums.Role, weakest first (not imported: DAG parse time)
 
 # DAG-level grants per project role (FAB's "DAGs" and "DAG Runs" resources of one DAG).
 _DAG_GRANTS: dict[str, dict[str, frozenset[str]]] = {
@@ -355,26 +355,8 @@ def sync_in_process(username: str, password: str, database_url: str) -> dict[str
             return {"admin": admin, **sync_all(InProcess(client), session)}
 
 
-def sync_in_child(settings: Any, username: str, password: str, base_env: dict[str, str] | None = None) -> dict:
-    """Run :func:`sync_in_process` in a child configured exactly like Airflow's components."""
-    import json
-    import subprocess
-    import sys
-
-    from include.launcher.airflow_env import airflow_env
-
-    env = {**airflow_env(settings, base_env), "AUTOPR_ADMIN_USERNAME": username, "AUTOPR_ADMIN_PASSWORD": password}
-    result = subprocess.run([sys.executable, "-m", "include.auth.airflow_roles"], env=env, capture_output=True,
-                            text=True, timeout=600, check=False, stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        from include.launcher.processes import ServiceFailed
-
-        raise ServiceFailed(f"syncing Airflow's users and project roles failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
-    """``python -m include.auth.airflow_roles``: the init step's sync, in Airflow's environment."""
+    """``python -m include.auth.airflow_roles``: the init step's sync, run by the launcher in a child set up like Airflow's components."""
     import json
     import os
 

@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from include.db.types import UTCDateTime, convert_on_assignment
+from include.enums import FeedbackType, Role, Severity
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON elsewhere.
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -55,40 +56,6 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
-
-
-class Role(str, enum.Enum):
-    """Project roles, weakest first: each role can do what the ones before it can."""
-
-    viewer = "viewer"
-    editor = "editor"
-    admin = "admin"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-
-class Severity(str, enum.Enum):
-    """The platform's one ordinal severity scale (critical > high > medium > low > info)."""
-
-    info = "info"
-    low = "low"
-    medium = "medium"
-    high = "high"
-    critical = "critical"
-
-    @property
-    def rank(self) -> int:
-        return list(Severity).index(self)
-
-
-class FeedbackType(str, enum.Enum):
-    helpful = "helpful"
-    not_helpful = "not_helpful"
-    false_positive = "false_positive"
-    missed_issue = "missed_issue"
-    good_catch = "good_catch"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from include.launcher import airflow_settings
 from include.launcher.airflow_env import airflow_env, write_admin_password
@@ -70,12 +71,25 @@ def prepare(settings: Settings, on_progress=print, base_env: dict[str, str] | No
         # --- FAB auth manager: the admin as a FAB user, every project's roles and members' roles ------------
         # (include/auth/airflow_roles.py; before any DAG processor parses a DAG whose access_control names them)
         if settings.airflow_auth_manager == "fab":
-            from include.auth.airflow_roles import sync_in_child
-
             on_progress("syncing Airflow's users and project roles (FAB auth manager) ...")
-            sync_in_child(settings, user, password, base_env)
+            sync_airflow_roles(settings, user, password, base_env)
         # ----------------------------------------------------------------------------------------------------
     return user, password
+
+
+def sync_airflow_roles(settings: Settings, username: str, password: str,
+                       base_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``python -m include.auth.airflow_roles`` in a child configured exactly like Airflow's components.
+
+    A child, because FAB's security manager must see the same Airflow configuration the
+    API server will run with, which this launcher process does not import.
+    """
+    env = {**airflow_env(settings, base_env), "AUTOPR_ADMIN_USERNAME": username, "AUTOPR_ADMIN_PASSWORD": password}
+    result = subprocess.run([sys.executable, "-m", "include.auth.airflow_roles"], env=env, capture_output=True,
+                            text=True, timeout=600, check=False, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise ServiceFailed(f"syncing Airflow's users and project roles failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def make_supervisor(settings: Settings, base_env: dict[str, str] | None = None,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from include.db.models import Project, ProjectMember, Role
+from include.db.models import Project, ProjectMember
 from include.db.session import session_scope
+from include.enums import Role
 from include.settings import Settings
 
 DEMO_PROJECT = "demo"

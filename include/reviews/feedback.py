@@ -15,7 +15,7 @@ What a feedback row means for the severity label (see ``ml.export``):
   helpfulness calibration of part 2 instead).
 
 Analysers and external tools grade findings on their own scales; the platform
-has one (``include.db.models.Severity``).  :func:`severity_from_level` maps the
+has one (``include.enums.Severity``).  :func:`severity_from_level` maps the
 common foreign levels (SARIF, SonarQube, ESLint, syslog-ish words) onto it, so
 a tool can post its native level and reviewers still see one scale.
 """
@@ -28,7 +28,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from include.db.models import FeedbackType, MLFeedback, ReviewIssue, Severity
+from include.db.models import MLFeedback, ReviewIssue
+from include.enums import FeedbackType, Severity
 
 #: Feedback types that confirm the issue's own severity when no correction is given.
 CONFIRMING_TYPES = frozenset({FeedbackType.helpful, FeedbackType.good_catch, FeedbackType.missed_issue})

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from include.db.models import Project, ReviewIssue, ReviewSession, Severity, Workflow
+from include.db.models import Project, ReviewIssue, ReviewSession, Workflow
+from include.enums import Severity
 
 
 class ReviewInputError(ValueError):

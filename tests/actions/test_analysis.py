@@ -8,7 +8,7 @@ from include.analysis import severity as sev
 from include.analysis.checkout import CheckoutError, changed_files, checkout
 from include.analysis.runners import analyze_checkout
 from include.analysis.scoring import count_by_severity, quality_score
-from include.db.models import Severity
+from include.enums import Severity
 
 
 def _by_rule(findings):

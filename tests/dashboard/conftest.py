@@ -120,8 +120,9 @@ def sidecar(pg_url):
 def add_member(pg_url: str, project: str, username: str, role: str = "viewer") -> None:
     from sqlalchemy import select
 
-    from include.db.models import Project, ProjectMember, Role
+    from include.db.models import Project, ProjectMember
     from include.db.session import session_scope
+    from include.enums import Role
 
     with session_scope(pg_url) as session:
         proj = session.scalar(select(Project).where(Project.slug == project))

@@ -34,8 +34,9 @@ def client(db, settings):
 @pytest.fixture()
 def project(db) -> str:
     """Project 'acme' with ed (editor) and vic (viewer); 'other' with mallory (admin)."""
-    from include.db.models import Project, ProjectMember, Role
+    from include.db.models import Project, ProjectMember
     from include.db.session import session_scope
+    from include.enums import Role
 
     with session_scope() as s:
         acme = Project(slug="acme", name="Acme")

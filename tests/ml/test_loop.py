@@ -103,8 +103,9 @@ def test_loop_ingest_export_retrain_register_promote_and_refuse_worse(db, projec
 
 def test_corrected_severities_move_predictions_on_the_slice(db, project, ml_env, sample):
     """Reviewers re-grade every npm advisory as 'low'; the retrained model follows them there."""
-    from include.db.models import FeedbackType, ReviewIssue
+    from include.db.models import ReviewIssue
     from include.db.session import session_scope
+    from include.enums import FeedbackType
     from include.reviews.feedback import FeedbackIn, record_feedback
     from ml.export import export_once
     from ml.features import ISSUE_COLUMNS

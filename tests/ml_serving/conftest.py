@@ -146,8 +146,9 @@ def serving(monkeypatch, model_name):
 @pytest.fixture()
 def project(db):
     """Project 'acme' with alice (viewer) and erin (editor); returns (client, headers) helpers."""
-    from include.db.models import Project, ProjectMember, Role
+    from include.db.models import Project, ProjectMember
     from include.db.session import session_scope
+    from include.enums import Role
 
     with session_scope() as s:
         p = Project(slug="acme", name="Acme")

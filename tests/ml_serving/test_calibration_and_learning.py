@@ -72,8 +72,9 @@ def test_served_predictions_carry_calibrated_helpfulness_and_hide_low_ones(
 
 def _store_reviews(project_id: int, items, repository: str = "org/web") -> list[int]:
     """(rule, analyzer, feedback_type[, severity, corrected]) → stored issues with feedback; returns issue ids."""
-    from include.db.models import FeedbackType, MLFeedback, ReviewIssue, ReviewSession, Severity
+    from include.db.models import MLFeedback, ReviewIssue, ReviewSession
     from include.db.session import session_scope
+    from include.enums import FeedbackType, Severity
 
     ids = []
     with session_scope() as s:
@@ -160,8 +161,9 @@ def test_learning_metrics_compare_model_versions_and_arms(client, project, regis
 def test_retrain_from_feedback_promotes_only_an_improvement(project, registry, serving, model_name, monkeypatch):
     from mlflow import MlflowClient
 
-    from include.db.models import FeedbackType, MLFeedback, ReviewIssue, ReviewSession, Severity
+    from include.db.models import MLFeedback, ReviewIssue, ReviewSession
     from include.db.session import session_scope
+    from include.enums import FeedbackType, Severity
     from ml.calibration import retrain_from_feedback, synthetic_feedback
 
     name = f"{model_name}-helpfulness"

@@ -82,8 +82,9 @@ def _sample(name: str, labels: dict[str, str]) -> float:
 
 def test_predictions_are_counted_by_model_and_alias(client_on, pg_url, db, registry, serving,  # noqa: F811
                                                     model_name):  # noqa: F811
-    from include.db.models import Project, ProjectMember, Role
+    from include.db.models import Project, ProjectMember
     from include.db.session import session_scope
+    from include.enums import Role
 
     client = client_on(pg_url)
     with session_scope() as s:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import ServiceUnavailable, problem_responses
 from include.api.types import ProjectSlug
-from include.db.models import Role
+from include.enums import Role
 
 router = APIRouter(prefix="/api/v1/projects/{project}/learning", tags=["learning"])
 

@@ -26,8 +26,8 @@ from include.api.deps import CurrentUser, authorize
 from include.api.errors import ServiceUnavailable, Unprocessable, problem_responses
 from include.api.types import NO_NUL, ProjectSlug
 from include.auth.tokens import Identity
-from include.db.models import Role, Severity
 from include.db.session import session_scope
+from include.enums import Role, Severity
 
 router = APIRouter(tags=["predictions"])
 

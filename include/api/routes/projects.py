@@ -22,7 +22,8 @@ from include.api.errors import Conflict, NotFound, ServiceUnavailable, Unprocess
 from include.api.types import Name, ProjectSlug, Slug, Text
 from include.auth import airflow_roles
 from include.auth.access import projects_of, role_in_project
-from include.db.models import Project, ProjectMember, Role
+from include.db.models import Project, ProjectMember
+from include.enums import Role
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 

@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import problem_responses
 from include.api.types import NO_NUL, SLUG_PATTERN
-from include.db.models import CodeChange, Role
+from include.db.models import CodeChange
+from include.enums import Role
 
 router = APIRouter(prefix="/api/v1/projects/{project}", tags=["recommendations"])
 

@@ -25,7 +25,8 @@ from sqlalchemy.orm import selectinload
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import NotFound, Unprocessable, problem_responses
 from include.api.types import ProjectSlug
-from include.db.models import FeedbackType, MLFeedback, ReviewIssue, ReviewSession, Role, Severity
+from include.db.models import MLFeedback, ReviewIssue, ReviewSession
+from include.enums import FeedbackType, Role, Severity
 from include.reviews.feedback import FeedbackIn, UnknownSeverityLevel, record_feedback, severity_from_level
 from include.reviews.store import ReviewInputError, record_review
 

@@ -9,7 +9,6 @@ delivery produces — so a manual run and a code-host event run the same code.
 from __future__ import annotations
 
 import time
-
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -29,8 +28,9 @@ from include.api.errors import (
     problem_responses,
 )
 from include.api.types import NO_NUL, ProjectSlug, WorkflowSlug
-from include.db.models import Project, Role, Workflow
+from include.db.models import Project, Workflow
 from include.db.session import session_scope
+from include.enums import Role
 from include.settings import get_settings
 from include.workflows.model import dag_id_for
 

@@ -21,7 +21,7 @@ from include.api.routes.workflows import (
     store_errors,
 )
 from include.api.types import SLUG_PATTERN, Name, Text
-from include.db.models import Role
+from include.enums import Role
 from include.workflows import store
 from include.workflows.validation import WorkflowInvalid
 

@@ -40,7 +40,7 @@ from include.api.errors import (
 from include.api.types import NO_NUL, SLUG_PATTERN, ProjectSlug, WorkflowSlug
 from include.auth.access import projects_of
 from include.auth.tokens import Identity
-from include.db.models import Role
+from include.enums import Role
 from include.workflows import store
 from include.workflows.model import DAG_ID_PREFIX, NODE_ID_PATTERN, dag_id_for
 from include.workflows.serialization import WorkflowParseError, dump, parse_text, to_dict
