@@ -115,8 +115,8 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed to open dashboard sockets. Default: the dashboard's own URL.",
     )
     airflow_host: str = Field(default="127.0.0.1", description="Interface the Airflow API server binds to.")
-    airflow_port: int = Field(default=8080, ge=1, le=65535)
-    dashboard_port: int = Field(default=8765, ge=1, le=65535)
+    airflow_port: int = Field(default=8080, ge=1, le=65535, description="Port of the Airflow API server and UI.")
+    dashboard_port: int = Field(default=8765, ge=1, le=65535, description="Port of the live dashboard sidecar.")
     dashboard_host: str = Field(default="127.0.0.1", description="Interface the dashboard sidecar binds to.")
     dashboard_connect_rate: float = Field(
         default=2.0, gt=0, description="Dashboard socket connects allowed per second per client IP (token refill)."
@@ -138,7 +138,7 @@ class Settings(BaseSettings):
         description="Seconds between the sidecar's freezes of long-lived objects out of the garbage collector's "
         "reach, so a full collection never stalls live delivery (0: Python's default collector).",
     )
-    mlflow_port: int = Field(default=5000, ge=1, le=65535)
+    mlflow_port: int = Field(default=5000, ge=1, le=65535, description="Port of the MLflow server and UI.")
     airflow_api_url: str = Field(
         default="",
         description="Base URL of Airflow's API server as every other process reaches it (workers' execution API,"
@@ -162,7 +162,8 @@ class Settings(BaseSettings):
     airflow_parallelism: int = Field(
         default=max(4, 2 * (os.cpu_count() or 2)), ge=1,
         description="Tasks running at once over the whole deployment (Airflow's [core] parallelism): with Celery,"
-        " set it to at least workers x AUTOPR_CELERY_WORKER_CONCURRENCY or the extra workers stay idle.",
+        " set it to at least workers x AUTOPR_CELERY_WORKER_CONCURRENCY or the extra workers stay idle."
+        " Default: twice the host's cores, at least 4.",
     )
     airflow_log_server_ports: Annotated[tuple[int, int, int], NoDecode] = Field(
         default=(8793, 8794, 8974),
@@ -170,7 +171,7 @@ class Settings(BaseSettings):
     )
     admin_username: str = Field(default="admin", description="Airflow admin user the run command creates.")
     admin_password: str = Field(
-        default="", description="Its password. Default: generated once into state_dir and printed at start-up."
+        default="", description="Password of admin_username. Default: generated once into state_dir and printed at start-up."
     )
     github_api_url: str = Field(
         default="https://api.github.com",
@@ -212,14 +213,14 @@ class Settings(BaseSettings):
     )
     serving_compiled: bool = Field(
         default=True,
-        description="Serve severity through the compiled numpy/scipy path (ml/fast_predict.py, checked against the"
-        " Pipeline at load); false serves Pipeline.predict_proba on a pandas frame.",
+        description="Serve severity through the compiled numpy/scipy path (checked against the Pipeline when a model"
+        " version loads); false serves Pipeline.predict_proba on a pandas frame.",
     )
     serving_gc_freeze: bool = Field(
         default=True,
         description="After a model version loads, collect once and move the heap (imports, models) out of the cyclic"
         " GC's reach (gc.freeze): full collections then walk only newer objects instead of stalling a request"
-        " ~150-300 ms.",
+        " while they walk the whole heap.",
     )
     confidence_threshold: float = Field(
         default=0.3, ge=0.0, le=1.0, description="Issues whose calibrated P(helpful) is below this are hidden."
@@ -279,7 +280,7 @@ class Settings(BaseSettings):
     celery_worker_concurrency: int = Field(
         default=max(2, os.cpu_count() or 2), ge=1,
         description="Task slots per Celery worker (Airflow's [celery] worker_concurrency); the analysers pool, not"
-        " this, is what keeps CPU-bound analyser tasks at the cores' count.",
+        " this, is what keeps CPU-bound analyser tasks at the cores' count. Default: the host's cores, at least 2.",
     )
     analysers_pool: str = Field(
         default="analysers", min_length=1,
@@ -308,7 +309,7 @@ class Settings(BaseSettings):
         description="Prefix of Airflow's metric names (airflow.scheduler_heartbeat, ...): its statsd_prefix/otel_prefix.",
     )
     airflow_statsd_host: str = Field(default="127.0.0.1", min_length=1, description="StatsD server Airflow sends to.")
-    airflow_statsd_port: int = Field(default=8125, ge=1, le=65535, description="Its UDP port.")
+    airflow_statsd_port: int = Field(default=8125, ge=1, le=65535, description="UDP port of airflow_statsd_host.")
     airflow_otel_endpoint: str = Field(
         default="",
         description="OTLP/HTTP metrics URL of the OpenTelemetry collector (http://collector:4318/v1/metrics)."
