@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -117,12 +116,6 @@ def redis_url() -> str:
 def state_dir() -> Path:
     return _STATE
 
-
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1 (tests never assume fixed ports)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from include.actions import ActionFailed, run_node
 from include.db.models import ExecutionEvent
 from include.db.session import session_scope
 from tests.actions.conftest import make_ctx
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 EVENT = {"kind": "pr_opened", "repository": "acme/app", "pr_number": 7, "sha": "a" * 40}
 QUALITY = {"q": {"issues_count": 3, "quality_score": 81.5, "passed": True, "summary": "3 issues"}}

@@ -12,7 +12,7 @@ import os
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 # In-process tests have no Airflow: the app fixtures point the Airflow client at
 # a closed port (so a best-effort re-parse fails fast instead of reaching

@@ -24,7 +24,8 @@ import httpx
 import pytest
 import socketio
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import REPO_ROOT
+from tests.support.ports import free_port
 
 TEST_SECRET = "dashboard-tests-" + uuid.uuid4().hex + uuid.uuid4().hex
 

@@ -22,8 +22,8 @@ import pytest
 import redis
 
 from include.auth.tokens import mint_token
-from tests.conftest import free_port
 from tests.dashboard.conftest import Watcher, add_member, make_sidecar, task_event, unique
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration, pytest.mark.timeout(600)]
 

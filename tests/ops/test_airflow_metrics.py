@@ -22,7 +22,7 @@ import pytest
 
 from include.launcher.airflow_env import airflow_env
 from include.settings import SettingsError, load_settings
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.timeout(300)
 

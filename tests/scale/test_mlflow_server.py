@@ -33,7 +33,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, REPO_ROOT, free_port
+from tests.conftest import PG_ADMIN_URL, REPO_ROOT
+from tests.support.ports import free_port
 
 SERVER_START_TIMEOUT = 180.0
 

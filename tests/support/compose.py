@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from include.launcher.processes import RestartPolicy, Service, Supervisor
+from tests.support.ports import free_port
 from tests.support.waiting import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,11 +50,6 @@ THIRD_PARTY_IMAGES = ("postgres:", "redis:", "nginx:")
 PORT_SETTINGS = ("AUTOPR_AIRFLOW_PORT", "AUTOPR_DASHBOARD_PORT", "AUTOPR_MLFLOW_PORT")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def interpolate(value: str, env: dict[str, str]) -> str:

@@ -9,7 +9,6 @@ tests can seed data and mint tokens that the running services accept.
 from __future__ import annotations
 
 import os
-import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,12 +20,7 @@ import httpx
 from include.launcher.platform import start_platform
 from include.launcher.processes import Supervisor, _group_alive
 from include.settings import Settings, get_settings, load_settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.ports import free_port
 
 
 @dataclass
