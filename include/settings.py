@@ -3,8 +3,8 @@
 Every process (the run command, Airflow components, DAG tasks, the dashboard
 sidecar, tests) reads its configuration from :func:`get_settings`.  Every field
 has a default that works on a fresh machine with nothing configured: SQLite
-files and local stores under one git-ignored state directory, in-process
-messaging instead of Redis.  Production deployments override fields with
+files and local stores under one git-ignored state directory, a SQLite event
+outbox instead of a Redis Stream.  Production deployments override fields with
 ``AUTOPR_*`` environment variables (or a ``.env`` file at the repo root).
 """
 
@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis for event transport and rate limits. Unset: in-process messaging.",
+        description="Redis for event transport, fan-out between dashboard instances and rate limits. Unset: a SQLite event outbox and one dashboard instance.",
     )
     mlflow_tracking_uri: str = Field(
         default="",
