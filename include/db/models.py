@@ -89,6 +89,30 @@ class ProjectMember(Base):
     project: Mapped[Project] = relationship(back_populates="members")
 
 
+class ProjectRepository(Base):
+    """A code-host repository a project reviews: its webhook deliveries start the project's workflows.
+
+    GitHub treats ``owner/name`` case-insensitively, so uniqueness and lookups
+    use ``full_name_key`` (lower case) while ``full_name`` keeps the spelling
+    the admin gave.  One repository may be bound to several projects.
+    """
+
+    __tablename__ = "project_repositories"
+    __table_args__ = (UniqueConstraint("project_id", "full_name_key", name="uq_project_repositories_project_repo"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    full_name: Mapped[str] = mapped_column(String(300), nullable=False)
+    full_name_key: Mapped[str] = mapped_column(String(300), nullable=False, index=True)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+def repository_key(full_name: str) -> str:
+    """The case-insensitive form of ``owner/name`` that bindings and deliveries are matched by."""
+    return full_name.lower()
+
+
 class Workflow(Base):
     __tablename__ = "workflows"
     __table_args__ = (UniqueConstraint("project_id", "slug", name="uq_workflows_project_slug"),)
@@ -227,10 +251,15 @@ class MLFeedback(Base):
 
 
 class WebhookDelivery(Base):
-    """One code-host webhook delivery, recorded so a redelivery never starts runs twice.
+    """One code-host webhook delivery: what arrived, which projects it concerned, what it started.
 
     The unique ``delivery_id`` (GitHub's ``X-GitHub-Delivery``) is the
-    de-duplication key: the row is inserted before any run starts.
+    de-duplication key: the row is inserted before any run starts.  ``outcomes``
+    holds one entry per workflow considered (started with its run id, failed
+    with the error, or skipped with the reason), so a redelivery retries
+    exactly the failed starts.  ``headers`` and ``payload`` are what GitHub
+    sent (the signature header is not kept), so a delivery can be inspected
+    and retried later.
     """
 
     __tablename__ = "webhook_deliveries"
@@ -239,10 +268,27 @@ class WebhookDelivery(Base):
     delivery_id: Mapped[str] = mapped_column(String(200), unique=True, nullable=False)
     provider: Mapped[str] = mapped_column(String(32), default="github", nullable=False)
     event: Mapped[str] = mapped_column(String(64), nullable=False)
+    repository: Mapped[str | None] = mapped_column(String(300), nullable=True)
     status: Mapped[str] = mapped_column(String(32), default="received", nullable=False)
-    runs: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
+    outcomes: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
     detail: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    headers: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict, nullable=False)
+    payload: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    projects: Mapped[list["WebhookDeliveryProject"]] = relationship(cascade="all, delete-orphan")
+
+
+class WebhookDeliveryProject(Base):
+    """A project a delivery concerned (bound to its repository, or named by ``?project=``): who may see it."""
+
+    __tablename__ = "webhook_delivery_projects"
+
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
 
 
 class MLPrediction(Base):

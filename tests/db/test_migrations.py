@@ -15,7 +15,8 @@ from tests.conftest import PG_ADMIN_URL
 
 EXPECTED_TABLES = {
     "projects", "project_members", "workflows", "workflow_versions", "workflow_templates",
-    "execution_events", "review_sessions", "review_issues", "ml_feedback",
+    "execution_events", "review_sessions", "review_issues", "ml_feedback", "webhook_deliveries",
+    "project_repositories", "webhook_delivery_projects",
 }
 
 
