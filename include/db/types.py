@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -84,3 +84,22 @@ def convert_on_assignment(base: type) -> None:
         for prop in mapper.column_attrs:
             if any(isinstance(col.type, UTCDateTime) for col in prop.columns):
                 event.listen(getattr(mapper.class_, prop.key), "set", _to_utc_on_set, retval=True)
+
+
+def render_alembic_type(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Alembic ``render_item`` hook: autogenerate writes the app's column types as the schema has them.
+
+    Without it a generated migration names ``include.db.types.UTCDateTime()``
+    without importing it (and ties migrations to this module), and renders the
+    JSON/JSONB variant with a bare ``Text()`` it does not import either.  What is
+    stored is plain ``DateTime(timezone=True)`` and ``JSON`` (``JSONB`` on
+    PostgreSQL), which is what the hand-written migrations say too.
+    """
+    if type_ != "type":
+        return False
+    if isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if isinstance(obj, JSON) and "postgresql" in getattr(obj, "_variant_mapping", {}):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')"
+    return False
