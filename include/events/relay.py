@@ -384,7 +384,7 @@ async def run_relay(
                 try:
                     removed = await run(
                         remove_dead_consumers,
-                        outbox._relay_client(),
+                        outbox.relay_client(),
                         outbox.stream,
                         outbox.group,
                         DEAD_CONSUMER_CLAIM_IDLES * outbox.claim_idle_ms,
