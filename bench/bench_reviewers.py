@@ -6,7 +6,8 @@ For each cut point the learned ranker is trained on the changes before the
 cut; then the changes after it are replayed in time order: each is ranked with
 only the history before it, then added to the history.  Beside it: the
 popularity baseline (most reviews so far) and a RevFinder-style path-similarity
-baseline.  Several cut points so nobody tunes to one split.
+baseline (both in ``bench/reviewer_baselines.py``).  Several cut points so nobody
+tunes to one split.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ DEFAULT_DATA = Path("/work/shared/data/reviews_golang_tools.parquet")
 def main() -> int:
     import pandas as pd
 
-    from ml.reviewers import changes_from_frame, evaluate_cut
+    from bench.reviewer_baselines import changes_from_frame, evaluate_cut
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)

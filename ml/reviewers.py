@@ -18,10 +18,11 @@ How it works (one pass over time-ordered history, never looking ahead):
   so each training row only saw history from before its change; ranking is by
   the predicted probability, divided by a load penalty for open requests.
 
-Baselines for the benchmark live here too (:func:`popularity_rank`,
-:class:`RevFinder`), so that ``bench/bench_reviewers.py`` compares like with
-like.  Only numpy is imported at module level; scikit-learn and pandas are
-imported where they are used.
+This module is the model only: it reads no database (the project's history
+is loaded and the fitted model cached by :mod:`ml.reviewer_service`), and the
+baselines and evaluation it is benchmarked against live in
+``bench/reviewer_baselines.py``.  Only numpy is imported at module level;
+scikit-learn is imported where it is used.
 """
 
 from __future__ import annotations
@@ -63,8 +64,21 @@ class Change:
 
     @staticmethod
     def of(at: datetime | float, author: str, files: Iterable[str], reviewers: Iterable[str] = (), key: str = "") -> Change:
-        ts = at.timestamp() if isinstance(at, datetime) else float(at)
-        return Change(ts, author, tuple(files), tuple(r for r in reviewers if r != author), key)
+        return Change(posix_seconds(at), author, tuple(files), tuple(r for r in reviewers if r != author), key)
+
+
+def posix_seconds(at: datetime | float) -> float:
+    """POSIX seconds of a point in time; a naive datetime means UTC.
+
+    UTC because every source of history writes it: the app database hands back
+    aware UTC datetimes (``include.db.types.UTCDateTime``, which reads naive
+    values the same way) and exported change histories store UTC without an
+    offset.  ``datetime.timestamp()`` alone would read a naive value in the
+    host's local time zone, so the same history would rank differently per host.
+    """
+    if isinstance(at, datetime):
+        return (at.replace(tzinfo=UTC) if at.utcoffset() is None else at).timestamp()
+    return float(at)
 
 
 def path_prefixes(files: Iterable[str], max_files: int = 200) -> dict[str, set[str]]:
@@ -276,25 +290,6 @@ def single_threaded() -> Any:
     return _controller.limit(limits=1, user_api="openmp")
 
 
-def _ts(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    if hasattr(value, "timestamp"):
-        if getattr(value, "tzinfo", None) is None:
-            value = value.replace(tzinfo=UTC)
-        return float(value.timestamp())
-    raise TypeError(f"not a time: {value!r}")
-
-
-def changes_from_frame(frame: Any) -> list[Change]:
-    """Changes from a frame shaped like ``reviews_golang_tools.parquet`` (sorted by time)."""
-    frame = frame.sort_values("committed_at", kind="stable")
-    return [
-        Change.of(_ts(row.committed_at), row.author, list(row.files), list(row.reviewers), str(row.change))
-        for row in frame.itertuples(index=False)
-    ]
-
-
 @dataclass
 class Recommendation:
     reviewer: str
@@ -414,155 +409,3 @@ class ReviewerRecommender:
         ranked.sort(key=lambda t: -t[0])
         return [Recommendation(name, round(s, 6), _reasons(self.history, files, author, name, at, load), load)
                 for s, name, load in ranked[:limit]]
-
-
-# -- baselines --------------------------------------------------------------------------------
-def popularity_rank(history: ReviewHistory, author: str) -> list[str]:
-    """Most reviews so far first (the baseline every recommender must beat)."""
-    cand = history.candidates(author)
-    order = np.argsort(-history.reviews_total[cand], kind="stable")
-    return [history.names[cand[i]] for i in order]
-
-
-class _Growable:
-    """An append-only numpy vector (amortised O(1) append, O(1) view)."""
-
-    __slots__ = ("data", "size")
-
-    def __init__(self, dtype: Any = np.float64):
-        self.data = np.zeros(16, dtype=dtype)
-        self.size = 0
-
-    def append(self, value: float) -> None:
-        if self.size == len(self.data):
-            self.data = np.concatenate([self.data, np.zeros_like(self.data)])
-        self.data[self.size] = value
-        self.size += 1
-
-    @property
-    def view(self) -> np.ndarray:
-        return self.data[: self.size]
-
-
-class RevFinder:
-    """RevFinder-style path similarity (Thongtanunam et al., SANER 2015).
-
-    Each past change is scored by the file-path similarity of its files to the
-    new change's files; its reviewers collect that score, and the rankings from
-    the string-comparison measures are combined by Borda count.  Implemented
-    here: longest common prefix and longest common suffix of path components
-    (two of the paper's four measures), normalised by the longer path, averaged
-    over file pairs.  Inverted indexes over prefixes/suffixes (numpy postings)
-    keep it fast enough to replay thousands of changes.
-    """
-
-    def __init__(self, max_files: int = 50):
-        self.max_files = max_files
-        self.people: dict[str, int] = {}
-        self.names: list[str] = []
-        self._postings: dict[tuple[bool, tuple[str, ...]], tuple[_Growable, _Growable]] = {}
-        self._nfiles = _Growable()
-        self._rev_change = _Growable(np.int64)
-        self._rev_person = _Growable(np.int64)
-
-    def _pid(self, p: str) -> int:
-        if p not in self.people:
-            self.people[p] = len(self.names)
-            self.names.append(p)
-        return self.people[p]
-
-    def add(self, change: Change) -> None:
-        idx = self._nfiles.size
-        files = change.files[: self.max_files]
-        self._nfiles.append(len(files))
-        for r in change.reviewers:
-            self._rev_change.append(idx)
-            self._rev_person.append(self._pid(r))
-        for f in files:
-            parts = tuple(f.split("/"))
-            n = len(parts)
-            for d in range(1, n + 1):
-                for key in ((False, parts[:d]), (True, parts[-d:])):
-                    post = self._postings.get(key)
-                    if post is None:
-                        post = self._postings[key] = (_Growable(np.int64), _Growable())
-                    post[0].append(idx)
-                    post[1].append(n)
-
-    def _measure(self, files: Sequence[str], suffix: bool) -> np.ndarray:
-        n_changes = self._nfiles.size
-        sim = np.zeros(n_changes)
-        files = files[: self.max_files]
-        for f in files:
-            parts = tuple(f.split("/"))
-            n = len(parts)
-            for d in range(1, n + 1):
-                post = self._postings.get((suffix, parts[-d:] if suffix else parts[:d]))
-                if post is None:
-                    break
-                # each matching level adds one component to the common prefix/suffix
-                sim += np.bincount(post[0].view, weights=1.0 / np.maximum(post[1].view, n), minlength=n_changes)
-        return sim / (max(len(files), 1) * np.maximum(self._nfiles.view, 1.0))
-
-    def rank(self, files: Sequence[str], author: str) -> list[str]:
-        if not self._nfiles.size:
-            return []
-        n_people = len(self.names)
-        borda = np.zeros(n_people)
-        a = self.people.get(author)
-        for suffix in (False, True):
-            sim = self._measure(files, suffix)
-            scores = np.bincount(self._rev_person.view, weights=sim[self._rev_change.view], minlength=n_people)
-            if a is not None:
-                scores[a] = 0.0
-            order = np.argsort(-scores, kind="stable")
-            ranked = order[scores[order] > 0]
-            borda[ranked] += len(ranked) - np.arange(len(ranked))
-        order = np.argsort(-borda, kind="stable")
-        return [self.names[p] for p in order if borda[p] > 0]
-
-
-# -- evaluation ---------------------------------------------------------------------------------
-def topk_mrr(ranked_lists: Sequence[Sequence[str]], truths: Sequence[Iterable[str]], ks: Sequence[int] = (1, 3, 5, 10)) -> dict[str, float]:
-    """Top-k accuracy (any true reviewer in the first k) and mean reciprocal rank of the first hit."""
-    hits = {k: 0 for k in ks}
-    rr = 0.0
-    for ranked, truth in zip(ranked_lists, truths):
-        truth = set(truth)
-        first = next((i for i, r in enumerate(ranked) if r in truth), None)
-        if first is not None:
-            rr += 1.0 / (first + 1)
-            for k in ks:
-                hits[k] += first < k
-    n = max(len(ranked_lists), 1)
-    out = {f"top{k}": hits[k] / n for k in ks}
-    out["mrr"] = rr / n
-    out["n"] = float(len(ranked_lists))
-    return out
-
-
-def evaluate_cut(changes: Sequence[Change], cut: int, *, with_revfinder: bool = True, **params: Any) -> dict[str, dict[str, float]]:
-    """Train on changes[:cut], then walk changes[cut:] in order: rank each, then add it to history.
-
-    Every method sees exactly the history before the change it ranks; the
-    learned model's weights come from the training part only.
-    """
-    rec = ReviewerRecommender(**params).fit(changes[:cut])
-    pop_hist = rec.history  # popularity reads the same counters
-    revfinder = RevFinder() if with_revfinder else None
-    if revfinder is not None:
-        for change in changes[:cut]:
-            revfinder.add(change)
-    ranked: dict[str, list[list[str]]] = {"learned": [], "popularity": [], "revfinder": []}
-    truths = []
-    for change in changes[cut:]:
-        if not change.reviewers:
-            continue
-        truths.append(change.reviewers)
-        ranked["learned"].append(rec.rank(change.files, change.author, change.at))
-        ranked["popularity"].append(popularity_rank(pop_hist, change.author))
-        if revfinder is not None:
-            ranked["revfinder"].append(revfinder.rank(change.files, change.author))
-            revfinder.add(change)
-        rec.update(change)
-    return {name: topk_mrr(lists, truths) for name, lists in ranked.items() if lists}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ml.reviewers import Change, RevFinder, ReviewerRecommender, ReviewHistory, evaluate_cut, popularity_rank, topk_mrr
+from bench.reviewer_baselines import RevFinder, evaluate_cut, popularity_rank, topk_mrr
+from ml.reviewers import Change, ReviewerRecommender, ReviewHistory
 from tests.ml_serving.conftest import auth
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -29,6 +30,23 @@ def test_topk_and_mrr():
     m = topk_mrr([["a", "b", "c"], ["x", "y"], ["q"]], [["b"], ["z"], ["q", "r"]], ks=(1, 3))
     assert m["top1"] == pytest.approx(1 / 3) and m["top3"] == pytest.approx(2 / 3)
     assert m["mrr"] == pytest.approx((0.5 + 0 + 1) / 3)
+
+
+def test_a_naive_time_means_utc_whatever_the_host_zone(monkeypatch):
+    """One rule for history times: naive = UTC (as the app DB reads them), never the host's local zone."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        naive = Change.of(datetime(2024, 1, 1, 12), "a", ["x.go"])
+        aware = Change.of(datetime(2024, 1, 1, 12, tzinfo=UTC), "a", ["x.go"])
+        offset = Change.of(datetime(2024, 1, 1, 14, tzinfo=timezone(timedelta(hours=2))), "a", ["x.go"])
+        assert naive.at == aware.at == offset.at == T0.timestamp() + 12 * 3600
+        assert Change.of(aware.at, "a", ["x.go"]).at == aware.at
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
 
 
 def test_history_refuses_time_travel():
