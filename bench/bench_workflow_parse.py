@@ -154,7 +154,7 @@ def main() -> None:
         results: dict[str, dict[str, float]] = {}
         for label, folder, pre in (
             ("hand-written TaskFlow", hand, "import pendulum"),
-            ("compiled workflows", compiled, "import include.workflows.dag_builder"),
+            ("compiled workflows", compiled, "import include.dag_factory.dag_builder"),
         ):
             runs = [parse(folder, pre, env) for _ in range(args.repeat)]
             for run in runs:

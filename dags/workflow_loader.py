@@ -11,7 +11,7 @@ instead — reading files only, no database or network at parse time.  Under
 
 from pathlib import Path
 
+from include.dag_factory.loader import load_external_workflows
 from include.settings import get_settings
-from include.workflows.loader import load_external_workflows
 
 globals().update(load_external_workflows(get_settings().workflows_dir, Path(__file__).resolve().parent))

@@ -6,8 +6,8 @@ Modules, in the order data flows through them:
 * ``expressions`` — CEL conditions; ``validation`` — all problems at once;
 * ``serialization`` — JSON/YAML import and export; ``schema`` — JSON Schemas for forms;
 * ``store`` — versions and templates in the app database;
-* ``graph`` -> ``compiler`` -> ``dag_builder`` — intermediate graph, compiled files, Airflow DAG;
+* ``graph`` -> ``compiler`` — intermediate graph, compiled files (:mod:`include.dag_factory` turns them into DAGs);
 * ``triggers`` — event normalisation and trigger filters (shared by the DAG and the webhook API).
 
-Importing this package stays light: nothing here imports Airflow until ``dag_builder`` is used.
+Importing this package stays light: nothing here imports Airflow.
 """

@@ -5,7 +5,7 @@ For each workflow ``<project>__<workflow_id>`` the compiler writes, into
 
 * ``<name>.json`` — the validated spec (what the DAG is built from);
 * ``<name>.py`` — a stub Airflow parses as its own DAG file; it only calls
-  :func:`include.workflows.dag_builder.build_dag_from_file` on its JSON sibling.
+  :func:`include.dag_factory.dag_builder.build_dag_from_file` on its JSON sibling.
 
 Why a file per workflow: Airflow records import errors per DAG file.  With one
 loader for every spec, one broken spec would either hide every other workflow
@@ -65,7 +65,7 @@ def render_stub(project: str, workflow_id: str, version: int | None = None) -> s
         "Do not edit: change the workflow in the platform (API, editor) and it is recompiled.\n"
         '"""\n'
         f"{STUB_MARKER}\n"
-        "from include.workflows.dag_builder import build_dag_from_file\n"
+        "from include.dag_factory.dag_builder import build_dag_from_file\n"
         "\n"
         "dag = build_dag_from_file(__file__)\n"
     )

@@ -308,9 +308,9 @@ def test_rebuilding_from_the_database_on_an_empty_folder_gives_the_same_compiled
 
 
 def test_the_launcher_configures_both_bundles_and_the_dag_folder_loader_steps_aside(db, tmp_path, monkeypatch):
+    from include.dag_factory.loader import load_external_workflows
     from include.launcher.airflow_env import airflow_env
     from include.settings import load_settings
-    from include.workflows.loader import load_external_workflows
 
     settings = load_settings(state_dir=tmp_path / "state", workflows_dir=tmp_path / "workflows")
     env = airflow_env(settings, base={})

@@ -27,9 +27,9 @@ def workflow(project: str) -> dict:
 
 
 def test_simple_auth_manager_stays_the_default(tmp_path):
+    from include.dag_factory.dag_builder import build_dag
     from include.launcher.airflow_env import airflow_env
     from include.settings import load_settings
-    from include.workflows.dag_builder import build_dag
 
     settings = load_settings(state_dir=tmp_path, workflows_bundle_url="none")  # no bundle: no database
     assert settings.airflow_auth_manager == "simple"
@@ -41,9 +41,9 @@ def test_simple_auth_manager_stays_the_default(tmp_path):
 
 def test_fab_configures_airflow_and_every_workflow_dag_names_its_project_roles(tmp_path, monkeypatch):
     from include.auth.airflow_roles import FAB_AUTH_MANAGER
+    from include.dag_factory.dag_builder import build_dag
     from include.launcher.airflow_env import airflow_env
     from include.settings import get_settings, load_settings
-    from include.workflows.dag_builder import build_dag
 
     settings = load_settings(state_dir=tmp_path, airflow_auth_manager="fab", workflows_bundle_url="none")
     env = airflow_env(settings, base={})

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from include.dag_factory.dag_builder import build_dag
 from include.workflows.compiler import compile_workflow, compiled_paths, dag_id_for, remove_compiled
-from include.workflows.dag_builder import build_dag
 from include.workflows.graph import CompiledGraph
 from include.workflows.model import Workflow
 from include.workflows.store import builtin_templates
@@ -57,6 +57,18 @@ def test_one_broken_workflow_among_100_fails_alone_and_is_named(tmp_path, genera
     assert "pr_merged" in message and "event" in message
 
 
+def test_a_stub_compiled_before_the_renderer_moved_still_loads(tmp_path, valid_doc):
+    """Runs execute from the bundle commit they started on, so stubs naming the old module keep loading."""
+    compile_workflow(valid_doc, tmp_path)
+    _, stub_path = compiled_paths("acme", "review", tmp_path)
+    new = "from include.dag_factory.dag_builder import build_dag_from_file"
+    assert new in stub_path.read_text()
+    stub_path.write_text(stub_path.read_text().replace(new, new.replace("dag_factory", "workflows")))
+    bag = dagbag(tmp_path)
+    assert bag.import_errors == {}
+    assert set(bag.dags) == {dag_id_for("acme", "review")}
+
+
 def test_missing_or_unreadable_spec_is_an_import_error_naming_it(tmp_path, valid_doc):
     compile_workflow(valid_doc, tmp_path)
     spec_path, stub_path = compiled_paths("acme", "review", tmp_path)
@@ -100,7 +112,7 @@ def test_loader_builds_specs_kept_outside_the_dag_folder(workflows_dir, valid_do
 
 
 def test_loader_leaves_stubs_inside_the_dag_folder_to_airflow(tmp_path):
-    from include.workflows.loader import load_external_workflows, parsed_by_airflow
+    from include.dag_factory.loader import load_external_workflows, parsed_by_airflow
 
     inside = tmp_path / "dags" / "workflows"
     inside.mkdir(parents=True)
@@ -149,7 +161,7 @@ def test_templates_compile(tmp_path):
 
 
 def test_analyser_tasks_share_the_analysers_pool_and_runs_are_capped(settings):
-    from include.workflows.dag_builder import ANALYSER_ACTIONS
+    from include.dag_factory.dag_builder import ANALYSER_ACTIONS
 
     for template in builtin_templates():
         workflow = template["workflow"].model_copy(update={"project": "demo"})

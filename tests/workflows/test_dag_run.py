@@ -12,9 +12,9 @@ import json
 
 import pytest
 
+from include.dag_factory.dag_builder import build_dag_from_file
 from include.db.session import session_scope
 from include.workflows.compiler import compile_workflow
-from include.workflows.dag_builder import build_dag_from_file
 
 
 def dashboard(node_id: str, message: str) -> dict:

@@ -26,8 +26,8 @@ def _dag(template: str, project: str):
     ``dag.test()`` syncs the DAG folder to the metadata DB first; ``dags/workflow_loader.py``
     builds this DAG from the compiled spec during that sync, as the DAG processor would.
     """
+    from include.dag_factory.dag_builder import build_dag_from_file
     from include.workflows.compiler import compile_workflow
-    from include.workflows.dag_builder import build_dag_from_file
 
     spec = yaml.safe_load((TEMPLATES / f"{template}.yaml").read_text())["workflow"]
     spec["project"] = project

@@ -146,7 +146,7 @@ def dry_run(document: Annotated[dict[str, Any], Body()], user: CurrentUser) -> D
         raise Unprocessable(
             f"Workflow has {len(problems)} problem(s)", errors=workflow_problem_items(problems, document)
         )
-    from include.workflows.dag_builder import build_dag  # imports the Airflow SDK: only when asked
+    from include.dag_factory.dag_builder import build_dag  # imports the Airflow SDK: only when asked
     from include.workflows.graph import CompiledGraph, subtype
 
     workflow = load_workflow(document)

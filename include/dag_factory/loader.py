@@ -71,7 +71,7 @@ def load_external_workflows(workflows_dir: Path, dag_folder: Path) -> dict[str, 
     """{dag_id: DAG} for every spec in ``workflows_dir`` unless Airflow parses its stubs already."""
     if workflow_bundle_configured() or not workflows_dir.is_dir() or parsed_by_airflow(workflows_dir, dag_folder):
         return {}
-    from include.workflows.dag_builder import build_dag_from_file
+    from include.dag_factory.dag_builder import build_dag_from_file
 
     dags: dict[str, Any] = {}
     for spec in sorted(workflows_dir.glob("*.json")):
