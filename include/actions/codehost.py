@@ -89,22 +89,21 @@ def _change_files(ctx: RunContext) -> list[str]:
 
 
 def _recommended_reviewers(ctx: RunContext, count: int = 2) -> tuple[list[str], str]:
-    """Reviewers learned from the project's recorded change history (``ml.reviewers``).
+    """Reviewers learned from the project's recorded change history (:mod:`ml.reviewer_service`).
 
-    The same recommender the ``/recommendations/reviewers`` API serves: fitted
-    on the project's closed changes, with open review requests as load.  Returns
-    ``([], reason)`` when the learning system is not installed, the project has
-    no history yet or the change's files are unknown.
+    The same service the ``/recommendations/reviewers`` API asks: the project's
+    ranker fitted on its closed changes, with open review requests as load.
+    Returns ``([], reason)`` when the learning system is not installed, the
+    project has no history yet or the change's files are unknown.
     """
     try:
-        from ml.reviewers import Change, ReviewerRecommender
+        from ml.reviewer_service import recommend_reviewers
     except ImportError:
         return [], "unavailable"
     from sqlalchemy import select
 
-    from include.db.models import CodeChange, Project
+    from include.db.models import Project
     from include.db.session import session_scope
-    from include.settings import get_settings
 
     files = _change_files(ctx)
     author = (ctx.event or {}).get("author") or ""
@@ -115,27 +114,13 @@ def _recommended_reviewers(ctx: RunContext, count: int = 2) -> tuple[list[str], 
             project_id = session.scalar(select(Project.id).where(Project.slug == ctx.project))
             if project_id is None:
                 return [], "no-project"
-            rows = session.execute(
-                select(CodeChange.created_at, CodeChange.author, CodeChange.files, CodeChange.reviewers,
-                       CodeChange.change_key, CodeChange.status)
-                .where(CodeChange.project_id == project_id)
-                .order_by(CodeChange.created_at, CodeChange.id)
-            ).all()  # fmt: skip
-        history = [Change.of(r.created_at, r.author, r.files, r.reviewers, r.change_key) for r in rows
-                   if r.status != "open"]  # fmt: skip
-        if not history:
-            return [], "no-history"
-        load: dict[str, int] = {}
-        for r in rows:
-            if r.status == "open":
-                for name in r.reviewers or []:
-                    load[name] = load.get(name, 0) + 1
-        recommender = ReviewerRecommender(load_penalty=get_settings().reviewer_load_penalty).fit(history)
-        ranked = recommender.recommend(files, author, open_requests=load, limit=count, exclude=[author])
+            answer = recommend_reviewers(session, project_id, files, author, limit=count, exclude=[author])
     except Exception as exc:  # noqa: BLE001 - recommendations are a bonus; never fail the request on them
         log.warning("reviewer recommendations unavailable: %s", exc)
         return [], "error"
-    return [r.reviewer for r in ranked][:count], "learned" if recommender.model is not None else "path-share"
+    if not answer.history_changes:
+        return [], "no-history"
+    return [r.reviewer for r in answer.reviewers], "learned" if answer.learned else "path-share"
 
 
 def request_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:

@@ -5,32 +5,30 @@
 * ``PUT /changes/{change_key}`` — record a change (author, files, reviewers,
   open/merged/closed): the platform's own review history.
 * ``POST /recommendations/reviewers`` — ranked reviewers with reasons for a
-  change (:mod:`ml.reviewers`), learned from the project's recorded changes;
-  open changes give each reviewer's current load.
+  change, learned from the project's recorded changes; open changes give each
+  reviewer's current load (:mod:`ml.reviewer_service`, which the
+  ``request_review`` action asks too).
 
 Roles: recommendations need ``viewer``; recording changes needs ``editor``.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import problem_responses
-from include.api.types import NO_NUL, SLUG_PATTERN
+from include.api.types import NO_NUL, ProjectSlug
 from include.db.models import CodeChange
 from include.enums import Role
 
 router = APIRouter(prefix="/api/v1/projects/{project}", tags=["recommendations"])
 
-ProjectSlug = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="Project slug")]
 FilePath = Annotated[str, Field(min_length=1, max_length=1000, pattern=NO_NUL)]
 Person = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00\s]+$")]
 
@@ -107,56 +105,17 @@ def put_change(project: ProjectSlug, change_key: Annotated[str, Path(min_length=
             "created_at": row.created_at, "closed_at": row.closed_at}
 
 
-# -- reviewer model per project, rebuilt when the history grows ---------------------------------
-_models: dict[int, tuple[tuple[int, int], Any]] = {}
-_models_lock = threading.Lock()
-
-
-def _recommender(session: Any, project_id: int) -> Any:
-    from ml.reviewers import Change, ReviewerRecommender
-
-    stamp = tuple(session.execute(
-        select(func.count(CodeChange.id), func.coalesce(func.max(CodeChange.id), 0))
-        .where(CodeChange.project_id == project_id, CodeChange.status != "open")).one())
-    with _models_lock:
-        cached = _models.get(project_id)
-        if cached and cached[0] == stamp:
-            return cached[1]
-        started = time.perf_counter()
-        rows = session.execute(
-            select(CodeChange.created_at, CodeChange.author, CodeChange.files, CodeChange.reviewers, CodeChange.change_key)
-            .where(CodeChange.project_id == project_id, CodeChange.status != "open")
-            .order_by(CodeChange.created_at, CodeChange.id)).all()
-        changes = [Change.of(r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
-                             r.author, r.files, r.reviewers, r.change_key) for r in rows]
-        from include.settings import get_settings
-
-        rec = ReviewerRecommender(load_penalty=get_settings().reviewer_load_penalty).fit(changes)
-        rec.fit_seconds = time.perf_counter() - started
-        _models[project_id] = (stamp, rec)
-        return rec
-
-
-def _open_requests(session: Any, project_id: int) -> dict[str, int]:
-    load: dict[str, int] = {}
-    for (reviewers,) in session.execute(select(CodeChange.reviewers).where(
-            CodeChange.project_id == project_id, CodeChange.status == "open")):
-        for r in reviewers or []:
-            load[r] = load.get(r, 0) + 1
-    return load
-
-
 @router.post("/recommendations/reviewers", summary="Ranked reviewers with reasons for a change",
              responses=problem_responses(401, 404, 422))
 def reviewers(project: ProjectSlug, body: ReviewersRequest, user: CurrentUser, session: DbSession) -> dict[str, Any]:
+    from ml.reviewer_service import recommend_reviewers
+
     proj = authorize(session, user, project, Role.viewer)
-    rec = _recommender(session, proj.id)
-    recs = rec.recommend(body.files, body.author, open_requests=_open_requests(session, proj.id),
-                         limit=body.limit, exclude=body.exclude)
+    answer = recommend_reviewers(session, proj.id, body.files, body.author, limit=body.limit, exclude=body.exclude)
     return {
         "project": project,
-        "method": "learned" if rec.model is not None else "path_share_fallback",
-        "history_changes": rec.history.n_changes,
+        "method": "learned" if answer.learned else "path_share_fallback",
+        "history_changes": answer.history_changes,
         "reviewers": [{"reviewer": r.reviewer, "score": r.score, "open_requests": r.open_requests,
-                       "reasons": r.reasons} for r in recs],
+                       "reasons": r.reasons} for r in answer.reviewers],
     }
