@@ -2,20 +2,20 @@
  * The editor's dialogs: open, versions, templates, import, dry run and run.
  * Each loads what it shows from the platform API when it opens.
  */
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import {
   ApiError,
   api,
   type DryRunOut,
   type EditorConfig,
-  type RunDetail,
-  type RunOut,
   type TemplateOut,
   type VersionOut,
   type WorkflowSummary,
 } from "../api/client";
+import { useRunPolling } from "../hooks/useRunPolling";
 import { ImportError, importWorkflow } from "../model/io";
 import type { Workflow } from "../model/types";
+import { sampleEvent } from "../state/runs";
 import { Modal } from "./Modal";
 
 function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
@@ -337,18 +337,6 @@ export function DryRunView({ result }: { result: DryRunOut }) {
 
 // --- run ------------------------------------------------------------------------------------------
 
-const FINISHED = new Set(["success", "failed"]);
-
-export function sampleEvent(triggerEvent: string | undefined): Record<string, unknown> {
-  const kind = triggerEvent ?? "manual";
-  if (kind === "pr_opened" || kind === "pr_updated") {
-    return { kind, repository: "owner/repo", clone_url: "https://github.com/owner/repo.git", ref: "feature", base_ref: "main", pr_number: 1 };
-  }
-  if (kind === "push") return { kind, repository: "owner/repo", clone_url: "https://github.com/owner/repo.git", ref: "main" };
-  if (kind === "issue_created") return { kind, repository: "owner/repo", issue_number: 1, title: "Example issue" };
-  return { kind };
-}
-
 export function RunDialog({
   workflow,
   config,
@@ -362,69 +350,8 @@ export function RunDialog({
 }) {
   const trigger = workflow.nodes.find((n) => n.type === "trigger");
   const [eventText, setEventText] = useState(() => JSON.stringify(sampleEvent(trigger?.config.event as string | undefined), null, 2));
-  const [error, setError] = useState<string | null>(null);
-  const [run, setRun] = useState<RunOut | RunDetail | null>(null);
-  const [starting, setStarting] = useState(false);
-  const timer = useRef<number | null>(null);
   const recent = useLoad(() => api.runs(workflow.project, workflow.id), [workflow.project, workflow.id]);
-
-  const poll = useCallback(
-    (runId: string) => {
-      api.run(workflow.project, workflow.id, runId).then(
-        (detail) => {
-          setRun(detail);
-          onStates(new Map(detail.nodes.map((n) => [n.node_id, n.state])));
-          if (!FINISHED.has(detail.state ?? "")) timer.current = window.setTimeout(() => poll(runId), 2000);
-          else recent.reload();
-        },
-        (err: Error) => {
-          setError(err.message);
-          timer.current = window.setTimeout(() => poll(runId), 4000);
-        },
-      );
-    },
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [workflow.project, workflow.id, onStates],
-  );
-  useEffect(() => () => void (timer.current && clearTimeout(timer.current)), []);
-
-  const start = async () => {
-    let event: Record<string, unknown> | null = null;
-    if (eventText.trim()) {
-      try {
-        event = JSON.parse(eventText);
-      } catch (err) {
-        setError(`The event is not valid JSON: ${(err as Error).message}`);
-        return;
-      }
-    }
-    setStarting(true);
-    setError(null);
-    try {
-      // A DAG appears in Airflow a few seconds after a save: retry "not loaded yet" for a while.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const started = await api.startRun(workflow.project, workflow.id, event);
-          setRun(started);
-          poll(started.run_id);
-          recent.reload();
-          break;
-        } catch (err) {
-          if (err instanceof ApiError && err.status === 503 && attempt < 20) {
-            setError(`${err.message} (retrying…)`);
-            await new Promise((r) => setTimeout(r, 3000));
-            continue;
-          }
-          throw err;
-        }
-      }
-      setError(null);
-    } catch (err) {
-      setError(err instanceof ApiError && err.problem.errors ? `${err.message}: ${err.problems.map((p) => `${p.field ?? ""} ${p.message}`).join("; ")}` : (err as Error).message);
-    } finally {
-      setStarting(false);
-    }
-  };
+  const { run, error, starting, start } = useRunPolling(workflow, onStates, recent.reload);
 
   const dashboard = config?.dashboard_url ? `${config.dashboard_url}/?project=${encodeURIComponent(workflow.project)}` : null;
   return (
@@ -434,7 +361,7 @@ export function RunDialog({
       </label>
       <textarea id="run-event" rows={8} value={eventText} onChange={(e) => setEventText(e.target.value)} className="code" />
       <div className="row">
-        <button type="button" className="primary" onClick={start} disabled={starting} data-testid="start-run">
+        <button type="button" className="primary" onClick={() => void start(eventText)} disabled={starting} data-testid="start-run">
           {starting ? "Starting…" : "Start run"}
         </button>
         {dashboard && (

@@ -4,18 +4,8 @@
  */
 import type { ProjectOut } from "../api/client";
 import type { WorkflowMeta } from "../model/serialize";
+import { slugify } from "../model/slug";
 import type { ValidationProblem } from "../model/types";
-
-export function slugify(name: string): string {
-  return (
-    name
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]+/g, "-")
-      .replace(/^[^a-z0-9]+/, "")
-      .replace(/-+$/, "")
-      .slice(0, 63) || "workflow"
-  );
-}
 
 export interface WorkflowPanelProps {
   meta: WorkflowMeta;

@@ -1,0 +1,124 @@
+/**
+ * Which workflow is on the canvas: the one the address names when the
+ * editor opens, then whatever the user opens, starts anew, starts from a
+ * template, imports or restores from a version.
+ *
+ * Replacing the canvas asks first when there are unsaved changes, keeps the
+ * address in step, and refits the view.  Opening a workflow offers its
+ * local draft; a workflow started from a template or an import is unsaved,
+ * loaded over a blank one so that "unsaved changes" and undo treat the whole
+ * document as the edit.
+ */
+import { useCallback, useEffect } from "react";
+import { api, type TemplateOut } from "../api/client";
+import { type Workflow, emptyWorkflow } from "../model/types";
+import { fromImport, fromTemplate } from "../state/document";
+import { draftSlot } from "../state/draftOffer";
+import { chooseProject, currentLocation, showLocation } from "../state/location";
+import type { Drafts } from "./useDrafts";
+import type { EditorStore } from "./useEditorState";
+import type { Projects } from "./useProjects";
+import type { Notify, NotifyFailure } from "./useToasts";
+
+interface SelectionDeps {
+  store: EditorStore;
+  projects: Projects;
+  drafts: Drafts;
+  confirmDiscard: () => Promise<boolean>;
+  /** Forget what was shown about the previous workflow (its problems and run states). */
+  forgetStatus: () => void;
+  closeDialog: () => void;
+  requestFit: () => void;
+  toast: Notify;
+  fail: NotifyFailure;
+}
+
+export function useWorkflowSelection(deps: SelectionDeps) {
+  const { store, projects, drafts, confirmDiscard, forgetStatus, closeDialog, requestFit, toast, fail } = deps;
+  const { dispatch, stateRef } = store;
+  const { offerFor, dismiss } = drafts;
+
+  const open = useCallback(
+    async (project: string, slug: string) => {
+      const { workflow: loaded, etag } = await api.getWorkflow(project, slug);
+      dispatch({ type: "load", workflow: loaded, etag, saved: true });
+      forgetStatus();
+      showLocation(loaded.project, loaded.id);
+      requestFit();
+      offerFor(draftSlot(loaded.project, loaded.id, true), loaded);
+    },
+    [dispatch, forgetStatus, requestFit, offerFor],
+  );
+
+  useEffect(() => {
+    const { project, workflow: slug } = currentLocation();
+    projects.reload().then(
+      (list) => {
+        const chosen = chooseProject(project, list);
+        if (slug) {
+          open(chosen, slug).catch((err) => fail(`Cannot open ${slug}`, err));
+        } else {
+          const blank = emptyWorkflow(chosen);
+          dispatch({ type: "load", workflow: blank, saved: true, etag: null });
+          offerFor(null, blank);
+        }
+      },
+      (err) => fail("Cannot load your projects", err),
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  const startNew = useCallback(async () => {
+    if (!(await confirmDiscard())) return;
+    const blank = emptyWorkflow(stateRef.current.meta.project);
+    dispatch({ type: "load", workflow: blank, saved: true, etag: null });
+    showLocation(blank.project, null);
+    dismiss();
+    forgetStatus();
+  }, [confirmDiscard, stateRef, dispatch, dismiss, forgetStatus]);
+
+  /** Put an unsaved document on the canvas, as the whole of one edit on a blank workflow. */
+  const loadUnsaved = useCallback(
+    (fresh: Workflow, news: string) => {
+      dispatch({ type: "load", workflow: emptyWorkflow(fresh.project), saved: true, etag: null });
+      dispatch({ type: "load", workflow: fresh, saved: false, keepHistory: true });
+      showLocation(fresh.project, null);
+      closeDialog();
+      dismiss();
+      requestFit();
+      toast(news);
+    },
+    [dispatch, closeDialog, dismiss, requestFit, toast],
+  );
+
+  const startFromTemplate = useCallback(
+    async (template: TemplateOut) => {
+      if (!(await confirmDiscard())) return;
+      loadUnsaved(fromTemplate(template, stateRef.current.meta.project), `Started from “${template.name}”: adjust it, then Save`);
+    },
+    [confirmDiscard, loadUnsaved, stateRef],
+  );
+
+  const importDoc = useCallback(
+    async (doc: Workflow) => {
+      if (!(await confirmDiscard())) return;
+      const fresh = fromImport(doc, projects.projects, stateRef.current.meta.project);
+      loadUnsaved(fresh, `Imported “${fresh.name}” as a new workflow: Save to store it`);
+    },
+    [confirmDiscard, loadUnsaved, projects.projects, stateRef],
+  );
+
+  const restore = useCallback(
+    async (version: number) => {
+      const current = stateRef.current;
+      const { workflow: restored, etag } = await api.restoreVersion(current.meta.project, current.meta.id, version, current.etag);
+      dispatch({ type: "load", workflow: restored, etag, saved: true, keepHistory: true });
+      closeDialog();
+      requestFit();
+      toast(`Restored version ${version} as version ${restored.version}; Ctrl+Z brings back what you had`);
+    },
+    [stateRef, dispatch, closeDialog, requestFit, toast],
+  );
+
+  return { open, startNew, startFromTemplate, importDoc, restore };
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { ApiError, type RunDetail } from "../api/client";
+import { isFinished, nodeStates, parseEvent, retryStart, sampleEvent, startErrorText } from "./runs";
+
+describe("run states", () => {
+  it("knows when a run is over", () => {
+    expect(isFinished("success")).toBe(true);
+    expect(isFinished("failed")).toBe(true);
+    expect(isFinished("running")).toBe(false);
+    expect(isFinished(null)).toBe(false);
+  });
+
+  it("maps node ids to their task state", () => {
+    const detail = { nodes: [{ node_id: "a", state: "success", url: "" }, { node_id: "b", state: null, url: "" }] } as unknown as RunDetail;
+    expect(nodeStates(detail)).toEqual(new Map([["a", "success"], ["b", null]]));
+  });
+});
+
+describe("the run's event", () => {
+  it("starts from an example of the trigger's kind", () => {
+    expect(sampleEvent("pr_opened")).toMatchObject({ kind: "pr_opened", pr_number: 1, base_ref: "main" });
+    expect(sampleEvent("push")).toMatchObject({ kind: "push", ref: "main" });
+    expect(sampleEvent("issue_created")).toMatchObject({ issue_number: 1 });
+    expect(sampleEvent(undefined)).toEqual({ kind: "manual" });
+  });
+
+  it("is none when blank and refused when not JSON", () => {
+    expect(parseEvent("  ")).toEqual({ event: null });
+    expect(parseEvent('{"kind": "push"}')).toEqual({ event: { kind: "push" } });
+    expect(parseEvent("{oops")).toMatchObject({ error: expect.stringMatching(/^The event is not valid JSON: /) });
+  });
+});
+
+describe("starting", () => {
+  it("retries only while Airflow has not loaded the DAG, a bounded number of times", () => {
+    const notLoaded = new ApiError(503, { status: 503, detail: "not parsed yet" });
+    expect(retryStart(notLoaded, 0)).toBe(true);
+    expect(retryStart(notLoaded, 19)).toBe(true);
+    expect(retryStart(notLoaded, 20)).toBe(false);
+    expect(retryStart(new ApiError(404, { status: 404 }), 0)).toBe(false);
+  });
+
+  it("names the fields the server refused", () => {
+    const err = new ApiError(422, { status: 422, detail: "Bad event", errors: [{ field: "event.ref", message: "required" }] });
+    expect(startErrorText(err)).toBe("Bad event: event.ref required");
+    expect(startErrorText(new Error("offline"))).toBe("offline");
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Starting a run of the saved workflow and following its state.
+ *
+ * A run is started with an event (the DAG run's `conf.event`) and polled
+ * until Airflow says it finished; each poll's node states colour the canvas.
+ * Right after a save Airflow may not have parsed the new version yet, which
+ * the platform answers with 503: the start is retried for a while.
+ */
+import { ApiError, type RunDetail } from "../api/client";
+
+const FINISHED = new Set(["success", "failed"]);
+
+export const POLL_DELAY_MS = 2000;
+/** Poll more slowly after a failed poll (the API server may be restarting). */
+export const POLL_RETRY_DELAY_MS = 4000;
+export const START_RETRY_DELAY_MS = 3000;
+const START_ATTEMPTS = 20;
+
+export function isFinished(state: string | null | undefined): boolean {
+  return FINISHED.has(state ?? "");
+}
+
+/** Each node's task state in the run, by node id. */
+export function nodeStates(detail: RunDetail): Map<string, string | null> {
+  return new Map(detail.nodes.map((n) => [n.node_id, n.state]));
+}
+
+/** An example event of the trigger's kind, for the run dialog to start from. */
+export function sampleEvent(triggerEvent: string | undefined): Record<string, unknown> {
+  const kind = triggerEvent ?? "manual";
+  if (kind === "pr_opened" || kind === "pr_updated") {
+    return { kind, repository: "owner/repo", clone_url: "https://github.com/owner/repo.git", ref: "feature", base_ref: "main", pr_number: 1 };
+  }
+  if (kind === "push") return { kind, repository: "owner/repo", clone_url: "https://github.com/owner/repo.git", ref: "main" };
+  if (kind === "issue_created") return { kind, repository: "owner/repo", issue_number: 1, title: "Example issue" };
+  return { kind };
+}
+
+/** The event typed in the dialog: none when blank, else its JSON, else why it is not JSON. */
+export function parseEvent(text: string): { event: Record<string, unknown> | null } | { error: string } {
+  if (!text.trim()) return { event: null };
+  try {
+    return { event: JSON.parse(text) };
+  } catch (err) {
+    return { error: `The event is not valid JSON: ${(err as Error).message}` };
+  }
+}
+
+/** Whether a failed start is worth another attempt: Airflow has not loaded the DAG yet. */
+export function retryStart(err: unknown, attempt: number): err is ApiError {
+  return err instanceof ApiError && err.status === 503 && attempt < START_ATTEMPTS;
+}
+
+/** Why a run did not start, with the server's validation problems when it named them. */
+export function startErrorText(err: unknown): string {
+  if (err instanceof ApiError && err.problem.errors) {
+    return `${err.message}: ${err.problems.map((p) => `${p.field ?? ""} ${p.message}`).join("; ")}`;
+  }
+  return (err as Error).message;
+}
