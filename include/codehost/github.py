@@ -98,10 +98,28 @@ class GitHubActions:
         comment = self._call(call, self.repo.get_issue(number).create_comment, body)
         return {"comment_id": comment.id, "comment_url": comment.html_url}
 
+    def _rest(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """One REST call on this repository through the client's requester (auth, retries, throttling kept)."""
+        call = f"{method} /repos/{self.repository}{path}"
+        url = f"{self.repo.url}{path}"
+        _headers, data = self._call(call, self.client.requester.requestJsonAndCheck, method, url,
+                                    parameters=params, input=body)  # fmt: skip
+        return data
+
+    def _all_pages(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a paginated list (``per_page=100``, the documented maximum)."""
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            batch = self._rest("GET", path, params={"per_page": 100, "page": page}) or []
+            items += batch
+            if len(batch) < 100:
+                return items
+            page += 1
+
     def add_labels(self, number: int, labels: list[str]) -> list[str]:
-        """``POST /repos/{owner}/{repo}/issues/{number}/labels``."""
-        call = f"POST /repos/{self.repository}/issues/{number}/labels"
-        self._call(call, self.repo.get_issue(number).add_to_labels, *labels)
+        """``POST /repos/{owner}/{repo}/issues/{number}/labels`` with ``{"labels": [...]}``, the documented body."""
+        self._rest("POST", f"/issues/{number}/labels", {"labels": labels})
         return labels
 
     def remove_label(self, number: int, label: str) -> bool:

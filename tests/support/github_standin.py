@@ -56,6 +56,7 @@ class Recorded:
     headers: dict[str, str]
     body: Any
     status: int = 0
+    answer: Any = None  # the JSON the stand-in answered with (None for 204)
 
 
 @dataclass
@@ -90,7 +91,7 @@ class RepoState:
     default_branch: str = "main"
     pulls: dict[int, PullState] = field(default_factory=dict)
     issues: dict[int, IssueState] = field(default_factory=dict)
-    check_runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> runs
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> run (head_sha, annotations, ...)
 
 
 class _Reject(Exception):
@@ -101,6 +102,23 @@ class _Reject(Exception):
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _documented(method: str, template: str, status: int, *inside: str | int) -> Any:
+    """GitHub's documented example answer of an operation (a fresh copy)."""
+    from tests.contracts.github_openapi import rest_contract
+
+    return rest_contract().example(method, template, status, *inside)
+
+
+def _over(example: dict[str, Any], /, **values: Any) -> dict[str, Any]:
+    """``example`` with ``values`` written over it; nested objects are merged, everything else replaced."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(example.get(key), dict):
+            _over(example[key], **value)
+        else:
+            example[key] = value
+    return example
 
 
 def _check_fields(body: Any, spec: dict[str, tuple[type | tuple[type, ...], bool]], resource: str) -> dict[str, Any]:
@@ -137,8 +155,10 @@ def _string_list(value: Any, name: str, resource: str) -> list[str]:
 class GitHubStandIn:
     """The server.  Use as a context manager or call :meth:`start` / :meth:`stop`."""
 
-    def __init__(self, token: str = "ghp-test-token", prefix: str = "") -> None:
+    def __init__(self, token: str = "ghp-test-token", prefix: str = "", check_contract: bool = True) -> None:
         self.token = token
+        self.check_contract = check_contract
+        self.bot_login = "autopr[bot]"  # who the token belongs to: author of everything the platform writes
         self.prefix = prefix.rstrip("/")
         self.repos: dict[str, RepoState] = {}
         self.requests: list[Recorded] = []
@@ -178,8 +198,28 @@ class GitHubStandIn:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self.stop()
+        if exc_type is None and self.check_contract:
+            self.assert_contract()
+
+    def contract_problems(self) -> list[str]:
+        """Every recorded exchange checked against GitHub's REST description (tests/contracts)."""
+        from tests.contracts.github_openapi import rest_contract
+
+        contract = rest_contract()
+        return [
+            problem
+            for rec in list(self.requests)
+            for problem in contract.problems(rec.method, rec.path, rec.body, rec.status, rec.answer)
+        ]
+
+    def assert_contract(self) -> None:
+        """Fail if the platform sent, or the stand-in answered, anything GitHub's description does not allow."""
+        problems = self.contract_problems()
+        if problems:
+            raise AssertionError("GitHub stand-in exchanges disagree with GitHub's OpenAPI description:\n  "
+                                 + "\n  ".join(dict.fromkeys(problems)))
 
     @property
     def port(self) -> int:
@@ -219,7 +259,28 @@ class GitHubStandIn:
         """Runs as ``{"name", "status", "conclusion"}`` dicts."""
         repo = self.add_repo(full_name)
         with self._lock:
-            repo.check_runs[sha] = [dict(r) for r in runs]
+            for run_id in [i for i, run in repo.check_runs.items() if run["head_sha"] == sha]:
+                del repo.check_runs[run_id]
+            for run in runs:
+                self._new_check_run(repo, {"head_sha": sha, "status": "completed", **run})
+
+    def _new_check_run(self, repo: RepoState, fields: dict[str, Any]) -> dict[str, Any]:
+        status = fields.get("status") or ("completed" if fields.get("conclusion") else "queued")
+        run = {
+            "id": next(self._ids),
+            "name": fields["name"],
+            "head_sha": fields["head_sha"],
+            "status": status,
+            "conclusion": fields.get("conclusion"),
+            "details_url": fields.get("details_url"),
+            "external_id": fields.get("external_id"),
+            "started_at": fields.get("started_at") or _now(),
+            "completed_at": fields.get("completed_at") or (_now() if status == "completed" else None),
+            "output": {},
+            "annotations": [],
+        }
+        repo.check_runs[run["id"]] = run
+        return run
 
     # --- assertions helpers --------------------------------------------------
     def calls(
@@ -268,12 +329,16 @@ class GitHubStandIn:
                 rec.path = path
             with self._lock:
                 status, payload = self._route(handler.command, path, body)
-        except _Reject as rej:
+        except Exception as exc:  # noqa: BLE001 - a stand-in bug must show up as an answer, not a dropped connection
+            if not isinstance(exc, _Reject):
+                exc = _Reject(500, f"stand-in error: {type(exc).__name__}: {exc}")
+            rej = exc
             status = rej.status
             payload = {"message": rej.message, "documentation_url": DOCS, "status": str(rej.status)}
             if rej.errors:
                 payload["errors"] = rej.errors
         rec.status = status
+        rec.answer = None if status == 204 else payload
         data = b"" if status == 204 else json.dumps(payload).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
@@ -333,86 +398,136 @@ class GitHubStandIn:
         raise _Reject(404, "Not Found")
 
     # --- JSON shapes -----------------------------------------------------------
+    # Each answer is GitHub's own documented example for the operation (tests/contracts: the
+    # OpenAPI description), with the stand-in's state written over it, so every field a client
+    # may read is there and shaped the way GitHub shapes it.
     def _user(self, login: str) -> dict[str, Any]:
-        return {
-            "login": login,
-            "id": abs(hash(login)) % 10**6,
-            "type": "User",
-            "url": f"{self.url}/users/{login}",
-            "html_url": f"https://github.example/{login}",
-        }
+        return _over(
+            _documented("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", 200, "user"),
+            login=login,
+            id=abs(hash(login)) % 10**6,
+            type="Bot" if login.endswith("[bot]") else "User",
+            url=f"{self.url}/users/{login}",
+            html_url=f"https://github.example/{login}",
+        )
 
     def _label(self, name: str) -> dict[str, Any]:
-        return {"id": abs(hash(name)) % 10**6, "name": name, "color": "ededed", "default": False, "description": None}
+        return _over(
+            _documented("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels", 200, 0),
+            id=abs(hash(name)) % 10**6,
+            name=name,
+            color="ededed",
+            default=False,
+            description="",
+        )
 
     def _repo_json(self, repo: RepoState) -> dict[str, Any]:
         owner, name = repo.full_name.split("/")
-        return {
-            "id": abs(hash(repo.full_name)) % 10**6,
-            "name": name,
-            "full_name": repo.full_name,
-            "owner": self._user(owner),
-            "private": False,
-            "url": f"{self.url}/repos/{repo.full_name}",
-            "html_url": f"https://github.example/{repo.full_name}",
-            "clone_url": f"https://github.example/{repo.full_name}.git",
-            "default_branch": repo.default_branch,
-        }
+        data = _over(
+            _documented("GET", "/repos/{owner}/{repo}", 200),
+            id=abs(hash(repo.full_name)) % 10**6,
+            name=name,
+            full_name=repo.full_name,
+            owner=self._user(owner),
+            private=False,
+            fork=False,
+            language=None,
+            url=f"{self.url}/repos/{repo.full_name}",
+            html_url=f"https://github.example/{repo.full_name}",
+            clone_url=f"https://github.example/{repo.full_name}.git",
+            default_branch=repo.default_branch,
+        )
+        for key in ("parent", "source", "template_repository", "organization"):
+            data.pop(key, None)  # not a fork, not from a template
+        return data
 
     def _issue_json(self, repo: RepoState, issue: IssueState) -> dict[str, Any]:
         url = f"{self.url}/repos/{repo.full_name}/issues/{issue.number}"
-        data = {
-            "id": issue.number + 500000,
-            "number": issue.number,
-            "url": url,
-            "html_url": f"https://github.example/{repo.full_name}/issues/{issue.number}",
-            "comments_url": f"{url}/comments",
-            "labels_url": f"{url}/labels{{/name}}",
-            "repository_url": f"{self.url}/repos/{repo.full_name}",
-            "title": issue.title,
-            "body": issue.body,
-            "state": "open",
-            "user": self._user(issue.author),
-            "labels": [self._label(n) for n in issue.labels],
-            "comments": len(issue.comments),
-            "created_at": _now(),
-            "updated_at": _now(),
-        }
+        data = _over(
+            _documented("POST", "/repos/{owner}/{repo}/issues", 201),
+            id=issue.number + 500000,
+            number=issue.number,
+            url=url,
+            html_url=f"https://github.example/{repo.full_name}/issues/{issue.number}",
+            comments_url=f"{url}/comments",
+            labels_url=f"{url}/labels{{/name}}",
+            events_url=f"{url}/events",
+            repository_url=f"{self.url}/repos/{repo.full_name}",
+            title=issue.title,
+            body=issue.body,
+            state="open",
+            user=self._user(issue.author),
+            labels=[self._label(n) for n in issue.labels],
+            assignee=None,
+            assignees=[],
+            milestone=None,
+            closed_at=None,
+            closed_by=None,
+            comments=len(issue.comments),
+            created_at=_now(),
+            updated_at=_now(),
+        )
+        data.pop("pull_request", None)
         if issue.number in repo.pulls:
-            data["pull_request"] = {"url": f"{self.url}/repos/{repo.full_name}/pulls/{issue.number}"}
+            pull_url = f"{self.url}/repos/{repo.full_name}/pulls/{issue.number}"
+            data["pull_request"] = {"url": pull_url, "html_url": None, "diff_url": None, "patch_url": None}
         return data
+
+    def _team(self, slug: str) -> dict[str, Any]:
+        return _over(
+            _documented("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", 200, "requested_teams", 0),
+            name=slug,
+            slug=slug,
+            id=abs(hash(slug)) % 10**6,
+            parent=None,
+            type="organization",
+        )
 
     def _pull_json(self, repo: RepoState, pull: PullState) -> dict[str, Any]:
         url = f"{self.url}/repos/{repo.full_name}/pulls/{pull.number}"
-        return {
-            "id": pull.number + 900000,
-            "number": pull.number,
-            "url": url,
-            "html_url": f"https://github.example/{repo.full_name}/pull/{pull.number}",
-            "issue_url": f"{self.url}/repos/{repo.full_name}/issues/{pull.number}",
-            "state": "closed" if pull.merged else pull.state,
-            "title": pull.title,
-            "user": self._user(pull.author),
-            "labels": [self._label(n) for n in pull.labels],
-            "merged": pull.merged,
-            "mergeable": pull.mergeable,
-            "requested_reviewers": [self._user(n) for n in pull.requested_reviewers],
-            "requested_teams": [{"name": t, "slug": t, "id": abs(hash(t)) % 10**6} for t in pull.requested_teams],
-            "head": {
-                "label": f"{repo.full_name.split('/')[0]}:{pull.head_ref}",
+        owner = repo.full_name.split("/")[0]
+        return _over(
+            _documented("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", 200),
+            id=pull.number + 900000,
+            number=pull.number,
+            url=url,
+            html_url=f"https://github.example/{repo.full_name}/pull/{pull.number}",
+            issue_url=f"{self.url}/repos/{repo.full_name}/issues/{pull.number}",
+            comments_url=f"{self.url}/repos/{repo.full_name}/issues/{pull.number}/comments",
+            review_comments_url=f"{url}/comments",
+            commits_url=f"{url}/commits",
+            state="closed" if pull.merged else pull.state,
+            title=pull.title,
+            user=self._user(pull.author),
+            labels=[self._label(n) for n in pull.labels],
+            merged=pull.merged,
+            mergeable=pull.mergeable,
+            merged_by=None,
+            merged_at=None,
+            closed_at=None,
+            milestone=None,
+            assignee=None,
+            assignees=[],
+            auto_merge=None,
+            requested_reviewers=[self._user(n) for n in pull.requested_reviewers],
+            requested_teams=[self._team(t) for t in pull.requested_teams],
+            head={
+                "label": f"{owner}:{pull.head_ref}",
                 "ref": pull.head_ref,
                 "sha": pull.head_sha,
+                "user": self._user(owner),
                 "repo": self._repo_json(repo),
             },
-            "base": {
-                "label": f"{repo.full_name.split('/')[0]}:{pull.base_ref}",
+            base={
+                "label": f"{owner}:{pull.base_ref}",
                 "ref": pull.base_ref,
                 "sha": "0" * 40,
+                "user": self._user(owner),
                 "repo": self._repo_json(repo),
             },
-            "created_at": _now(),
-            "updated_at": _now(),
-        }
+            created_at=_now(),
+            updated_at=_now(),
+        )
 
     # --- handlers ---------------------------------------------------------------
     def _issue(self, repo: RepoState, n: str) -> IssueState:
@@ -468,18 +583,19 @@ class GitHubStandIn:
         _check_fields(body, {"body": (str, True)}, "IssueComment")
         issue = self._issue(repo, n)
         comment_id = next(self._ids)
-        comment = {
-            "id": comment_id,
-            "node_id": f"IC_{comment_id}",
-            "url": f"{self.url}/repos/{repo.full_name}/issues/comments/{comment_id}",
-            "html_url": f"https://github.example/{repo.full_name}/issues/{n}#issuecomment-{comment_id}",
-            "issue_url": f"{self.url}/repos/{repo.full_name}/issues/{n}",
-            "body": body["body"],
-            "user": self._user("autopr[bot]"),
-            "author_association": "NONE",
-            "created_at": _now(),
-            "updated_at": _now(),
-        }
+        comment = _over(
+            _documented("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", 201),
+            id=comment_id,
+            node_id=f"IC_{comment_id}",
+            url=f"{self.url}/repos/{repo.full_name}/issues/comments/{comment_id}",
+            html_url=f"https://github.example/{repo.full_name}/issues/{n}#issuecomment-{comment_id}",
+            issue_url=f"{self.url}/repos/{repo.full_name}/issues/{n}",
+            body=body["body"],
+            user=self._user(self.bot_login),
+            author_association="NONE",
+            created_at=_now(),
+            updated_at=_now(),
+        )
         issue.comments.append(comment)
         return 201, comment
 
@@ -544,23 +660,38 @@ class GitHubStandIn:
             raise _Reject(409, "Head branch was modified. Review and try the merge again.")
         pull.merged = True
         merge_sha = f"{abs(hash((repo.full_name, pull.number))):040x}"[:40]
-        return 200, {"sha": merge_sha, "merged": True, "message": "Pull Request successfully merged"}
+        return 200, _over(
+            _documented("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", 200),
+            sha=merge_sha,
+            merged=True,
+            message="Pull Request successfully merged",
+        )
+
+    def _check_run_json(self, repo: RepoState, run: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.url}/repos/{repo.full_name}/check-runs/{run['id']}"
+        return _over(
+            _documented("POST", "/repos/{owner}/{repo}/check-runs", 201),
+            id=run["id"],
+            name=run["name"],
+            head_sha=run["head_sha"],
+            status=run["status"],
+            conclusion=run["conclusion"],
+            details_url=run.get("details_url"),
+            external_id=run.get("external_id"),
+            url=url,
+            html_url=f"https://github.example/{repo.full_name}/runs/{run['id']}",
+            started_at=run["started_at"],
+            completed_at=run["completed_at"],
+            output={
+                "title": run["output"].get("title"),
+                "summary": run["output"].get("summary"),
+                "text": run["output"].get("text"),
+                "annotations_count": len(run["annotations"]),
+                "annotations_url": f"{url}/annotations",
+            },
+            pull_requests=[],
+        )
 
     def _check_runs(self, repo: RepoState, body: Any, ref: str) -> tuple[int, Any]:
-        runs = []
-        for i, run in enumerate(repo.check_runs.get(ref, [])):
-            run_id = 7000 + i
-            runs.append(
-                {
-                    "id": run_id,
-                    "name": run["name"],
-                    "head_sha": ref,
-                    "status": run.get("status", "completed"),
-                    "conclusion": run.get("conclusion"),
-                    "url": f"{self.url}/repos/{repo.full_name}/check-runs/{run_id}",
-                    "html_url": f"https://github.example/{repo.full_name}/runs/{run_id}",
-                    "started_at": _now(),
-                    "completed_at": _now() if run.get("status", "completed") == "completed" else None,
-                }
-            )
+        runs = [self._check_run_json(repo, run) for run in repo.check_runs.values() if run["head_sha"] == ref]
         return 200, {"total_count": len(runs), "check_runs": runs}

@@ -1,0 +1,51 @@
+"""The contract check itself: it must catch a stand-in or a platform request that drifts from GitHub."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.contracts.github_openapi import rest_contract, webhook_contract
+from tests.support.github_standin import GitHubStandIn
+
+
+@pytest.fixture(scope="module")
+def contract():
+    return rest_contract()
+
+
+def test_a_documented_exchange_passes(contract):
+    with GitHubStandIn(check_contract=False) as gh:
+        gh.add_pull("acme/app", 7, head_sha="a" * 40)
+        import httpx
+
+        headers = {"Authorization": f"token {gh.token}", "Accept": "application/vnd.github+json"}
+        with httpx.Client(base_url=gh.url, headers=headers) as c:
+            c.post("/repos/acme/app/issues/7/comments", json={"body": "hi"})
+            c.get("/repos/acme/app/pulls/7")
+        assert gh.contract_problems() == []
+
+
+def test_drift_is_caught(contract):
+    path = "/repos/acme/app/issues/7/comments"
+    assert any("body" in p for p in contract.problems("POST", path, {"body": 5}, 201, None))
+    answer = {"id": 1}  # an answer missing most of an issue comment's fields
+    assert any("is a required property" in p for p in contract.problems("POST", path, {"body": "x"}, 201, answer))
+    assert contract.problems("POST", "/repos/acme/app/nowhere", None, 200, {}) == [
+        "POST /repos/acme/app/nowhere: not an operation in GitHub's REST description"
+    ]
+    # a rejected request is the stand-in being strict, not drift; its error answer is still checked
+    assert contract.problems("POST", path, {"body": 5}, 422, {"message": "Validation Failed",
+                                                              "documentation_url": "x"}) == []  # fmt: skip
+
+
+def test_the_most_specific_template_is_chosen(contract):
+    op = contract.operation("PATCH", "/repos/acme/app/issues/comments/5")
+    assert op is not None and op.template == "/repos/{owner}/{repo}/issues/comments/{comment_id}"
+
+
+def test_webhook_payloads_are_checked_against_the_webhooks_description():
+    hooks = webhook_contract()
+    assert hooks.key("pull_request", "opened") == "pull-request-opened"
+    assert hooks.key("push", None) == "push"
+    problems = hooks.problems("pull_request", {"action": "opened", "number": 7})
+    assert any("'pull_request' is a required property" in p for p in problems)
