@@ -1,23 +1,23 @@
 """Lean fan-out of state events to the clients in a project room.
 
-python-socketio's ``AsyncServer.emit`` to a room already encodes the packet
+Why not python-socketio's ``AsyncServer.emit(room=...)``: it encodes the packet
 once, but then creates one asyncio task per recipient, and each task goes
 through the engine.io server's sid lookup, a ping-timeout check, a logging
-call and an awaited ``Queue.put``.  With 1,000 clients in one room that is
-1,000 tasks to create, schedule and tear down per event, on the same core that
-writes the frames.  This module keeps its own index ``project -> {sid: Client}``
-and, per event:
+call and an awaited ``Queue.put`` -- per recipient, per event, on the same
+core that writes the frames, so the cost grows with the size of the room.
+This module keeps its own index ``project -> {sid: Client}`` and, per event:
 
-* builds the Socket.IO packet and its engine.io frame **once** (the engine.io
-  ``Packet`` caches its encoded text, so every writer sends the same string);
-* puts that one frame object straight into each recipient's engine.io send
-  queue with ``put_nowait`` -- no task per recipient, no awaits, so a whole
-  room is served in one synchronous step that nothing can interleave with.
+* builds the Socket.IO packet, its engine.io frame and the finished websocket
+  frame bytes **once** (the engine.io ``Packet`` caches its encoded text, so
+  every writer sends the same string);
+* writes those bytes straight to each recipient's transport when its engine.io
+  writer is idle, or else puts the one frame object into its send queue with
+  ``put_nowait`` -- no task per recipient, no awaits, so a whole room is served
+  in one synchronous step that nothing can interleave with.
 
-Each engine.io socket's own writer task then drains its queue (batching all
-pending frames per wake-up) into the websocket.  What is left per recipient is
-that writer wake-up plus the websocket frame write in uvicorn; that is what
-limits one process (see bench/bench_dashboard.py).
+What is left per recipient is the transport write (or the writer wake-up for a
+queued frame); bench/bench_dashboard.py measures both paths against the
+library's (``AUTOPR_DASHBOARD_FANOUT=library``).
 
 Replay correctness lives here too: while a client's replay from the database
 runs, live events for that project are *held* for it, then flushed if the
@@ -53,15 +53,13 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from dashboard_server import metrics
+from dashboard_server.metrics import FRAME_PATHS
 
 log = logging.getLogger(__name__)
 
 STATE_EVENT = "event"  # name of the Socket.IO event carrying one state event
 NOTIFICATION_EVENT = "notification"
 MAX_QUEUED_FRAMES = 20_000  # a client this far behind is disconnected; it reconnects and replays
-# frames handed over per path (plain ints: a labelled Prometheus counter per recipient costs more
-# than the write itself); exported through /healthz and /metrics
-FRAME_PATHS = {"direct": 0, "queued": 0}
 
 
 def websocket_text_frame(payload: bytes) -> bytes:

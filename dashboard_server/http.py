@@ -3,7 +3,9 @@
 Small Starlette app mounted behind the Socket.IO ASGI app (everything not
 under /socket.io/ lands here).  API calls authenticate with the same Airflow
 JWT as the socket (``Authorization: Bearer <token>``) and check project
-membership on every request.
+membership on every request.  The routes read the sidecar's state from the
+:class:`~dashboard_server.sidecar.Sidecar` the app factory hands to
+:func:`build_http_app`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from pathlib import Path
 
 import httpx
@@ -24,10 +27,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dashboard_server import db, metrics
-from dashboard_server.fanout import FRAME_PATHS
+from dashboard_server.metrics import FRAME_PATHS
 from dashboard_server.payloads import LoginRequest, describe
+from dashboard_server.sidecar import Sidecar
 from include.auth.tokens import Identity, TokenError, verify_token
-from include.settings import get_settings
 from include.workflows.model import SLUG_PATTERN
 
 log = logging.getLogger("dashboard_server")
@@ -37,127 +40,6 @@ FEED_MAX = 200
 
 def _problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail, "field": field}, status_code=status)
-
-
-def _identity(request: Request) -> Identity | JSONResponse:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return _problem(401, "missing bearer token", "Authorization")
-    try:
-        return verify_token(token.strip(), get_settings())
-    except TokenError as exc:
-        return _problem(401, exc.reason, "Authorization")
-
-
-def _authenticated(request: Request) -> bool:
-    """A valid Airflow JWT came with the request (only such callers see hosts and error texts)."""
-    return not isinstance(_identity(request), JSONResponse)
-
-
-def _health_reasons(server) -> dict[str, str]:
-    """What is wrong now, by component; the values may name hosts and ports (error texts)."""
-    reasons: dict[str, str] = {}
-    if server.sweep_failure is not None:
-        reasons["database"] = server.sweep_failure
-    if server.relay_failing():
-        reasons["relay"] = server.relay_stats.last_error
-    for name, state in server.task_status().items():
-        if state != "running":
-            reasons[f"task:{name}"] = f"background task {name!r} stopped"
-    return reasons
-
-
-async def healthz(request: Request) -> JSONResponse:
-    """Status and counters for anyone; why something fails only with a valid token.
-
-    Probes and dashboards poll this anonymously, so the anonymous answer names
-    failing components but never an error text, a host or a lease owner (a host
-    name): a database driver's message carries the server's address.
-    """
-    from dashboard_server import server
-
-    reasons = _health_reasons(server)
-    relay = dataclasses.asdict(server.relay_stats) if server.relay_stats is not None else None
-    reconciler = server.reconciler_lease.status() if server.reconciler_lease is not None else None
-    body = {
-        "status": "degraded" if reasons else "ok",
-        "failing": sorted(reasons),
-        "connections": len(server.fanout.clients),
-        "rooms": len(server.fanout.rooms),
-        "replaying": sum(1 for c in server.fanout.clients.values() if c.holding),
-        "frames": dict(FRAME_PATHS),
-        "redis": bool(get_settings().redis_url),
-        "tasks": server.task_status(),
-        "relay": relay,
-        "gc": server.gc_policy.status(),
-        "order": server.sequencer.status(),
-        "reconciler": reconciler,
-    }
-    if _authenticated(request):
-        body["reasons"] = reasons
-    else:
-        if relay is not None:
-            relay.pop("last_error", None)
-        if reconciler is not None:
-            reconciler.pop("owner", None)
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
-
-
-async def metrics_view(request: Request) -> Response:
-    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-
-async def config(request: Request) -> JSONResponse:
-    settings = get_settings()
-    return JSONResponse({"airflow_ui_url": settings.airflow_ui_url.rstrip("/")})
-
-
-async def login(request: Request) -> JSONResponse:
-    """Exchange Airflow credentials for an Airflow JWT (the page cannot call Airflow cross-origin)."""
-    try:
-        body = LoginRequest.model_validate(await request.json())
-    except ValidationError as exc:
-        problem = describe(exc)
-        return _problem(422, problem["message"], problem["field"])
-    except ValueError:
-        return _problem(422, "body must be JSON {username, password}", "body")
-    url = get_settings().airflow_api_url.rstrip("/") + "/auth/token"
-    try:
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            reply = await client.post(url, json={"username": body.username, "password": body.password})
-    except httpx.HTTPError as exc:
-        # Anyone may call the login: the address Airflow is reached at goes to the log, not to them.
-        log.warning("login: Airflow is unreachable at %s (%s)", url, exc)
-        return _problem(502, f"Airflow is unreachable ({exc.__class__.__name__})")
-    if reply.status_code in (401, 403):
-        return _problem(401, "invalid username or password", "password")
-    if reply.status_code >= 400:
-        return _problem(502, f"Airflow answered {reply.status_code} to the login")
-    token = reply.json().get("access_token")
-    try:
-        identity = verify_token(token, get_settings())
-    except TokenError as exc:
-        # Airflow and the platform disagree on the JWT secret/audience: say so plainly.
-        return _problem(502, f"Airflow issued a token this dashboard cannot verify ({exc.reason})")
-    return JSONResponse(
-        {
-            "access_token": token,
-            "token_type": "bearer",
-            "username": identity.username,
-            "expires_at": identity.expires_at,
-        }
-    )
-
-
-async def projects(request: Request) -> JSONResponse:
-    identity = _identity(request)
-    if isinstance(identity, JSONResponse):
-        return identity
-    member = await asyncio.to_thread(db.member_projects, identity.username)
-    return JSONResponse(
-        {"username": identity.username, "projects": [{"slug": s, "role": r} for s, r in sorted(member.items())]}
-    )
 
 
 def _int_param(request: Request, name: str, default: int | None, low: int, high: int | None = None):
@@ -173,44 +55,149 @@ def _int_param(request: Request, name: str, default: int | None, low: int, high:
     return value
 
 
-async def feed(request: Request) -> JSONResponse:
-    """``GET /api/feed?project=&before_id=&limit=``: a project's events, newest first."""
-    identity = _identity(request)
-    if isinstance(identity, JSONResponse):
-        return identity
-    import re
-
-    project = request.query_params.get("project", "")
-    if not re.match(SLUG_PATTERN, project):
-        return _problem(422, "required: a project slug", "project")
-    before_id = _int_param(request, "before_id", None, 1)
-    limit = _int_param(request, "limit", 50, 1, FEED_MAX)
-    for value in (before_id, limit):
-        if isinstance(value, JSONResponse):
-            return value
-    role = await asyncio.to_thread(db.role_of, identity.username, project)
-    if role is None:
-        return _problem(403, f"not a member of project {project!r}", "project")
-    items = await asyncio.to_thread(db.feed_page, project, before_id, limit)
-    next_before = items[-1]["id"] if len(items) == limit else None
-    return JSONResponse({"project": project, "items": items, "next_before_id": next_before})
+async def metrics_view(request: Request) -> Response:
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def build_http_app() -> Starlette:
-    settings = get_settings()
+class HttpRoutes:
+    """The route handlers of one sidecar (bound methods, so each reads the state it was given)."""
+
+    def __init__(self, sidecar: Sidecar):
+        self.sidecar = sidecar
+        self.settings = sidecar.settings
+
+    def _identity(self, request: Request) -> Identity | JSONResponse:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return _problem(401, "missing bearer token", "Authorization")
+        try:
+            return verify_token(token.strip(), self.settings)
+        except TokenError as exc:
+            return _problem(401, exc.reason, "Authorization")
+
+    def _authenticated(self, request: Request) -> bool:
+        """A valid Airflow JWT came with the request (only such callers see hosts and error texts)."""
+        return not isinstance(self._identity(request), JSONResponse)
+
+    async def healthz(self, request: Request) -> JSONResponse:
+        """Status and counters for anyone; why something fails only with a valid token.
+
+        Probes and dashboards poll this anonymously, so the anonymous answer names
+        failing components but never an error text, a host or a lease owner (a host
+        name): a database driver's message carries the server's address.
+        """
+        sidecar = self.sidecar
+        reasons = sidecar.health_reasons()
+        relay = dataclasses.asdict(sidecar.relay_stats) if sidecar.relay_stats is not None else None
+        reconciler = sidecar.reconciler_lease.status() if sidecar.reconciler_lease is not None else None
+        body = {
+            "status": "degraded" if reasons else "ok",
+            "failing": sorted(reasons),
+            "connections": len(sidecar.fanout.clients),
+            "rooms": len(sidecar.fanout.rooms),
+            "replaying": sum(1 for c in sidecar.fanout.clients.values() if c.holding),
+            "frames": dict(FRAME_PATHS),
+            "redis": bool(self.settings.redis_url),
+            "tasks": sidecar.task_status(),
+            "relay": relay,
+            "gc": sidecar.gc_policy.status(),
+            "order": sidecar.sequencer.status(),
+            "reconciler": reconciler,
+        }
+        if self._authenticated(request):
+            body["reasons"] = reasons
+        else:
+            if relay is not None:
+                relay.pop("last_error", None)
+            if reconciler is not None:
+                reconciler.pop("owner", None)
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def config(self, request: Request) -> JSONResponse:
+        return JSONResponse({"airflow_ui_url": self.settings.airflow_ui_url.rstrip("/")})
+
+    async def login(self, request: Request) -> JSONResponse:
+        """Exchange Airflow credentials for an Airflow JWT (the page cannot call Airflow cross-origin)."""
+        try:
+            body = LoginRequest.model_validate(await request.json())
+        except ValidationError as exc:
+            problem = describe(exc)
+            return _problem(422, problem["message"], problem["field"])
+        except ValueError:
+            return _problem(422, "body must be JSON {username, password}", "body")
+        url = self.settings.airflow_api_url.rstrip("/") + "/auth/token"
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as client:
+                reply = await client.post(url, json={"username": body.username, "password": body.password})
+        except httpx.HTTPError as exc:
+            # Anyone may call the login: the address Airflow is reached at goes to the log, not to them.
+            log.warning("login: Airflow is unreachable at %s (%s)", url, exc)
+            return _problem(502, f"Airflow is unreachable ({exc.__class__.__name__})")
+        if reply.status_code in (401, 403):
+            return _problem(401, "invalid username or password", "password")
+        if reply.status_code >= 400:
+            return _problem(502, f"Airflow answered {reply.status_code} to the login")
+        token = reply.json().get("access_token")
+        try:
+            identity = verify_token(token, self.settings)
+        except TokenError as exc:
+            # Airflow and the platform disagree on the JWT secret/audience: say so plainly.
+            return _problem(502, f"Airflow issued a token this dashboard cannot verify ({exc.reason})")
+        return JSONResponse(
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "username": identity.username,
+                "expires_at": identity.expires_at,
+            }
+        )
+
+    async def projects(self, request: Request) -> JSONResponse:
+        identity = self._identity(request)
+        if isinstance(identity, JSONResponse):
+            return identity
+        member = await asyncio.to_thread(db.member_projects, identity.username)
+        return JSONResponse(
+            {"username": identity.username, "projects": [{"slug": s, "role": r} for s, r in sorted(member.items())]}
+        )
+
+    async def feed(self, request: Request) -> JSONResponse:
+        """``GET /api/feed?project=&before_id=&limit=``: a project's events, newest first."""
+        identity = self._identity(request)
+        if isinstance(identity, JSONResponse):
+            return identity
+        project = request.query_params.get("project", "")
+        if not re.match(SLUG_PATTERN, project):
+            return _problem(422, "required: a project slug", "project")
+        before_id = _int_param(request, "before_id", None, 1)
+        limit = _int_param(request, "limit", 50, 1, FEED_MAX)
+        for value in (before_id, limit):
+            if isinstance(value, JSONResponse):
+                return value
+        role = await asyncio.to_thread(db.role_of, identity.username, project)
+        if role is None:
+            return _problem(403, f"not a member of project {project!r}", "project")
+        items = await asyncio.to_thread(db.feed_page, project, before_id, limit)
+        next_before = items[-1]["id"] if len(items) == limit else None
+        return JSONResponse({"project": project, "items": items, "next_before_id": next_before})
+
+
+def build_http_app(sidecar: Sidecar) -> Starlette:
+    routes_of = HttpRoutes(sidecar)
     routes = [
-        Route("/healthz", healthz),
+        Route("/healthz", routes_of.healthz),
         Route("/metrics", metrics_view),
-        Route("/api/config", config),
-        Route("/api/login", login, methods=["POST"]),
-        Route("/api/projects", projects),
-        Route("/api/feed", feed),
+        Route("/api/config", routes_of.config),
+        Route("/api/login", routes_of.login, methods=["POST"]),
+        Route("/api/projects", routes_of.projects),
+        Route("/api/feed", routes_of.feed),
         Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"),
     ]
     middleware = [
         Middleware(
             CORSMiddleware,
-            allow_origins=settings.dashboard_allowed_origins,
+            allow_origins=sidecar.settings.dashboard_allowed_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )

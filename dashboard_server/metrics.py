@@ -1,15 +1,23 @@
 """Prometheus metrics of the sidecar (served as text at ``GET /metrics``).
 
-A private registry keeps the output to what the dashboard does; buckets of the
-latency histogram match the targets (100 ms for spread rooms, 250 ms for one
-big room).  Prometheus scrapes ``/metrics`` anonymously, so no label or value
-here may carry a host, URL or error text; why something fails is only in an
-authenticated ``/healthz``.
+A private registry keeps the output to what the dashboard does; the latency
+histogram's buckets include the delivery targets of bench/bench_dashboard.py,
+so a scrape says directly whether they are met.  Prometheus scrapes
+``/metrics`` anonymously, so no label or value here may carry a host, URL or
+error text; why something fails is only in an authenticated ``/healthz``.
+
+This module depends on nothing else of the sidecar: the fan-out and the GC
+policy record into it, and the app factory hands it the running
+:class:`~dashboard_server.sidecar.Sidecar` (:func:`watch`) for the numbers
+read at scrape time.
 """
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 REGISTRY = CollectorRegistry()
 
@@ -58,22 +66,28 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def _frame_paths():
-    from dashboard_server.fanout import FRAME_PATHS
-
-    return FRAME_PATHS
-
+#: Frames handed to clients, per path (see ``dashboard_server.fanout.Client.put``).  Plain ints:
+#: a labelled Prometheus counter per recipient would cost more than the write itself.
+FRAME_PATHS = {"direct": 0, "queued": 0}
 
 FRAMES_DIRECT = Gauge(
     "dashboard_frames_direct_total", "Frames written straight to the websocket transport", registry=REGISTRY
 )
-FRAMES_DIRECT.set_function(lambda: _frame_paths()["direct"])
+FRAMES_DIRECT.set_function(lambda: FRAME_PATHS["direct"])
 FRAMES_QUEUED = Gauge("dashboard_frames_queued_total", "Frames queued to the engine.io writer task", registry=REGISTRY)
-FRAMES_QUEUED.set_function(lambda: _frame_paths()["queued"])
+FRAMES_QUEUED.set_function(lambda: FRAME_PATHS["queued"])
 
 
-class _RelayAndHealth:
-    """The relay's counters and the failing components, read when Prometheus scrapes.
+class Watched(Protocol):
+    """What the collector reads of a sidecar (``dashboard_server.sidecar.Sidecar`` has it)."""
+
+    relay_stats: Any  # include.events.relay.RelayStats, or None before the relay starts
+
+    def health_reasons(self) -> dict[str, str]: ...
+
+
+class SidecarCollector:
+    """The relay's counters and the failing components of one sidecar, read when Prometheus scrapes.
 
     The relay already counts what it does (``include.events.relay.RelayStats``);
     reading those numbers at scrape time costs the event path nothing.  Only
@@ -83,13 +97,11 @@ class _RelayAndHealth:
 
     STEPS = ("read", "persisted", "duplicates", "published", "acked")
 
+    def __init__(self, sidecar: Watched):
+        self.sidecar = sidecar
+
     def collect(self):
-        import sys
-
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-        server = sys.modules.get("dashboard_server.server")
-        stats = getattr(server, "relay_stats", None)
+        stats = self.sidecar.relay_stats
         relayed = CounterMetricFamily(
             "dashboard_relay_events",
             "Events the relay moved from the outbox, by step: read, persisted (new in the database), duplicates"
@@ -109,11 +121,8 @@ class _RelayAndHealth:
                 relayed.add_metric([step], getattr(stats, step))
             published.add_metric([], stats.published)
             errors.add_metric([], stats.errors)
-        if server is not None:
-            from dashboard_server.http import _health_reasons
-
-            for component in _health_reasons(server):
-                failing.add_metric([component], 1)
+        for component in self.sidecar.health_reasons():
+            failing.add_metric([component], 1)
         yield published
         yield relayed
         yield errors
@@ -123,4 +132,13 @@ class _RelayAndHealth:
         return []
 
 
-REGISTRY.register(_RelayAndHealth())
+_collector: SidecarCollector | None = None
+
+
+def watch(sidecar: Watched) -> None:
+    """Export ``sidecar``'s relay counters and failing components (replacing an app built before it)."""
+    global _collector
+    if _collector is not None:
+        REGISTRY.unregister(_collector)
+    _collector = SidecarCollector(sidecar)
+    REGISTRY.register(_collector)

@@ -11,8 +11,8 @@ Where the hooks run:
 
 So every hook here does one thing: build the event from attributes already in
 memory and hand it to the outbox (:mod:`include.events.outbox`: a Redis
-``XADD`` with millisecond timeouts, or an append to a local SQLite file) —
-no database query, no blocking network call.  Every hook is wrapped so an
+``XADD`` with the short ``events_redis_timeout_ms``, or an append to a local
+SQLite file) — no database query, no blocking network call.  Every hook is wrapped so an
 error is logged and swallowed: a broken dashboard must never fail a task.
 
 States no hook reports (queued, upstream_failed, scheduler-decided skips) are
@@ -42,15 +42,16 @@ _last_error_log = 0.0
 
 def _outbox():
     # Imported at module level on purpose: the plugin loads this module before any task
-    # runs, so the first hook call in a fresh task process does not pay the ~50 ms import.
+    # runs, so the first hook call in a fresh task process does not pay for the import.
     return get_outbox()
 
 
 def _import_transport() -> None:
     """Import the Redis client now when Redis is configured.
 
-    Why: ``import redis`` costs ~350 ms in a cold process, and each task runs in a
-    fresh process; done lazily it would land inside the task's first hook call.
+    Why: ``import redis`` is slow in a cold process (far above a hook's budget), and
+    each task runs in a fresh process; done lazily it would land inside the task's
+    first hook call.
     Loading the plugin happens before the task starts, so the cost moves out of the
     task's run time.  Never raises: a bad setting shows up (and is logged) at the
     first hook call instead.

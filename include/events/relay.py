@@ -8,7 +8,8 @@ The order of the steps is the no-loss guarantee:
 2. **persist** the batch in one transaction, which gives every event its
    monotonic id (see :mod:`include.events.store`) — nothing is published
    that is not in the database, so a client can always replay it;
-3. **publish** each event (``sio.emit`` to the project room);
+3. **publish** each event: hand it to the ``publish`` callback (the sidecar's
+   fan-out to the project room, ``dashboard_server.background``);
 4. **acknowledge** — only now does the outbox forget the events.
 
 A relay that crashes between 2 and 4 leaves its batch unacknowledged: another
@@ -27,8 +28,8 @@ interleave.  Other sidecar instances still receive a batch over pub/sub a
 little later -- possibly after they fanned out a later batch of their own --
 so each instance puts what arrives back into id order before its clients see
 it (``dashboard_server.fanout.Sequencer``).  The lock is held for one batch
-(a few milliseconds), so several relays still share the work and take over
-from one another instantly.
+only, so several relays still share the work and take over from one another
+at once.
 
 Dead consumers: every relay process is a new consumer of the stream's group
 (its name carries the pid), so a crashed or redeployed relay leaves its name

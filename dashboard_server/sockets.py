@@ -1,0 +1,240 @@
+"""The Socket.IO side of the sidecar: what a browser may send, and what it gets back.
+
+Client protocol (every payload validated by :mod:`dashboard_server.payloads`):
+
+  connect   auth={token, last_event_id?}   refused with a reason if bad
+  join      {project, last_event_id?}      ack {ok, project, role, replayed, watchers}
+  leave     {project}                      ack {ok}
+
+server -> client: ``event`` (a state event), ``notification``, ``presence``,
+``error`` ({event, field, message}); the connection stays up after an error.
+
+Why the handlers are this thin: delivery, replay holding and ordering live in
+:mod:`dashboard_server.fanout`, so a handler only authenticates, checks
+membership (on every join, never cached: a removed member loses access at
+once) and tells the fan-out who is in which room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import socketio
+from pydantic import BaseModel, ValidationError
+
+from dashboard_server import db, metrics
+from dashboard_server.fanout import Client, direct_writer
+from dashboard_server.payloads import ConnectAuth, JoinRequest, LeaveRequest, describe
+from dashboard_server.sidecar import Sidecar
+from include.auth.tokens import TokenError, verify_token
+
+log = logging.getLogger("dashboard_server")
+
+#: Presence is broadcast to a room at most this often (seconds), however many clients join.
+PRESENCE_DEBOUNCE = 0.5
+
+
+def room_of(project: str) -> str:
+    return f"project:{project}"
+
+
+def _client_ip(environ: dict) -> str:
+    client = (environ.get("asgi.scope") or {}).get("client")
+    return client[0] if client else environ.get("REMOTE_ADDR", "unknown")
+
+
+class SocketHandlers:
+    """The Socket.IO event handlers of one sidecar; :meth:`register` attaches them to its server."""
+
+    def __init__(self, sidecar: Sidecar):
+        self.sidecar = sidecar
+        self.sio = sidecar.sio
+        self.fanout = sidecar.fanout
+        self._presence_due: set[str] = set()
+
+    def register(self) -> None:
+        sio = self.sio
+        sio.on("connect", self.connect)
+        sio.on("disconnect", self.disconnect)
+        sio.on("join", self.join)
+        sio.on("leave", self.leave)
+        sio.on("*", self.unknown_event)
+        self.fanout.on_slow_client = self.drop_slow
+        if self.sidecar.settings.dashboard_fanout == "library":
+            self.fanout.library_emit = sio.emit
+
+    # -- helpers -------------------------------------------------------------
+
+    async def _error(self, sid: str, event: str, message: str, field: str | None = None, **extra) -> dict:
+        body = {"event": event, "field": field, "message": message, **extra}
+        await self.sio.emit("error", body, to=sid)
+        return {"ok": False, **body}
+
+    async def _parse(self, sid: str, event: str, model: type[BaseModel], data: object):
+        """Validate a client payload; on failure emit ``error`` naming the field and return the error ack."""
+        try:
+            return model.model_validate(data if data is not None else {})
+        except ValidationError as exc:
+            metrics.CLIENT_EVENTS.labels("invalid").inc()
+            problem = describe(exc)
+            return await self._error(sid, event, problem["message"], problem["field"], errors=problem["errors"])
+
+    async def _admit(self, sid: str, event: str) -> Client | dict:
+        """The connection's client if it may send another event now, else the error ack."""
+        client = self.fanout.clients.get(sid)
+        if client is None:
+            return {"ok": False, "event": event, "message": "not connected"}
+        if not await self.sidecar.event_limit.allow(sid):
+            metrics.CLIENT_EVENTS.labels("rate_limited").inc()
+            return await self._error(sid, event, "rate limited: too many events on this connection, slow down")
+        metrics.CLIENT_EVENTS.labels("accepted").inc()
+        return client
+
+    def _expire(self, sid: str) -> None:
+        async def close() -> None:
+            if sid in self.fanout.clients:
+                await self.sio.emit("error", {"event": "auth", "field": "token", "message": "token expired"}, to=sid)
+                await self.sio.disconnect(sid)
+
+        asyncio.ensure_future(close())
+
+    def drop_slow(self, sid: str) -> None:
+        """The fan-out's answer to a client too far behind: disconnect it (it reconnects and replays)."""
+        log.warning("client %s is too far behind; disconnecting it (it will reconnect and replay)", sid)
+        asyncio.ensure_future(self.sio.disconnect(sid))
+
+    async def _broadcast_presence(self, project: str) -> None:
+        """Tell a project's room who is watching, at most every PRESENCE_DEBOUNCE seconds.
+
+        Broadcasting on every join would cost O(room size) per join, O(n^2) when a
+        room fills up after a deploy; coalescing keeps it O(n).
+        """
+        if project in self._presence_due:
+            return
+        self._presence_due.add(project)
+
+        async def later() -> None:
+            await asyncio.sleep(PRESENCE_DEBOUNCE)
+            self._presence_due.discard(project)
+            watchers = await self.sidecar.presence.watchers(project)
+            body = {"project": project, "watchers": watchers, "count": len(watchers)}
+            await self.sio.emit("presence", body, room=room_of(project))
+
+        asyncio.ensure_future(later())
+
+    # -- handlers ------------------------------------------------------------
+
+    async def connect(self, sid, environ, auth):
+        settings = self.sidecar.settings
+        ip = _client_ip(environ)
+        if not await self.sidecar.connect_limit.allow(ip):
+            metrics.CONNECTS.labels("rate_limited").inc()
+            raise socketio.exceptions.ConnectionRefusedError("rate limited: too many connections from this address")
+        if not isinstance(auth, dict) or not auth.get("token"):
+            metrics.CONNECTS.labels("refused").inc()
+            raise socketio.exceptions.ConnectionRefusedError("missing token: connect with auth={token, last_event_id}")
+        try:
+            request = ConnectAuth.model_validate(auth)
+        except ValidationError as exc:
+            metrics.CONNECTS.labels("refused").inc()
+            problem = describe(exc)
+            raise socketio.exceptions.ConnectionRefusedError(f"invalid auth: {problem['field']}: {problem['message']}")
+        try:
+            identity = verify_token(request.token, settings)
+        except TokenError as exc:
+            metrics.CONNECTS.labels("refused").inc()
+            raise socketio.exceptions.ConnectionRefusedError(exc.reason)
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        client = Client(
+            sid=sid,
+            username=identity.username,
+            ip=ip,
+            expires_at=identity.expires_at,
+            last_event_id=request.last_event_id,
+            socket=self.sio.eio.sockets[eio_sid],
+            direct=direct_writer(environ) if settings.dashboard_fanout == "lean" else None,
+        )
+        loop = asyncio.get_running_loop()
+        client.expiry = loop.call_later(max(0.0, identity.expires_at - time.time()), self._expire, sid)
+        self.fanout.add(client)
+        metrics.CONNECTS.labels("accepted").inc()
+
+    async def disconnect(self, sid, reason=None):
+        client = self.fanout.clients.get(sid)
+        projects = sorted(client.projects) if client is not None else []
+        self.fanout.remove(sid)
+        self.sidecar.event_limit.forget(sid)
+        if client is None:
+            return
+        for project in projects:
+            await self.sidecar.presence.left(client.username, sid, project)
+            await self._broadcast_presence(project)
+
+    async def join(self, sid, data=None):
+        client = await self._admit(sid, "join")
+        if isinstance(client, dict):
+            return client
+        request = await self._parse(sid, "join", JoinRequest, data)
+        if isinstance(request, dict):
+            return request
+        fanout = self.fanout
+        project = request.project
+        # Membership is checked on every join, never cached: a removed member loses access at once.
+        role = await asyncio.to_thread(db.role_of, client.username, project)
+        if role is None:
+            metrics.CLIENT_EVENTS.labels("forbidden").inc()
+            return await self._error(sid, "join", f"not a member of project {project!r}", "project")
+        if sid not in fanout.clients:
+            return {"ok": False, "event": "join", "message": "disconnected"}
+        if project in client.projects:
+            return {"ok": True, "project": project, "role": role, "replayed": 0, "already_joined": True}
+        after = request.last_event_id if request.last_event_id is not None else client.last_event_id
+        fanout.enter(client, project, hold=after is not None)
+        await self.sio.enter_room(sid, room_of(project))
+        replayed = 0
+        if after is not None:
+            try:
+                cursor = after
+                while True:
+                    rows = await asyncio.to_thread(db.events_after, project, cursor)
+                    if project not in client.projects or sid not in fanout.clients:
+                        return {"ok": False, "event": "join", "message": "left during replay"}
+                    fanout.send_replayed(client, rows)
+                    replayed += len(rows)
+                    if rows:
+                        cursor = int(rows[-1]["id"])
+                    if len(rows) < db.REPLAY_PAGE:
+                        break
+            except Exception:
+                log.exception("replay of %s for %s failed", project, client.username)
+                fanout.leave(client, project)
+                await self.sio.leave_room(sid, room_of(project))
+                return await self._error(sid, "join", "replay failed; join again", "last_event_id")
+            fanout.finish_replay(client, project, cursor)
+        presence = self.sidecar.presence
+        await presence.joined(client.username, sid, project)
+        await self._broadcast_presence(project)
+        watchers = await presence.watchers(project)
+        return {"ok": True, "project": project, "role": role, "replayed": replayed, "watchers": watchers}
+
+    async def leave(self, sid, data=None):
+        client = await self._admit(sid, "leave")
+        if isinstance(client, dict):
+            return client
+        request = await self._parse(sid, "leave", LeaveRequest, data)
+        if isinstance(request, dict):
+            return request
+        if request.project in client.projects:
+            self.fanout.leave(client, request.project)
+            await self.sio.leave_room(sid, room_of(request.project))
+            await self.sidecar.presence.left(client.username, sid, request.project)
+            await self._broadcast_presence(request.project)
+        return {"ok": True, "project": request.project}
+
+    async def unknown_event(self, event, sid, data=None):
+        client = await self._admit(sid, event)
+        if isinstance(client, dict):
+            return client
+        return await self._error(sid, event, f"unknown event {event!r}; use join or leave", "event")
