@@ -24,3 +24,10 @@ Name = Annotated[str, StringConstraints(pattern=r"^[^\x00]*\S[^\x00]*$", min_len
 Text = Annotated[str, StringConstraints(pattern=NO_NUL, max_length=20000)]
 Username = Annotated[str, StringConstraints(pattern=r"^[^\x00\s/]+$", min_length=1, max_length=200)]
 
+#: A code-host repository, ``owner/name`` as GitHub allows them (owner: letters, digits, hyphens; name: also ``.`` and ``_``).
+REPOSITORY_OWNER = r"[A-Za-z0-9][A-Za-z0-9-]{0,38}"
+REPOSITORY_NAME = r"[A-Za-z0-9._-]{1,100}"
+REPOSITORY_PATTERN = rf"^{REPOSITORY_OWNER}/{REPOSITORY_NAME}$"
+RepositoryName = Annotated[str, StringConstraints(pattern=REPOSITORY_PATTERN, max_length=140)]
+RepositoryOwnerPath = Annotated[str, Path(pattern=rf"^{REPOSITORY_OWNER}$", description="Repository owner")]
+RepositoryNamePath = Annotated[str, Path(pattern=rf"^{REPOSITORY_NAME}$", description="Repository name")]

@@ -86,3 +86,30 @@ def test_every_route_takes_the_same_project_slugs(client):
             r = client.get(path, headers=auth("alice"))
             assert r.status_code == 422, (path, r.status_code)
             assert r.json()["errors"][0]["pointer"] == "/project"
+
+
+def test_repositories_a_project_reviews(client, project):
+    repos = "/api/v1/projects/acme/repositories"
+    r = client.post(repos, json={"full_name": "Octo-Org/Widgets"}, headers=auth("alice"))
+    assert r.status_code == 201 and r.json()["full_name"] == "Octo-Org/Widgets" and r.json()["created_by"] == "alice"
+    # GitHub's names are case-insensitive: the same repository in other letters is already bound
+    r = client.post(repos, json={"full_name": "octo-org/widgets"}, headers=auth("alice"))
+    assert r.status_code == 409 and r.json()["errors"][0]["pointer"] == "/full_name"
+    for bad in ("no-slash", "a/b/c", "-bad/x", "o/" + "n" * 101, "o/na me", "o/\x00"):
+        r = client.post(repos, json={"full_name": bad}, headers=auth("alice"))
+        assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/full_name", bad
+    # one repository may be bound to several projects
+    assert client.post("/api/v1/projects/other/repositories", json={"full_name": "octo-org/widgets"},
+                       headers=auth("mallory")).status_code == 201
+    # viewers read, only admins change
+    assert [x["full_name"] for x in client.get(repos, headers=auth("vic")).json()] == ["Octo-Org/Widgets"]
+    assert client.get("/api/v1/projects/acme", headers=auth("vic")).json()["repositories"] == ["Octo-Org/Widgets"]
+    assert client.get("/api/v1/projects", headers=auth("alice")).json()[0]["repositories"] == ["Octo-Org/Widgets"]
+    assert client.post(repos, json={"full_name": "o/r"}, headers=auth("ed")).status_code == 403
+    assert client.delete(f"{repos}/octo-org/widgets", headers=auth("ed")).status_code == 403
+    assert client.get(repos, headers=auth("mallory")).status_code == 404
+    assert client.delete(f"{repos}/octo-org/widgets", headers=auth("alice")).status_code == 204
+    assert client.get(repos, headers=auth("vic")).json() == []
+    assert client.delete(f"{repos}/octo-org/widgets", headers=auth("alice")).status_code == 404
+    assert [x["full_name"] for x in client.get("/api/v1/projects/other/repositories",
+                                               headers=auth("mallory")).json()] == ["octo-org/widgets"]

@@ -1,4 +1,4 @@
-"""GitHub webhook receiver: signature, de-duplication, normalisation, matching."""
+"""GitHub webhook receiver: signature, de-duplication, normalisation, matching, the stored delivery."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from include.api.routes.webhooks import signature_for
 from include.codehost.events import from_github
 from include.workflows.triggers import trigger_matches as matcher
+from tests.api.conftest import auth, workflow_doc
 
 SECRET = "s3cret-for-tests"
 
@@ -24,19 +25,34 @@ def hook_client(client, monkeypatch):
     get_settings.cache_clear()
 
 
-def pr_payload(action="opened", base="main", labels=()):
+def pr_payload(action="opened", base="main", labels=(), repo="o/r"):
+    owner = repo.split("/")[0]
     return {
         "action": action,
         "number": 7,
         "pull_request": {
             "number": 7, "title": "Fix", "user": {"login": "octo"},
-            "head": {"ref": "feature", "sha": "a" * 40, "repo": {"clone_url": "https://example.test/o/r.git"}},
+            "head": {"ref": "feature", "sha": "a" * 40, "repo": {"clone_url": f"https://example.test/{repo}.git"}},
             "base": {"ref": base},
             "labels": [{"name": n} for n in labels],
         },
-        "repository": {"full_name": "o/r", "clone_url": "https://example.test/o/r.git", "default_branch": "main"},
+        "repository": {"full_name": repo, "name": repo.split("/")[1], "owner": {"login": owner},
+                       "clone_url": f"https://example.test/{repo}.git", "default_branch": "main"},
         "sender": {"login": "octo"},
     }
+
+
+def bind(client, project, repo="o/r", user="alice"):
+    """Bind ``repo`` to ``project`` (as its admin): its deliveries then start the project's workflows."""
+    r = client.post(f"/api/v1/projects/{project}/repositories", json={"full_name": repo}, headers=auth(user))
+    assert r.status_code == 201, r.text
+
+
+def stored(client, delivery_id, user="admin"):
+    """The stored delivery with GitHub's id ``delivery_id``, as ``user`` sees it in the deliveries API."""
+    page = client.get("/api/v1/webhooks/deliveries", params={"limit": 200}, headers=auth(user)).json()
+    [item] = [d for d in page["items"] if d["delivery_id"] == delivery_id]
+    return client.get(f"/api/v1/webhooks/deliveries/{item['id']}", headers=auth(user)).json()
 
 
 def deliver(client, event, payload, secret=SECRET, delivery=None, signature=None):
@@ -78,12 +94,17 @@ def test_ping_unsupported_and_malformed(hook_client):
     assert deliver(hook_client, "ping", {"zen": "hi"}).json()["status"] == "pong"
     r = deliver(hook_client, "pull_request", pr_payload(action="closed"))
     assert r.status_code == 202 and r.json()["status"] == "ignored"
-    r = deliver(hook_client, "pull_request", {"action": "opened"})
+    r = deliver(hook_client, "pull_request", {"action": "opened"}, delivery="bad-1")
     assert r.status_code == 422 and "repository.full_name" in r.json()["detail"]
+    row = stored(hook_client, "bad-1")  # bad input starts nothing and the stored delivery says why
+    assert row["status"] == "rejected" and "repository.full_name" in row["detail"] and row["outcomes"] == []
+    assert row["payload"] == {"action": "opened"} and row["headers"]["x-github-event"] == "pull_request"
+    assert "x-hub-signature-256" not in row["headers"]
     body = b"not json"
     r = hook_client.post("/api/v1/webhooks/github", content=body, headers={
         "X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1", "X-Hub-Signature-256": signature_for(SECRET, body)})
     assert r.status_code == 400
+    assert stored(hook_client, "d-1")["status"] == "rejected"
     r = hook_client.post("/api/v1/webhooks/github", content=b"{}", headers={
         "X-GitHub-Delivery": "d-2", "X-Hub-Signature-256": signature_for(SECRET, b"{}")})
     assert r.status_code == 400 and "X-GitHub-Event" in r.json()["detail"]
@@ -101,6 +122,33 @@ def test_unknown_project_scope_is_404(hook_client):
     r = hook_client.post("/api/v1/webhooks/github?project=nope", content=body, headers={
         "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "d-3", "X-Hub-Signature-256": signature_for(SECRET, body)})
     assert r.status_code == 404
+    # the same slug type as every other route: a name no project can have is refused before anything is stored
+    r = hook_client.post(f"/api/v1/webhooks/github?project={'a' * 64}", content=body, headers={
+        "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "d-4", "X-Hub-Signature-256": signature_for(SECRET, body)})
+    assert r.status_code == 422 and r.json()["errors"][0]["pointer"] == "/project"
+
+
+def test_unbound_repository_starts_nothing_and_the_delivery_says_why(hook_client, workflow):
+    doc = workflow_doc("on-pr")
+    doc["nodes"][0]["config"] = {"event": "pr_opened", "branches": ["main"]}
+    assert hook_client.post("/api/v1/projects/acme/workflows", json=doc, headers=auth("ed")).status_code == 201
+    r = deliver(hook_client, "pull_request", pr_payload(repo="o/unbound"), delivery="unbound-1")
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "ignored" and r.json()["runs"] == [] and "not bound to any project" in r.json()["detail"]
+    row = stored(hook_client, "unbound-1")  # concerns no project: only the platform's admin sees it
+    assert row["status"] == "ignored" and "o/unbound is not bound" in row["detail"] and row["projects"] == []
+    page = hook_client.get("/api/v1/webhooks/deliveries", headers=auth("alice")).json()
+    assert "unbound-1" not in [d["delivery_id"] for d in page["items"]]
+    assert hook_client.get(f"/api/v1/webhooks/deliveries/{row['id']}", headers=auth("alice")).status_code == 404
+    # narrowed to a project the repository is not bound to: nothing starts, and that project sees why
+    bind(hook_client, "other", "o/r", user="mallory")
+    body = json.dumps(pr_payload()).encode()
+    r = hook_client.post("/api/v1/webhooks/github?project=acme", content=body, headers={
+        "X-GitHub-Event": "pull_request", "X-GitHub-Delivery": "narrow-1",
+        "X-Hub-Signature-256": signature_for(SECRET, body)})
+    assert r.status_code == 202 and r.json()["status"] == "ignored", r.text
+    row = stored(hook_client, "narrow-1", user="alice")
+    assert row["projects"] == ["acme"] and "not bound to project 'acme'" in row["detail"]
 
 
 def trigger_matches(trigger, event):
@@ -139,18 +187,23 @@ def test_deliveries_never_start_manual_or_scheduled_workflows():
 
 
 def test_matching_workflow_with_airflow_down_is_503_and_redeliverable(hook_client, workflow):
-    """Airflow unreachable: nothing started, the delivery is not recorded, GitHub's redelivery can retry."""
-    from tests.api.conftest import auth, workflow_doc
-
+    """Airflow unreachable: nothing started, 503, the delivery kept as failed; GitHub's redelivery retries it."""
     doc = workflow_doc("on-pr")
     doc["nodes"][0]["config"] = {"event": "pr_opened", "branches": ["main"]}
     assert hook_client.post("/api/v1/projects/acme/workflows", json=doc, headers=auth("ed")).status_code == 201
+    bind(hook_client, "acme", "O/R")  # GitHub's names are case-insensitive
     r = deliver(hook_client, "pull_request", pr_payload(base="main"), delivery="down-1")
     assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
     assert "could not be started" in r.json()["detail"]
-    # not recorded: the redelivery is processed again (and fails again the same way), not reported as duplicate
+    row = stored(hook_client, "down-1", user="vic")
+    assert row["status"] == "failed" and row["projects"] == ["acme"] and row["attempts"] == 1
+    outcomes = {o["workflow"]: o for o in row["outcomes"]}
+    assert outcomes["on-pr"]["outcome"] == "failed" and outcomes["on-pr"]["error"] in r.json()["detail"]
+    assert outcomes["review"]["outcome"] == "skipped" and "not started by code-host events" in outcomes["review"]["reason"]
+    # kept: the redelivery is processed again (and fails again the same way), not reported as duplicate
     again = deliver(hook_client, "pull_request", pr_payload(base="main"), delivery="down-1")
     assert again.status_code == 503
+    assert stored(hook_client, "down-1", user="vic")["attempts"] == 2
     # a branch the trigger filters out matches nothing and is acknowledged
     r = deliver(hook_client, "pull_request", pr_payload(base="develop"), delivery="down-2")
     assert r.status_code == 202 and r.json()["status"] == "ignored"
@@ -161,3 +214,34 @@ def test_run_id_is_airflow_safe():
 
     assert webhook_run_id("72d3162e-cc78-11e3-81ab-4c9367dc0958", 4) == "webhook__72d3162e-cc78-11e3-81ab-4c9367dc0958__4"
     assert webhook_run_id("a b/c", 1) == "webhook__a_b_c__1"
+
+
+def test_stored_deliveries_are_listed_to_who_may_read_them(hook_client, project):
+    bind(hook_client, "acme", "o/r")
+    deliver(hook_client, "pull_request", pr_payload(action="closed"), delivery="list-ignored")
+    malformed = {"action": "opened", "repository": {"full_name": "o/r"}, "sender": {"login": "octo"}}
+    assert deliver(hook_client, "pull_request", malformed, delivery="list-rejected").status_code == 422
+    deliver(hook_client, "pull_request", pr_payload(repo="else/where"), delivery="list-unbound")
+    listing = "/api/v1/webhooks/deliveries"
+
+    def ids(user, **params):
+        r = hook_client.get(listing, params=params, headers=auth(user))
+        assert r.status_code == 200, r.text
+        return [d["delivery_id"] for d in r.json()["items"]]
+
+    assert ids("vic") == ["list-rejected", "list-ignored"]  # newest first, bound repository only
+    assert ids("mallory") == []
+    assert ids("admin") == ["list-unbound", "list-rejected", "list-ignored"]  # the platform's admin sees all
+    assert ids("vic", status="rejected") == ["list-rejected"]
+    assert ids("admin", repository="O/R") == ["list-rejected", "list-ignored"]
+    assert ids("alice", project="acme", limit=1) == ["list-rejected"]
+    page = hook_client.get(listing, params={"limit": 1, "offset": 1}, headers=auth("alice")).json()
+    assert [d["delivery_id"] for d in page["items"]] == ["list-ignored"] and page["total"] == 2
+    assert hook_client.get(listing, params={"project": "acme"}, headers=auth("mallory")).status_code == 404
+    assert hook_client.get(listing, params={"status": "nonsense"}, headers=auth("vic")).status_code == 422
+    rejected = stored(hook_client, "list-rejected", user="vic")
+    assert rejected["payload"] == malformed and rejected["action"] == "opened" and rejected["projects"] == ["acme"]
+    assert hook_client.get(f"{listing}/{rejected['id']}", headers=auth("mallory")).status_code == 404
+    # nothing failed: a redelivery through the API starts nothing
+    r = hook_client.post(f"{listing}/{rejected['id']}/redeliver", headers=auth("ed"))
+    assert r.status_code == 200 and r.json()["status"] == "duplicate"

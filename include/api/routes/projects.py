@@ -1,10 +1,14 @@
-"""Projects and their members.
+"""Projects, their members and the repositories they review.
 
 Any authenticated user may create a project and becomes its first admin;
 admins manage membership (viewer / editor / admin).  A project always keeps at
 least one admin, so it can never become unmanageable.  With the FAB auth
 manager every member change is also made in Airflow (their project roles
 there), and members must already be Airflow users.
+
+Admins also bind the code-host repositories the project reviews: a webhook
+delivery starts only the workflows of the projects bound to its repository
+(include/api/routes/webhooks.py).
 """
 
 from __future__ import annotations
@@ -13,16 +17,24 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable, problem_responses
-from include.api.types import Name, ProjectSlug, Slug, Text
+from include.api.types import (
+    Name,
+    ProjectSlug,
+    RepositoryName,
+    RepositoryNamePath,
+    RepositoryOwnerPath,
+    Slug,
+    Text,
+)
 from include.auth import airflow_roles
 from include.auth.access import projects_of, role_in_project
-from include.db.models import Project, ProjectMember
+from include.db.models import Project, ProjectMember, ProjectRepository, repository_key
 from include.enums import Role
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
@@ -51,6 +63,8 @@ class ProjectOut(BaseModel):
     description: str
     role: Role
     created_at: datetime
+    repositories: list[str] = Field(default=[], description="Repositories (owner/name) whose webhooks start the "
+                                                            "project's workflows")
 
 
 class MemberPut(BaseModel):
@@ -65,9 +79,32 @@ class MemberOut(BaseModel):
     created_at: datetime
 
 
-def _project_out(project: Project, role: Role) -> ProjectOut:
+class RepositoryAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: RepositoryName = Field(description='"owner/name" on the code host (case-insensitive, like GitHub)')
+
+
+class RepositoryOut(BaseModel):
+    full_name: str
+    created_by: str
+    created_at: datetime
+
+
+def _repositories_of(session, project_ids: list[int]) -> dict[int, list[str]]:
+    rows = session.execute(
+        select(ProjectRepository.project_id, ProjectRepository.full_name)
+        .where(ProjectRepository.project_id.in_(project_ids)).order_by(ProjectRepository.full_name_key)
+    ).all()
+    bound: dict[int, list[str]] = {}
+    for project_id, full_name in rows:
+        bound.setdefault(project_id, []).append(full_name)
+    return bound
+
+
+def _project_out(project: Project, role: Role, repositories: list[str]) -> ProjectOut:
     return ProjectOut(slug=project.slug, name=project.name, description=project.description, role=role,
-                      created_at=project.created_at)
+                      created_at=project.created_at, repositories=repositories)
 
 
 # --- Airflow's own permissions (FAB auth manager only; include/auth/airflow_roles.py) --------------------------
@@ -123,7 +160,7 @@ def create_project(body: ProjectCreate, user: CurrentUser, session: DbSession, r
     response.headers["Location"] = f"{router.prefix}/{project.slug}"
     _sync_airflow_roles(session, user.username, project.slug,
                         retry=f"PUT {router.prefix}/{project.slug}/members/{user.username} with role admin")
-    return _project_out(project, Role.admin)
+    return _project_out(project, Role.admin, [])
 
 
 @router.get("", response_model=list[ProjectOut], summary="Projects the caller belongs to",
@@ -133,14 +170,16 @@ def list_projects(user: CurrentUser, session: DbSession) -> list[ProjectOut]:
     if not roles:
         return []
     projects = session.scalars(select(Project).where(Project.slug.in_(roles)).order_by(Project.slug)).all()
-    return [_project_out(p, roles[p.slug]) for p in projects]
+    bound = _repositories_of(session, [p.id for p in projects])
+    return [_project_out(p, roles[p.slug], bound.get(p.id, [])) for p in projects]
 
 
 @router.get("/{project}", response_model=ProjectOut, summary="One project",
             responses=problem_responses(401, 404))
 def get_project(project: ProjectSlug, user: CurrentUser, session: DbSession) -> ProjectOut:
     row = authorize(session, user, project, Role.viewer)
-    return _project_out(row, role_in_project(session, user.username, project))
+    return _project_out(row, role_in_project(session, user.username, project),
+                        _repositories_of(session, [row.id]).get(row.id, []))
 
 
 @router.patch("/{project}", response_model=ProjectOut, summary="Rename or describe a project (admin)",
@@ -151,7 +190,7 @@ def update_project(project: ProjectSlug, body: ProjectUpdate, user: CurrentUser,
         row.name = body.name
     if body.description is not None:
         row.description = body.description
-    return _project_out(row, Role.admin)
+    return _project_out(row, Role.admin, _repositories_of(session, [row.id]).get(row.id, []))
 
 
 @router.get("/{project}/members", response_model=list[MemberOut], summary="Members of a project",
@@ -211,4 +250,62 @@ def delete_member(project: ProjectSlug, username: MemberName, user: CurrentUser,
         raise Conflict(f"{username!r} is the last admin of {project!r}; make someone else admin first")
     session.delete(member)
     _sync_airflow_roles(session, username, project)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- repositories the project reviews ----------------------------------------------------------------------------
+
+
+def _repository_out(row: ProjectRepository) -> RepositoryOut:
+    return RepositoryOut(full_name=row.full_name, created_by=row.created_by, created_at=row.created_at)
+
+
+@router.get("/{project}/repositories", response_model=list[RepositoryOut],
+            summary="Repositories whose webhook deliveries start this project's workflows",
+            responses=problem_responses(401, 404))
+def list_repositories(project: ProjectSlug, user: CurrentUser, session: DbSession) -> list[RepositoryOut]:
+    row = authorize(session, user, project, Role.viewer)
+    rows = session.scalars(
+        select(ProjectRepository).where(ProjectRepository.project_id == row.id)
+        .order_by(ProjectRepository.full_name_key)
+    ).all()
+    return [_repository_out(r) for r in rows]
+
+
+@router.post("/{project}/repositories", status_code=status.HTTP_201_CREATED, response_model=RepositoryOut,
+             summary="Bind a repository to the project (admin)",
+             description="One repository may be bound to several projects; each of them then runs its own "
+                         "workflows for the repository's deliveries.",
+             responses=problem_responses(401, 403, 404, 409, 422))
+def add_repository(project: ProjectSlug, body: RepositoryAdd, user: CurrentUser, session: DbSession,
+                   response: Response) -> RepositoryOut:
+    row = authorize(session, user, project, Role.admin)
+    key = repository_key(body.full_name)
+    taken = Conflict(f"{body.full_name!r} is already bound to {project!r}",
+                     errors=[{"pointer": "/full_name", "message": "already bound to this project"}])
+    if session.scalar(select(ProjectRepository.id).where(ProjectRepository.project_id == row.id,
+                                                         ProjectRepository.full_name_key == key)) is not None:
+        raise taken
+    binding = ProjectRepository(project_id=row.id, full_name=body.full_name, full_name_key=key,
+                                created_by=user.username)
+    session.add(binding)
+    try:
+        session.flush()
+    except IntegrityError:  # lost a race for the same binding
+        session.rollback()
+        raise taken from None
+    response.headers["Location"] = f"{router.prefix}/{project}/repositories/{body.full_name}"
+    return _repository_out(binding)
+
+
+@router.delete("/{project}/repositories/{owner}/{name}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Unbind a repository from the project (admin)", responses=problem_responses(401, 403, 404, 422))
+def delete_repository(project: ProjectSlug, owner: RepositoryOwnerPath, name: RepositoryNamePath, user: CurrentUser,
+                      session: DbSession) -> Response:
+    row = authorize(session, user, project, Role.admin)
+    binding = session.scalar(select(ProjectRepository).where(
+        ProjectRepository.project_id == row.id, ProjectRepository.full_name_key == repository_key(f"{owner}/{name}")))
+    if binding is None:
+        raise NotFound(f"{owner}/{name} is not bound to {project!r}")
+    session.delete(binding)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
