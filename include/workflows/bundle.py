@@ -300,39 +300,47 @@ def rebuild_from_database(settings: Settings | None = None, engine: Any = None) 
     return bundle.publish(change)
 
 
-def publish_workflows(keys: Iterable[tuple[str, str]], engine: Any = None, settings: Settings | None = None) -> str:
-    """Commit the database's current state of these workflows (compiled, or removed) and push it."""
+def _write_current(dest: Path, keys: list[tuple[str, str]], engine: Any) -> list[str]:
+    """Write (or remove) these workflows' compiled files in ``dest`` as the database holds them now."""
     from include.workflows.compiler import remove_compiled
 
+    live = _read_live(engine, keys)
+    parts = []
+    for project, workflow_id in keys:
+        spec = live.get((project, workflow_id))
+        if spec is None:
+            remove_compiled(project, workflow_id, dest)
+            parts.append(f"{project}/{workflow_id} removed (deleted or disabled)")
+        else:
+            _write_spec(dest, project, workflow_id, spec)
+            parts.append(f"{project}/{workflow_id} version {spec.get('version')}")
+    return parts
+
+
+def publish_workflows(keys: Iterable[tuple[str, str]], engine: Any = None, settings: Settings | None = None) -> str:
+    """Commit the database's current state of these workflows (compiled, or removed) and push it."""
     keys = list(dict.fromkeys(keys))
     bundle = WorkflowBundle.from_settings(settings)
-
-    def change(dest: Path) -> str:
-        live = _read_live(_engine(engine, settings), keys)
-        parts = []
-        for project, workflow_id in keys:
-            spec = live.get((project, workflow_id))
-            if spec is None:
-                remove_compiled(project, workflow_id, dest)
-                parts.append(f"{project}/{workflow_id} removed (deleted or disabled)")
-            else:
-                _write_spec(dest, project, workflow_id, spec)
-                parts.append(f"{project}/{workflow_id} version {spec.get('version')}")
-        return "; ".join(parts)
-
-    return bundle.publish(change)
+    return bundle.publish(lambda dest: "; ".join(_write_current(dest, keys, _engine(engine, settings))))
 
 
-def publish_after_commit(keys: Iterable[tuple[str, str]], engine: Any) -> None:
-    """The store's after-commit hook: the save is committed already, so a failure is logged, not raised.
+def publish_saved(keys: Iterable[tuple[str, str]], engine: Any) -> None:
+    """Make the compiled files of just-committed workflows follow the database (the save service's last write).
 
-    The database stays the source of truth; the workflow's next save, or
-    ``python -m include.workflows.bundle rebuild``, brings the bundle up to date.
+    With a bundle: one commit of the bundle.  The save is committed already, so
+    a failure to publish is logged, not raised: the database stays the source
+    of truth, and the workflow's next save, or ``python -m
+    include.workflows.bundle rebuild``, brings the bundle up to date.  Without
+    one, the files are written into ``workflows_dir`` (an error there is the
+    caller's to see: nothing retries it).
     """
-    keys = list(keys)
+    keys = list(dict.fromkeys(keys))
+    if configured_url() is None:
+        _write_current(get_settings().workflows_dir, keys, engine)
+        return
     try:
         commit = publish_workflows(keys, engine)
-    except Exception:  # noqa: BLE001 - the caller's transaction is committed; raising cannot undo it
+    except Exception:  # the caller's transaction is committed; raising cannot undo it
         log.exception("workflow bundle: publishing %s failed; the bundle is behind the database until the next "
                       "save or `python -m include.workflows.bundle rebuild`", ", ".join("/".join(k) for k in keys))
         return

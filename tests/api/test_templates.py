@@ -10,7 +10,7 @@ from tests.api.conftest import auth
 @pytest.fixture()
 def builtins(client, project):
     from include.db.session import session_scope
-    from include.workflows.store import seed_builtin_templates
+    from include.workflows.templates_store import seed_builtin_templates
 
     with session_scope() as session:
         return {t.name: t.id for t in seed_builtin_templates(session)}

@@ -29,9 +29,9 @@ def test_join_refuses_what_no_project_can_be_called(slug):
 def test_one_pattern_for_the_api_the_store_and_the_sidecar():
     import include.api.types as api_types
     from dashboard_server import http
-    from include.workflows import store
+    from include.workflows import templates_store
 
-    assert http.SLUG_PATTERN is api_types.SLUG_PATTERN is store.SLUG_PATTERN is SLUG_PATTERN
+    assert http.SLUG_PATTERN is api_types.SLUG_PATTERN is templates_store.SLUG_PATTERN is SLUG_PATTERN
 
 
 def test_the_sidecar_imports_no_airflow():

@@ -233,19 +233,19 @@ def save_history(user: str = "ed") -> None:
     """Saves, a new version, a disable and a delete: what the bundle must end up mirroring."""
     from include.db.models import Project
     from include.db.session import session_scope
-    from include.workflows import store
+    from include.workflows import service
 
     with session_scope() as session:
         session.add(Project(slug="acme", name="Acme"))
     for wf_id in ("one", "two", "three", "four"):
         with session_scope() as session:
-            store.create_workflow(session, small_spec("acme", wf_id), user)
+            service.create_workflow(session, small_spec("acme", wf_id), user)
     with session_scope() as session:
-        store.save_new_version(session, "acme", "one", small_spec("acme", "one", "second text"), user)
+        service.update_workflow(session, "acme", "one", small_spec("acme", "one", "second text"), user)
     with session_scope() as session:
-        store.save_new_version(session, "acme", "three", small_spec("acme", "three", enabled=False), user)
+        service.update_workflow(session, "acme", "three", small_spec("acme", "three", enabled=False), user)
     with session_scope() as session:
-        store.soft_delete(session, "acme", "four", user)
+        service.delete_workflow(session, "acme", "four", user)
 
 
 def test_each_save_is_a_commit_naming_the_version_and_the_bundle_mirrors_the_database(host_a):
@@ -262,23 +262,23 @@ def test_each_save_is_a_commit_naming_the_version_and_the_bundle_mirrors_the_dat
     assert not host_a.workflows_dir.exists() or not any(host_a.workflows_dir.iterdir())
 
 
-def test_a_late_save_hook_on_a_stale_host_never_moves_a_workflow_back(host_a, tmp_path):
+def test_a_late_publish_on_a_stale_host_never_moves_a_workflow_back(host_a, tmp_path):
     from include.db.models import Project
     from include.db.session import session_scope
-    from include.workflows import store
+    from include.workflows import service
     from include.workflows.bundle import WorkflowBundle, clone_dir, publish_workflows
 
     host_b = host_a.model_copy(update={"state_dir": tmp_path / "host-b"})
     with session_scope() as session:
         session.add(Project(slug="acme", name="Acme"))
     with session_scope() as session:
-        store.create_workflow(session, small_spec("acme", "one"), "ed")
+        service.create_workflow(session, small_spec("acme", "one"), "ed")
     stale = WorkflowBundle(host_b.workflows_bundle_url, clone_dir(host_b))
     stale.ensure()  # host B's clone still shows version 1
     with session_scope() as session:
-        store.save_new_version(session, "acme", "one", small_spec("acme", "one", "second text"), "ed")
+        service.update_workflow(session, "acme", "one", small_spec("acme", "one", "second text"), "ed")
     newest = WorkflowBundle.from_settings(host_a).head()
-    # Host B's hook for the version 1 save fires only now: it commits what the database holds, after fetching.
+    # Host B's publish for the version 1 save runs only now: it commits what the database holds, after fetching.
     assert publish_workflows([("acme", "one")], settings=host_b)
     assert stale.head() == newest  # nothing differed, so nothing was committed
     assert json.loads((stale.clone / "acme__one.json").read_text())["version"] == 2

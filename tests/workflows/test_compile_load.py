@@ -12,7 +12,7 @@ from include.dag_factory.dag_builder import build_dag
 from include.workflows.compiler import compile_workflow, compiled_paths, dag_id_for, remove_compiled
 from include.workflows.graph import CompiledGraph
 from include.workflows.model import Workflow
-from include.workflows.store import builtin_templates
+from include.workflows.templates_store import builtin_templates
 
 REPO_DAGS = Path(__file__).resolve().parents[2] / "dags"
 

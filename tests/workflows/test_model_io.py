@@ -20,7 +20,7 @@ from include.workflows.serialization import (
     to_json,
     to_yaml,
 )
-from include.workflows.store import builtin_templates
+from include.workflows.templates_store import builtin_templates
 from include.workflows.validation import WorkflowInvalid
 from tests.workflows.strategies import workflows
 

@@ -1,4 +1,5 @@
-"""Workflow store on PostgreSQL: immutable versions, restore, optimistic concurrency, soft delete, templates."""
+"""Workflow store and save service on PostgreSQL: immutable versions, restore, optimistic concurrency, soft delete,
+compiling after the commit, templates."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlalchemy import select, update
 
 from include.db import models as m
 from include.db.session import session_scope
-from include.workflows import store
+from include.settings import get_settings
+from include.workflows import service, store, templates_store
 from include.workflows.compiler import compiled_paths
 from include.workflows.validation import WorkflowInvalid
 
@@ -24,7 +26,7 @@ def acme(db, workflows_dir) -> str:
 
 def test_create_save_versions_are_immutable_and_compiled(acme, valid_doc, workflows_dir):
     with session_scope() as s:
-        rec = store.create_workflow(s, valid_doc, "alice")
+        rec = service.create_workflow(s, valid_doc, "alice")
         assert (rec.current_version, rec.revision, rec.spec.version) == (1, 1, 1)
     spec_path, stub_path = compiled_paths("acme", "review")
     assert spec_path.exists() and stub_path.exists()
@@ -33,7 +35,7 @@ def test_create_save_versions_are_immutable_and_compiled(acme, valid_doc, workfl
     changed["name"] = "Review v2"
     changed["nodes"][1]["config"]["quality_threshold"] = 90
     with session_scope() as s:
-        rec = store.save_new_version(s, "acme", "review", changed, "bob", expected_revision=1, comment="stricter")
+        rec = service.update_workflow(s, "acme", "review", changed, "bob", expected_revision=1, comment="stricter")
     assert (rec.current_version, rec.revision, rec.name, rec.spec.version) == (2, 2, "Review v2", 2)
     assert '"quality_threshold": 90.0' in spec_path.read_text() and '"version": 2' in spec_path.read_text()
 
@@ -90,16 +92,16 @@ def test_concurrent_writer_between_read_and_write_is_detected(acme, valid_doc):
 
 def test_invalid_saves_change_nothing(acme, valid_doc, workflows_dir):
     with session_scope() as s:
-        store.create_workflow(s, valid_doc, "alice")
+        service.create_workflow(s, valid_doc, "alice")
     spec_path, _ = compiled_paths("acme", "review")
     before = spec_path.read_text()
     broken = copy.deepcopy(valid_doc)
     broken["edges"].append({"id": "loop", "source": "tell", "target": "qc"})
     with pytest.raises(WorkflowInvalid) as info, session_scope() as s:
-        store.save_new_version(s, "acme", "review", broken, "bob")
+        service.update_workflow(s, "acme", "review", broken, "bob")
     assert info.value.problems[0].edge_id == "loop"
     with pytest.raises(WorkflowInvalid) as info, session_scope() as s:
-        store.save_new_version(s, "acme", "review", dict(valid_doc, project="other"), "bob")
+        service.update_workflow(s, "acme", "review", dict(valid_doc, project="other"), "bob")
     assert info.value.problems[0].field == "project"
     with session_scope() as s:
         assert store.get_workflow(s, "acme", "review").current_version == 1
@@ -118,20 +120,46 @@ def test_create_rules(acme, valid_doc):
 
 
 def test_rollback_never_reaches_airflow(acme, valid_doc):
+    """The store alone compiles nothing; the service compiles only once its commit succeeded."""
     with pytest.raises(RuntimeError), session_scope() as s:
         store.create_workflow(s, valid_doc, "alice")
         raise RuntimeError("request failed after the save")
     spec_path, stub_path = compiled_paths("acme", "review")
     assert not spec_path.exists() and not stub_path.exists()
+    with session_scope() as s:
+        store.create_workflow(s, valid_doc, "alice")
+    assert not spec_path.exists()  # stored and committed, but nobody asked for a compile
+
+    asked = []
+    with pytest.raises(store.StaleRevision), session_scope() as s:
+        service.update_workflow(s, "acme", "review", dict(valid_doc, name="Late"), "bob", expected_revision=7,
+                                request_parse=lambda *key: asked.append(key))
+    assert not spec_path.exists() and asked == []
+    with session_scope() as s:
+        service.update_workflow(s, "acme", "review", dict(valid_doc, name="Now"), "bob", expected_revision=1,
+                                request_parse=lambda *key: asked.append(key))
+    assert '"version": 2' in spec_path.read_text() and asked == [("acme", "review")]
+
+
+def test_a_failed_compile_never_loses_the_stored_version(acme, valid_doc, tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("AUTOPR_WORKFLOWS_DIR", str(blocked / "workflows"))
+    get_settings.cache_clear()
+    with pytest.raises(OSError), session_scope() as s:
+        service.create_workflow(s, valid_doc, "alice")
+    with session_scope() as s:
+        rec = store.get_workflow(s, "acme", "review")
+        assert (rec.current_version, rec.spec.name) == (1, "Review")
 
 
 def test_soft_delete_and_undelete(acme, valid_doc):
     with session_scope() as s:
-        store.create_workflow(s, valid_doc, "alice")
-        store.create_workflow(s, dict(valid_doc, id="second"), "alice")
+        service.create_workflow(s, valid_doc, "alice")
+        service.create_workflow(s, dict(valid_doc, id="second"), "alice")
     spec_path, stub_path = compiled_paths("acme", "review")
     with session_scope() as s:
-        rec = store.soft_delete(s, "acme", "review", "alice", expected_revision=1)
+        rec = service.delete_workflow(s, "acme", "review", "alice", expected_revision=1)
         assert rec.deleted_at is not None and rec.revision == 2
     assert not spec_path.exists() and not stub_path.exists()
     with session_scope() as s:
@@ -141,19 +169,20 @@ def test_soft_delete_and_undelete(acme, valid_doc):
             store.create_workflow(s, valid_doc, "alice")
         assert [w.id for w in store.list_workflows(s, "acme").items] == ["second"]
         assert {w.id for w in store.list_workflows(s, "acme", include_deleted=True).items} == {"review", "second"}
-        rec = store.undelete(s, "acme", "review", "alice")
+        rec = service.undelete_workflow(s, "acme", "review", "alice")
         assert rec.deleted_at is None and rec.current_version == 1
     assert spec_path.exists() and stub_path.exists()
 
 
 def test_disabled_workflows_have_no_dag(acme, valid_doc):
     with session_scope() as s:
-        store.create_workflow(s, valid_doc, "alice")
-        store.save_new_version(s, "acme", "review", dict(valid_doc, enabled=False), "alice")
+        service.create_workflow(s, valid_doc, "alice")
+    with session_scope() as s:
+        service.update_workflow(s, "acme", "review", dict(valid_doc, enabled=False), "alice")
     spec_path, _ = compiled_paths("acme", "review")
     assert not spec_path.exists()
     with session_scope() as s:
-        store.save_new_version(s, "acme", "review", dict(valid_doc, enabled=True), "alice")
+        service.update_workflow(s, "acme", "review", dict(valid_doc, enabled=True), "alice")
     assert spec_path.exists()
 
 
@@ -173,38 +202,39 @@ def test_list_paging_and_project_filters(acme, valid_doc):
 
 def test_templates_builtin_public_private_and_instantiate(acme, valid_doc):
     with session_scope() as s:
-        seeded = store.seed_builtin_templates(s)
-        again = store.seed_builtin_templates(s)  # idempotent
+        seeded = templates_store.seed_builtin_templates(s)
+        again = templates_store.seed_builtin_templates(s)  # idempotent
     assert {t.name for t in seeded} == {"Basic Quality Check", "PR Review Automation", "CI/CD Pipeline"}
     assert [t.id for t in seeded] == [t.id for t in again]
     with session_scope() as s:
         assert s.scalar(select(m.WorkflowTemplate).where(m.WorkflowTemplate.created_by == "system")) is not None
         assert len(s.scalars(select(m.WorkflowTemplate)).all()) == 3
 
-        private = store.save_as_template(s, valid_doc, "My Review", is_public=False, user="alice")
-        public = store.save_as_template(s, dict(valid_doc, name="Shared"), "Team Review", is_public=True, user="alice")
-        with pytest.raises(store.TemplateExists):
-            store.save_as_template(s, valid_doc, "My Review", is_public=False, user="alice")
+        private = templates_store.save_as_template(s, valid_doc, "My Review", is_public=False, user="alice")
+        public = templates_store.save_as_template(s, dict(valid_doc, name="Shared"), "Team Review", is_public=True,
+                                                  user="alice")
+        with pytest.raises(templates_store.TemplateExists):
+            templates_store.save_as_template(s, valid_doc, "My Review", is_public=False, user="alice")
     assert private.spec.project == "template" and private.created_by == "alice"
 
     with session_scope() as s:
-        alice = {t.name for t in store.list_templates(s, "alice")}
-        bob = {t.name for t in store.list_templates(s, "bob")}
+        alice = {t.name for t in templates_store.list_templates(s, "alice")}
+        bob = {t.name for t in templates_store.list_templates(s, "bob")}
         assert alice == {"Basic Quality Check", "PR Review Automation", "CI/CD Pipeline", "My Review", "Team Review"}
         assert bob == alice - {"My Review"}
-        assert store.list_templates(s, "bob")[0].created_by == "system"  # built-ins first
-        with pytest.raises(store.TemplateNotFound):
-            store.get_template(s, private.id, "bob")
-        assert store.get_template(s, public.id, "bob").name == "Team Review"
+        assert templates_store.list_templates(s, "bob")[0].created_by == "system"  # built-ins first
+        with pytest.raises(templates_store.TemplateNotFound):
+            templates_store.get_template(s, private.id, "bob")
+        assert templates_store.get_template(s, public.id, "bob").name == "Team Review"
 
     basic = next(t for t in seeded if t.slug == "basic-quality-check")
     with session_scope() as s:
-        rec = store.instantiate_template(s, basic.id, "acme", "quality", "bob", name="Acme quality")
+        rec = service.instantiate_template(s, basic.id, "acme", "quality", "bob", name="Acme quality")
     assert (rec.project, rec.id, rec.name, rec.current_version) == ("acme", "quality", "Acme quality", 1)
     assert compiled_paths("acme", "quality")[0].exists()
     with session_scope() as s:
         assert store.list_versions(s, "acme", "quality")[0].comment == "from template 'Basic Quality Check'"
-        with pytest.raises(store.TemplateNotFound):
-            store.instantiate_template(s, private.id, "acme", "stolen", "bob")
+        with pytest.raises(templates_store.TemplateNotFound):
+            service.instantiate_template(s, private.id, "acme", "stolen", "bob")
         with pytest.raises(WorkflowInvalid):
-            store.instantiate_template(s, basic.id, "acme", "Bad Id", "bob")
+            service.instantiate_template(s, basic.id, "acme", "Bad Id", "bob")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from include.workflows.store import builtin_templates
+from include.workflows.templates_store import builtin_templates
 from include.workflows.validation import WorkflowInvalid, load_workflow, validate_workflow
 
 

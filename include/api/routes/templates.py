@@ -7,22 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from include.api.airflow_service import parse_after_response
 from include.api.deps import CurrentUser, DbSession, authorize
 from include.api.errors import problem_responses
-from include.api.routes.workflows import (
-    ITEM,
-    ProjectSlug,
-    WorkflowOut,
-    WorkflowSlug,
-    _load,
-    _respond,
-    commit_and_reparse,
-    declare_etag,
-    store_errors,
-)
-from include.api.types import SLUG_PATTERN, Name, Text
+from include.api.types import SLUG_PATTERN, Name, ProjectSlug, Text, WorkflowSlug
+from include.api.workflow_http import ITEM, WorkflowOut, declare_etag, load_workflow, respond, store_errors
 from include.enums import Role
-from include.workflows import store
+from include.workflows import records, service, templates_store
 from include.workflows.validation import WorkflowInvalid
 
 router = APIRouter(tags=["templates"])
@@ -47,30 +38,30 @@ class TemplateInstantiate(BaseModel):
     name: Name | None = None
 
 
-@router.get("/api/v1/templates", response_model=list[store.TemplateRecord],
+@router.get("/api/v1/templates", response_model=list[records.TemplateRecord],
             summary="Templates: the public library plus the caller's own", responses=problem_responses(401))
 def list_templates(user: CurrentUser, session: DbSession):
-    return store.list_templates(session, user.username)
+    return templates_store.list_templates(session, user.username)
 
 
-@router.get("/api/v1/templates/{template_id}", response_model=store.TemplateRecord, summary="One template",
+@router.get("/api/v1/templates/{template_id}", response_model=records.TemplateRecord, summary="One template",
             responses=problem_responses(401, 404))
 def get_template(template_id: TemplateId, user: CurrentUser, session: DbSession):
     try:
-        return store.get_template(session, template_id, user.username)
-    except store.StoreError as exc:
+        return templates_store.get_template(session, template_id, user.username)
+    except records.StoreError as exc:
         raise store_errors(exc) from None
 
 
-@router.post(ITEM + "/template", status_code=status.HTTP_201_CREATED, response_model=store.TemplateRecord,
+@router.post(ITEM + "/template", status_code=status.HTTP_201_CREATED, response_model=records.TemplateRecord,
              summary="Save a workflow as a template (editor)", responses=problem_responses(401, 403, 404, 409, 422))
 def save_as_template(project: ProjectSlug, workflow: WorkflowSlug, body: TemplateSave, user: CurrentUser,
                      session: DbSession, response: Response):
-    record = _load(session, user, project, workflow, Role.editor)
+    record = load_workflow(session, user, project, workflow, Role.editor)
     try:
-        template = store.save_as_template(session, record.spec, body.name, body.is_public, user.username,
-                                          description=body.description, category=body.category)
-    except (store.StoreError, WorkflowInvalid) as exc:
+        template = templates_store.save_as_template(session, record.spec, body.name, body.is_public, user.username,
+                                                    description=body.description, category=body.category)
+    except (records.StoreError, WorkflowInvalid) as exc:
         raise store_errors(exc) from None
     session.commit()
     response.headers["Location"] = f"/api/v1/templates/{template.id}"
@@ -84,12 +75,12 @@ def instantiate(template_id: TemplateId, body: TemplateInstantiate, user: Curren
                 request: Request, response: Response, background: BackgroundTasks) -> WorkflowOut:
     authorize(session, user, body.project, Role.editor)
     try:
-        record = store.instantiate_template(session, template_id, body.project, body.id, user.username, name=body.name)
-    except (store.StoreError, WorkflowInvalid) as exc:
+        record = service.instantiate_template(session, template_id, body.project, body.id, user.username,
+                                              name=body.name, request_parse=parse_after_response(background, request))
+    except (records.StoreError, WorkflowInvalid) as exc:
         raise store_errors(exc) from None
-    commit_and_reparse(session, background, request, record)
     response.headers["Location"] = f"/api/v1/projects/{body.project}/workflows/{record.id}"
-    return _respond(response, record)
+    return respond(response, record)
 
 
 declare_etag(router)

@@ -1,0 +1,117 @@
+"""How the API shows a workflow over HTTP, for every route that returns or changes one (workflows, templates).
+
+* a workflow is a :class:`WorkflowOut`: the stored record plus its DAG id and
+  Airflow link; its ``ETag`` is the revision, and a write names the revision
+  it changes in ``If-Match`` (``428`` without one, ``409`` with a stale one —
+  the stored workflow is untouched and the response carries the current ETag);
+* the stores' and the graph edits' errors map onto problem+json statuses, and
+  validation problems become 422 errors with a JSON pointer into the
+  submitted document plus the node/edge id and field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import ConfigDict
+from sqlalchemy.orm import Session
+
+from include.airflow_client import ui_url
+from include.api.deps import authorize
+from include.api.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PreconditionRequired,
+    ProblemError,
+    Unprocessable,
+    workflow_problem_items,
+)
+from include.auth.tokens import Identity
+from include.enums import Role
+from include.workflows import edits, records, store
+from include.workflows.model import dag_id_for
+from include.workflows.validation import WorkflowInvalid
+
+PREFIX = "/api/v1/projects/{project}/workflows"
+ITEM = PREFIX + "/{workflow}"
+
+ETAG_RE = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+
+
+class WorkflowOut(records.WorkflowRecord):
+    model_config = ConfigDict(extra="forbid")
+
+    dag_id: str
+    airflow_url: str
+
+
+def etag(revision: int) -> str:
+    return f'"{revision}"'
+
+
+def parse_if_match(value: str | None, *, required: bool) -> int | None:
+    """The revision named by If-Match (None for ``*`` or when optional and absent)."""
+    if value is None or not value.strip():
+        if required:
+            raise PreconditionRequired(
+                "This write needs If-Match with the workflow's ETag (from GET); it prevents overwriting someone else's save"
+            )
+        return None
+    if value.strip() == "*":
+        return None
+    match = ETAG_RE.match(value.split(",")[0])
+    if not match:
+        raise BadRequest(f"If-Match {value!r} is not an ETag of this API (e.g. \"3\")")
+    return int(match.group(1))
+
+
+def workflow_out(record: records.WorkflowRecord) -> WorkflowOut:
+    dag_id = dag_id_for(record.project, record.id)
+    return WorkflowOut(**record.model_dump(), dag_id=dag_id, airflow_url=ui_url(dag_id))
+
+
+def respond(response: Response, record: records.WorkflowRecord) -> WorkflowOut:
+    response.headers["ETag"] = etag(record.revision)
+    return workflow_out(record)
+
+
+def store_errors(exc: Exception, document: Any = None) -> ProblemError:
+    """Map the stores' and the graph edits' exceptions onto problem+json errors."""
+    if isinstance(exc, WorkflowInvalid):
+        return Unprocessable(str(exc), errors=workflow_problem_items(exc.problems, document or {}))
+    if isinstance(exc, records.StaleRevision):
+        return Conflict(
+            f"{exc}. Reload the workflow (GET) and apply your change to revision {exc.current}; nothing was saved.",
+            headers={"ETag": etag(exc.current)},
+        )
+    if isinstance(exc, edits.ItemExists):
+        return Conflict(str(exc), errors=[{"pointer": exc.pointer, "message": "already used in this workflow"}])
+    if isinstance(exc, (records.WorkflowExists, records.TemplateExists)):
+        return Conflict(str(exc), errors=[{"pointer": f"/{exc.field}", "message": str(exc)}] if exc.field else None)
+    if isinstance(exc, (records.WorkflowNotFound, records.VersionNotFound, records.TemplateNotFound,
+                        records.ProjectNotFound, edits.ItemNotFound)):
+        return NotFound(str(exc))
+    raise exc
+
+
+def load_workflow(session: Session, user: Identity, project: str, workflow: str, needed: Role,
+                  include_deleted: bool = False) -> records.WorkflowRecord:
+    """The workflow, if ``user`` holds at least ``needed`` in its project (404 when it does not exist)."""
+    authorize(session, user, project, needed)
+    try:
+        return store.get_workflow(session, project, workflow, include_deleted=include_deleted)
+    except records.StoreError as exc:
+        raise store_errors(exc) from None
+
+
+def declare_etag(api_router: APIRouter) -> None:
+    """Document the ETag header on every response that returns a workflow (schemathesis checks it)."""
+    header = {"description": "The workflow's revision; send it back in If-Match to change it",
+              "schema": {"type": "string", "pattern": r'^"\d+"$'}}
+    for route in api_router.routes:
+        if getattr(route, "response_model", None) is WorkflowOut:
+            code = route.status_code or 200
+            route.responses.setdefault(code, {}).setdefault("headers", {})["ETag"] = header
