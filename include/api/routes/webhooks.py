@@ -348,7 +348,7 @@ def _receive(event_name: str, delivery_id: str, headers: dict[str, str], body: b
 def _start_failed(row_id: int, delivery_id: str, event_name: str, event: Any, outcomes: list[WorkflowOutcome],
                   result: DeliveryResult, response: Response, *, retry: bool = False) -> DeliveryResult:
     """Start each workflow whose outcome is ``failed``, record what happened, answer (503 if none could start)."""
-    from include.api.routes.runs import start_run
+    from include.api.airflow_service import start_run
 
     outcomes = list(outcomes)
     for i, outcome in enumerate(outcomes):
