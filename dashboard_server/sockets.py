@@ -92,6 +92,16 @@ class SocketHandlers:
         metrics.CLIENT_EVENTS.labels("accepted").inc()
         return client
 
+    async def _admit_request(self, sid: str, event: str, model: type[BaseModel], data: object):
+        """``(client, request)`` for a client event that passed the rate limit and validation, else the error ack."""
+        client = await self._admit(sid, event)
+        if isinstance(client, dict):
+            return client
+        request = await self._parse(sid, event, model, data)
+        if isinstance(request, dict):
+            return request
+        return client, request
+
     def _expire(self, sid: str) -> None:
         async def close() -> None:
             if sid in self.fanout.clients:
@@ -173,12 +183,10 @@ class SocketHandlers:
             await self._broadcast_presence(project)
 
     async def join(self, sid, data=None):
-        client = await self._admit(sid, "join")
-        if isinstance(client, dict):
-            return client
-        request = await self._parse(sid, "join", JoinRequest, data)
-        if isinstance(request, dict):
-            return request
+        admitted = await self._admit_request(sid, "join", JoinRequest, data)
+        if isinstance(admitted, dict):
+            return admitted
+        client, request = admitted
         fanout = self.fanout
         project = request.project
         # Membership is checked on every join, never cached: a removed member loses access at once.
@@ -220,12 +228,10 @@ class SocketHandlers:
         return {"ok": True, "project": project, "role": role, "replayed": replayed, "watchers": watchers}
 
     async def leave(self, sid, data=None):
-        client = await self._admit(sid, "leave")
-        if isinstance(client, dict):
-            return client
-        request = await self._parse(sid, "leave", LeaveRequest, data)
-        if isinstance(request, dict):
-            return request
+        admitted = await self._admit_request(sid, "leave", LeaveRequest, data)
+        if isinstance(admitted, dict):
+            return admitted
+        client, request = admitted
         if request.project in client.projects:
             self.fanout.leave(client, request.project)
             await self.sio.leave_room(sid, room_of(request.project))
