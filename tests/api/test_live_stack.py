@@ -99,6 +99,7 @@ def test_live_auth_crud_run_and_webhook(live):
     r = api.post(base, json=pr_wf)
     assert r.status_code == 201, r.text
     pr_dag = r.json()["dag_id"]
+    assert api.post(f"/api/v1/projects/{project}/repositories", json={"full_name": "octo/repo"}).status_code == 201
     assert wait_for(lambda: airflow.get(f"/api/v2/dags/{pr_dag}").status_code == 200, timeout=30)
     payload = {
         "action": "opened", "number": 3,

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import auth, workflow_doc
-from tests.api.test_webhooks import SECRET, deliver, pr_payload
+from tests.api.test_webhooks import SECRET, bind, deliver, pr_payload
 from tests.events.test_listener_airflow import _serialize
 from tests.events.test_reconcile import PASSWORD, USER, airflow_api  # noqa: F401 - fixture
 
@@ -72,6 +72,7 @@ def _project_with_workflow(client, doc: dict) -> str:
         for user, role in (("ed", "editor"), ("vic", "viewer")):
             assert client.put(f"/api/v1/projects/acme/members/{user}", json={"role": role},
                               headers=auth("alice")).status_code == 201
+        bind(client, "acme", "o/r")  # the repository pr_payload() delivers for
     r = client.post("/api/v1/projects/acme/workflows", json=doc, headers=auth("ed"))
     assert r.status_code == 201, r.text
     dag_id = dag_id_for("acme", doc["id"])
