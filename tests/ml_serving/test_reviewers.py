@@ -127,6 +127,24 @@ def test_reviewer_api_learns_from_recorded_changes(client, project, serving):
     assert rita["open_requests"] == 1
     assert any(reason.startswith("path expertise") for reason in rita["reasons"])
 
+    # the fitted ranker is cached per project and refitted once the history grows
+    from include.db.models import Project
+    from include.db.session import session_scope
+    from ml.reviewer_service import recommender_for
+
+    with session_scope() as session:
+        pid = session.query(Project.id).filter_by(slug="acme").scalar()
+        assert recommender_for(session, pid) is recommender_for(session, pid)
+        before = recommender_for(session, pid)
+    r = client.put("/api/v1/projects/acme/changes/late-1", headers=editor, json={
+        "repository": "org/web", "author": "dev2", "files": ["pkg/db/q.go"], "reviewers": ["sam"], "status": "merged"})
+    assert r.status_code == 201
+    r = client.post("/api/v1/projects/acme/recommendations/reviewers", headers=auth(),
+                    json={"author": "dev1", "files": ["pkg/net/new.go"], "limit": 3})
+    assert r.json()["history_changes"] == 81
+    with session_scope() as session:
+        assert recommender_for(session, pid) is not before
+
 
 def test_reviewer_api_validation_and_roles(client, project, serving):
     r = client.post("/api/v1/projects/acme/recommendations/reviewers", headers=auth(), json={"author": "a", "files": []})
