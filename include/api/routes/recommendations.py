@@ -67,7 +67,7 @@ class ReviewersRequest(BaseModel):
              responses=problem_responses(401, 404, 422))
 def issue_types(project: ProjectSlug, body: IssueTypesRequest, user: CurrentUser, session: DbSession) -> dict[str, Any]:
     from ml.issue_recommendations import issue_type_catalogue, recommend_issue_types
-    from ml.serving import get_service
+    from ml.serving.service import get_service
 
     proj = authorize(session, user, project, Role.viewer)
     service = get_service()
