@@ -41,6 +41,7 @@ def _handlers() -> dict[tuple[str, str | None], Handler]:
         ("action", "request_review"): codehost.request_review,
         ("action", "create_issue"): codehost.create_issue,
         ("action", "merge_pr"): codehost.merge_pr,
+        ("action", "publish_review"): codehost.publish_review,
         ("integration", None): integration.integration,
         ("notification", None): notification.notification,
     }

@@ -1,4 +1,4 @@
-"""Code-host actions: comment, label, request reviewers, open an issue, merge.
+"""Code-host actions: comment, label, request reviewers, open an issue, merge, publish a review.
 
 Each action reads the repository and pull-request number from the run's event,
 calls GitHub through :mod:`include.codehost.github` (the Airflow GitHub
@@ -10,6 +10,7 @@ are marked retryable, validation errors are not.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 from include.actions.context import ActionFailed, RunContext
@@ -198,3 +199,113 @@ def merge_pr(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str,
     except CodeHostError as exc:
         raise _failed(node_id, exc) from None
     return {**out, "pr_number": number, "head_sha": head_sha, "method": method, "checks": required}
+
+
+# --- publish_review: the review on the pull request's lines, a check run, one summary comment --------
+
+
+def _review_findings(node_id: str, ctx: RunContext) -> tuple[list[dict[str, Any]], int | None]:
+    """The shown findings of the upstream review: all of them from its stored session, else its outputs' list."""
+    for outputs in (ctx.upstream or {}).values():
+        if not isinstance(outputs, dict) or "issues" not in outputs:
+            continue
+        session_id = outputs.get("session_id")
+        if session_id:
+            from sqlalchemy import select
+
+            from include.db.models import ReviewIssue
+            from include.db.session import session_scope
+
+            with session_scope() as session:
+                rows = session.scalars(
+                    select(ReviewIssue).where(ReviewIssue.session_id == int(session_id)).order_by(ReviewIssue.id)
+                ).all()
+                return [
+                    {"file_path": r.file_path, "line": r.line, "rule": r.rule, "analyzer": r.analyzer,
+                     "severity": (r.predicted_severity or r.severity).value, "message": r.message}
+                    for r in rows if not (r.context or {}).get("hidden")
+                ], int(session_id)  # fmt: skip
+        return list(outputs["issues"]), None
+    raise ActionFailed(node_id, "publish_review needs an upstream quality_check or code_review node")
+
+
+def _details_url(config: dict[str, Any], ctx: RunContext, session_id: int | None) -> str:
+    from include.settings import get_settings
+
+    settings = get_settings()
+    base = (config.get("dashboard_url") or f"http://{settings.dashboard_host}:{settings.dashboard_port}").rstrip("/")
+    return f"{base}/?project={ctx.project}&workflow={ctx.workflow_id}" + (f"&review={session_id}" if session_id else "")
+
+
+def _check_run(gh: GitHubActions, config: dict[str, Any], ctx: RunContext, sha: str, findings, failed: bool,
+               session_id: int | None) -> dict[str, Any]:  # fmt: skip
+    """Create the check run and add its annotations in GitHub's batches; the last request concludes it."""
+    from include.codehost.review_output import annotation, batches
+
+    chunks = batches([annotation(f) for f in findings])
+    output = {
+        "title": f"{len(findings)} finding(s)",
+        "summary": f"AutoPR review of {sha[:12]}: {len(findings)} finding(s).",
+    }
+    conclusion = "failure" if failed else "success"
+    done = {"status": "completed", "conclusion": conclusion}
+    first = {"name": config.get("check_name") or "AutoPR review", "head_sha": sha,
+             "details_url": _details_url(config, ctx, session_id), "external_id": ctx.run_id,
+             "output": {**output, "annotations": chunks[0]}, **(done if len(chunks) == 1 else {"status": "in_progress"})}  # fmt: skip
+    run = gh.create_check_run(first)
+    for i, chunk in enumerate(chunks[1:], start=2):
+        gh.update_check_run(
+            run["id"], {"output": {**output, "annotations": chunk}, **(done if i == len(chunks) else {})}
+        )
+    return {"check_run_id": run["id"], "conclusion": conclusion, "annotations": sum(map(len, chunks)),
+            "check_run_requests": len(chunks)}  # fmt: skip
+
+
+def _summary_comment(gh: GitHubActions, number: int, marker: str, body: str) -> dict[str, Any]:
+    """Edit the one summary comment of this project/workflow in place, or write it the first time."""
+    for comment in gh.issue_comments(number):
+        if marker in (comment.get("body") or ""):
+            gh.edit_issue_comment(int(comment["id"]), body)
+            return {"summary_comment_id": comment["id"], "summary_edited": True}
+    created = gh.create_issue_comment(number, body)
+    return {"summary_comment_id": created["id"], "summary_edited": False}
+
+
+def publish_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    """The upstream review on the pull request: inline comments, a check run, one summary edited in place."""
+    from include.codehost.diff import parse_patch
+    from include.codehost.review_output import fails, fingerprinted, plan_review, review_body, summary_marker
+
+    mode = config.get("filter_mode", "added")
+    raw, session_id = _review_findings(node_id, ctx)
+    findings = fingerprinted(raw)
+    gh, number = _client(node_id, config, ctx), _number(node_id, ctx, pull_only=True)
+    try:
+        sha = (ctx.event or {}).get("sha") or gh.pull_head_sha(number)
+        diffs = {f["filename"]: parse_patch(f["filename"], f.get("patch")) for f in gh.pull_files(number)}
+        plan = plan_review(findings, diffs, mode, gh.review_comments(number), sha)
+        out: dict[str, Any] = {"pr_number": number, "head_sha": sha, "filter_mode": mode,
+                               "comments_added": len(plan.new_comments), "comments_unchanged": plan.unchanged,
+                               "comments_fixed": len(plan.fixed), "outside_filter": plan.outside_filter,
+                               "outside_diff": len(plan.outside_diff)}  # fmt: skip
+        if config.get("inline_comments", True):
+            if plan.new_comments or plan.outside_diff:
+                review = gh.create_review(number, sha, review_body(plan, mode), plan.new_comments)
+                out["review_id"] = review["id"]
+            for comment_id, body in plan.fixed:
+                gh.edit_review_comment(comment_id, body)
+        failed = fails(plan.kept, config.get("fail_level", "high"))
+        out["passed"] = not failed
+        if config.get("check_run", True):
+            out.update(_check_run(gh, config, ctx, sha, findings, failed, session_id))
+        if config.get("summary_comment", True):
+            marker = summary_marker(ctx.project, ctx.workflow_id)
+            by_severity = Counter(f.severity for f in findings)
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "none"
+            body = (f"{marker}\n**AutoPR review** of {sha[:12]}: {len(findings)} finding(s) ({counts}); "
+                    f"{'❌ failed' if failed else '✅ passed'} at fail level `{config.get('fail_level', 'high')}`.\n\n"
+                    + review_body(plan, mode))  # fmt: skip
+            out.update(_summary_comment(gh, number, marker, body))
+    except CodeHostError as exc:
+        raise _failed(node_id, exc) from None
+    return out

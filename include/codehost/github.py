@@ -172,3 +172,41 @@ class GitHubActions:
             kwargs["sha"] = sha
         status = self._call(call, self.repo.get_pull(number).merge, **kwargs)
         return {"merged": bool(status.merged), "merge_sha": status.sha, "message": status.message}
+
+    # --- review output: inline review, check run, one summary comment ----------------------------
+    def pull_files(self, number: int) -> list[dict[str, Any]]:
+        """``GET /repos/{owner}/{repo}/pulls/{number}/files`` (all pages): each file's ``filename`` and ``patch``."""
+        return self._all_pages(f"/pulls/{number}/files")
+
+    def review_comments(self, number: int) -> list[dict[str, Any]]:
+        """``GET /repos/{owner}/{repo}/pulls/{number}/comments`` (all pages)."""
+        return self._all_pages(f"/pulls/{number}/comments")
+
+    def create_review(self, number: int, commit_id: str, body: str, comments: list[dict[str, Any]]) -> dict[str, Any]:
+        """``POST /repos/{owner}/{repo}/pulls/{number}/reviews`` with event ``COMMENT`` (never approves or blocks)."""
+        payload = {"commit_id": commit_id, "body": body, "event": "COMMENT", "comments": comments}
+        return self._rest("POST", f"/pulls/{number}/reviews", payload)
+
+    def edit_review_comment(self, comment_id: int, body: str) -> dict[str, Any]:
+        """``PATCH /repos/{owner}/{repo}/pulls/comments/{comment_id}``."""
+        return self._rest("PATCH", f"/pulls/comments/{comment_id}", {"body": body})
+
+    def issue_comments(self, number: int) -> list[dict[str, Any]]:
+        """``GET /repos/{owner}/{repo}/issues/{number}/comments`` (all pages)."""
+        return self._all_pages(f"/issues/{number}/comments")
+
+    def create_issue_comment(self, number: int, body: str) -> dict[str, Any]:
+        """``POST /repos/{owner}/{repo}/issues/{number}/comments``, answering the created comment."""
+        return self._rest("POST", f"/issues/{number}/comments", {"body": body})
+
+    def edit_issue_comment(self, comment_id: int, body: str) -> dict[str, Any]:
+        """``PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}``."""
+        return self._rest("PATCH", f"/issues/comments/{comment_id}", {"body": body})
+
+    def create_check_run(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``POST /repos/{owner}/{repo}/check-runs``."""
+        return self._rest("POST", "/check-runs", payload)
+
+    def update_check_run(self, check_run_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}`` (annotations given here are appended)."""
+        return self._rest("PATCH", f"/check-runs/{check_run_id}", payload)

@@ -248,6 +248,26 @@ class MergePrConfig(RetryPolicy):
     required_checks: NameList = Field(default_factory=list, description="Check names that must have succeeded.")
 
 
+class PublishReviewConfig(RetryPolicy):
+    """Put the upstream review on the pull request: comments on its lines, a check run, one summary comment."""
+
+    action: Literal["publish_review"]
+    filter_mode: Literal["added", "diff_context", "file", "nofilter"] = Field(
+        "added",
+        description="Which findings get a comment (like reviewdog): lines the change added, any line of a hunk, "
+        "any line of a changed file, or all. The others are counted in the summary.",
+    )
+    fail_level: Literal["info", "low", "medium", "high", "critical", "never"] = Field(
+        "high", description="The check run fails on a kept finding of this severity or above (never: it never fails)."
+    )
+    connection_id: str = Field("github_default", min_length=1, max_length=250, description="Airflow GitHub connection.")
+    check_name: str = Field("AutoPR review", min_length=1, max_length=100, description="Name of the check run.")
+    inline_comments: bool = Field(True, description="Post a pull-request review with comments on the changed lines.")
+    check_run: bool = Field(True, description="Create a check run with annotations on the head commit.")
+    summary_comment: bool = Field(True, description="Keep one summary comment per pull request, edited in place.")
+    dashboard_url: str | None = Field(None, max_length=500, description="Base URL of the dashboard the check links to.")
+
+
 ActionConfig = Annotated[
     (
         QualityCheckConfig
@@ -257,6 +277,7 @@ ActionConfig = Annotated[
         | LabelPrConfig
         | RequestReviewConfig
         | MergePrConfig
+        | PublishReviewConfig
     ),
     Field(discriminator="action"),
 ]
@@ -269,6 +290,7 @@ ACTION_CONFIGS: dict[str, type[RetryPolicy]] = {
     "label_pr": LabelPrConfig,
     "request_review": RequestReviewConfig,
     "merge_pr": MergePrConfig,
+    "publish_review": PublishReviewConfig,
 }
 
 

@@ -225,3 +225,117 @@ def test_request_review_without_history_sends_nothing(project, github, pr):
     out = run_node(_node("request_review", use_recommendations=True), make_ctx(EVENT))
     assert out["requested_reviewers"] == [] and out["recommendation_source"] == "no-files"
     assert github.requests == []
+
+
+# --- publish_review: comments on the changed lines, a check run, one summary edited in place --------------
+
+PATCH = "@@ -1,4 +1,5 @@\n import os\n-x = 1\n+x = 2\n+y = 3\n def f():\n     return x"  # new lines 2, 3 added
+
+
+def _finding(path, line, severity="high", rule="R1", message=None):
+    return {"file_path": path, "line": line, "rule": rule, "analyzer": "ruff", "severity": severity,
+            "message": message or f"{rule} at {path}:{line}"}  # fmt: skip
+
+
+def _reviewed(*findings):
+    return {"review": {"issues_count": len(findings), "issues": list(findings)}}
+
+
+ON_ADDED, ON_CONTEXT, UNTOUCHED, OTHER_FILE = (
+    _finding("app/mod.py", 2, "high", "E1"),
+    _finding("app/mod.py", 4, "medium", "E2"),
+    _finding("app/mod.py", 40, "low", "E3"),
+    _finding("app/other.py", 3, "low", "E4"),
+)
+
+
+@pytest.fixture()
+def changed_pr(github: GitHubStandIn):
+    pull = github.add_pull("acme/app", 7, head_sha=HEAD, author="octocat")
+    github.push("acme/app", 7, HEAD, {"app/mod.py": PATCH})
+    return pull
+
+
+@pytest.mark.parametrize(
+    ("mode", "commented", "outside_filter", "outside_diff"),
+    [("added", [2], 3, 0), ("diff_context", [2, 4], 2, 0), ("file", [2, 4], 1, 1), ("nofilter", [2, 4], 0, 2)],
+)
+def test_publish_review_comments_on_the_lines_its_filter_keeps(github, changed_pr, mode, commented, outside_filter,
+                                                               outside_diff):  # fmt: skip
+    out = run_node(_node("publish_review", filter_mode=mode), make_ctx(EVENT, _reviewed(ON_ADDED, ON_CONTEXT,
+                                                                                       UNTOUCHED, OTHER_FILE)))  # fmt: skip
+    [review] = github.calls("POST", r"/repos/acme/app/pulls/7/reviews", status=200)
+    assert review.body["event"] == "COMMENT" and review.body["commit_id"] == HEAD
+    placed = sorted((c["path"], c["line"], c["side"]) for c in review.body["comments"])
+    assert placed == [("app/mod.py", line, "RIGHT") for line in commented]
+    assert (out["comments_added"], out["outside_filter"], out["outside_diff"]) == (len(commented), outside_filter,
+                                                                                   outside_diff)  # fmt: skip
+    stored = github.repos["acme/app"].review_comments.values()
+    assert sorted(c["line"] for c in stored) == commented
+    [summary] = github.repos["acme/app"].issues[7].comments
+    assert f"{outside_filter} finding(s) outside the `{mode}` filter" in summary["body"] or not outside_filter
+    assert "<!-- autopr:summary acme/pr-review -->" in summary["body"]
+
+
+def test_check_run_with_more_than_fifty_annotations_arrives_complete(github, changed_pr):
+    findings = [_finding("app/mod.py", i, "medium" if i % 2 else "high", f"R{i}") for i in range(1, 121)]
+    out = run_node(_node("publish_review", fail_level="high", inline_comments=False, summary_comment=False),
+                   make_ctx(EVENT, _reviewed(*findings)))  # fmt: skip
+    [create] = github.calls("POST", r"/repos/acme/app/check-runs", status=201)
+    updates = github.calls("PATCH", r"/repos/acme/app/check-runs/\d+", status=200)
+    assert [len(r.body["output"]["annotations"]) for r in [create, *updates]] == [50, 50, 20]
+    assert create.body["status"] == "in_progress" and "conclusion" not in create.body
+    assert create.body["details_url"].endswith("project=acme&workflow=pr-review")
+    [run] = github.repos["acme/app"].check_runs.values()
+    assert len(run["annotations"]) == 120 and {a["start_line"] for a in run["annotations"]} == set(range(1, 121))
+    assert (run["status"], run["conclusion"], run["head_sha"]) == ("completed", "failure", HEAD)
+    assert out["conclusion"] == "failure" and out["annotations"] == 120 and out["check_run_requests"] == 3
+
+
+def test_fail_level_sets_the_conclusion(github, changed_pr):
+    run_node(_node("publish_review", fail_level="critical", inline_comments=False, summary_comment=False),
+             make_ctx(EVENT, _reviewed(ON_ADDED)))  # fmt: skip
+    [create] = github.calls("POST", r"/repos/acme/app/check-runs", status=201)
+    assert (create.body["status"], create.body["conclusion"]) == ("completed", "success")
+
+
+def test_a_second_push_edits_the_summary_and_marks_the_fixed_finding(github, changed_pr):
+    run_node(_node("publish_review"), make_ctx(EVENT, _reviewed(ON_ADDED, _finding("app/mod.py", 3, "low", "E5"))))
+    first = {c["line"]: c["id"] for c in github.repos["acme/app"].review_comments.values()}
+    assert sorted(first) == [2, 3]
+    [summary] = github.repos["acme/app"].issues[7].comments
+
+    second_sha = "d00d" + "0" * 36
+    github.push("acme/app", 7, second_sha, {"app/mod.py": PATCH + "\n+z = 4"})  # adds new line 6
+    out = run_node(_node("publish_review"),
+                   make_ctx({**EVENT, "sha": second_sha},
+                            _reviewed(_finding("app/mod.py", 3, "low", "E5"), _finding("app/mod.py", 6, "high", "E6"))))  # fmt: skip
+    assert (out["comments_added"], out["comments_unchanged"], out["comments_fixed"]) == (1, 1, 1)
+    comments = github.repos["acme/app"].review_comments
+    assert "Fixed in d00d00000000" in comments[first[2]]["body"] and "fixed -->" in comments[first[2]]["body"]
+    assert "Fixed" not in comments[first[3]]["body"]  # still there: neither edited nor commented again
+    assert sorted(c["line"] for c in comments.values()) == [2, 3, 6]
+    [reviewed_again] = github.calls("POST", r"/repos/acme/app/pulls/7/reviews")[1:]
+    assert [c["line"] for c in reviewed_again.body["comments"]] == [6]
+    assert github.repos["acme/app"].issues[7].comments == [summary]  # the one summary, edited in place
+    [edit] = github.calls("PATCH", r"/repos/acme/app/issues/comments/\d+", status=200)
+    assert edit.path.endswith(f"/{summary['id']}") and "d00d00000000" in summary["body"]
+    assert out["summary_edited"] is True
+
+    run_node(_node("publish_review"), make_ctx({**EVENT, "sha": second_sha}, _reviewed(
+        _finding("app/mod.py", 3, "low", "E5"), _finding("app/mod.py", 6, "high", "E6"))))  # fmt: skip
+    assert len(github.calls("POST", r"/repos/acme/app/pulls/7/reviews")) == 2  # nothing new: no third review
+
+
+def test_the_stand_in_refuses_a_comment_off_the_diff(github, changed_pr):
+    import httpx
+
+    headers = {"Authorization": f"token {github.token}", "Accept": "application/vnd.github+json"}
+    with httpx.Client(base_url=github.url, headers=headers) as c:
+        r = c.post("/repos/acme/app/pulls/7/reviews",
+                   json={"event": "COMMENT", "body": "x", "comments": [{"path": "app/mod.py", "line": 40, "body": "y"}]})  # fmt: skip
+        assert r.status_code == 422 and "part of the diff" in r.json()["errors"][0]  # GitHub's simple validation error: strings
+        r = c.post("/repos/acme/app/check-runs",
+                   json={"name": "n", "head_sha": HEAD, "output": {"title": "t", "summary": "s", "annotations": [
+                       {"path": "a", "start_line": 1, "end_line": 1, "annotation_level": "notice", "message": "m"}] * 51}})  # fmt: skip
+        assert r.status_code == 422

@@ -73,6 +73,8 @@ class PullState:
     labels: list[str] = field(default_factory=list)
     requested_reviewers: list[str] = field(default_factory=list)
     requested_teams: list[str] = field(default_factory=list)
+    files: dict[str, str | None] = field(default_factory=dict)  # path -> unified-diff patch of the head
+    reviews: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -92,10 +94,11 @@ class RepoState:
     pulls: dict[int, PullState] = field(default_factory=dict)
     issues: dict[int, IssueState] = field(default_factory=dict)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> run (head_sha, annotations, ...)
+    review_comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> pull-request review comment
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any] | str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors
 
@@ -185,7 +188,9 @@ class GitHubStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="github-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="github-standin", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -218,8 +223,10 @@ class GitHubStandIn:
         """Fail if the platform sent, or the stand-in answered, anything GitHub's description does not allow."""
         problems = self.contract_problems()
         if problems:
-            raise AssertionError("GitHub stand-in exchanges disagree with GitHub's OpenAPI description:\n  "
-                                 + "\n  ".join(dict.fromkeys(problems)))
+            raise AssertionError(
+                "GitHub stand-in exchanges disagree with GitHub's OpenAPI description:\n  "
+                + "\n  ".join(dict.fromkeys(problems))
+            )
 
     @property
     def port(self) -> int:
@@ -253,6 +260,13 @@ class GitHubStandIn:
             pull = PullState(number=number, head_sha=head_sha, **kwargs)
             repo.pulls[number] = pull
             repo.issues.setdefault(number, IssueState(number, pull.title, author=pull.author, labels=pull.labels))
+            return pull
+
+    def push(self, full_name: str, number: int, head_sha: str, files: dict[str, str | None]) -> PullState:
+        """A push to the pull request: a new head commit whose diff against the base is ``files`` (path -> patch)."""
+        with self._lock:
+            pull = self.repos[full_name].pulls[number]
+            pull.head_sha, pull.files = head_sha, dict(files)
             return pull
 
     def set_check_runs(self, full_name: str, sha: str, runs: list[dict[str, Any]]) -> None:
@@ -328,6 +342,7 @@ class GitHubStandIn:
                 path = path[len(self.prefix) :]
                 rec.path = path
             with self._lock:
+                self._query = rec.query
                 status, payload = self._route(handler.command, path, body)
         except Exception as exc:  # noqa: BLE001 - a stand-in bug must show up as an answer, not a dropped connection
             if not isinstance(exc, _Reject):
@@ -381,6 +396,14 @@ class GitHubStandIn:
             ),
             ("PUT", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)/merge", self._merge),
             ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/commits/(?P<ref>[^/]+)/check-runs", self._check_runs),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)/files", self._pull_files),
+            ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)/reviews", self._create_review),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)/comments", self._list_review_comments),
+            ("PATCH", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/comments/(?P<cid>\d+)", self._edit_review_comment),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/(?P<n>\d+)/comments", self._list_comments),
+            ("PATCH", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/comments/(?P<cid>\d+)", self._edit_comment),
+            ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/check-runs", self._create_check_run),
+            ("PATCH", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/check-runs/(?P<cid>\d+)", self._update_check_run),
         ]
         path_known = False
         for verb, pattern, fn in routes:
@@ -695,3 +718,253 @@ class GitHubStandIn:
     def _check_runs(self, repo: RepoState, body: Any, ref: str) -> tuple[int, Any]:
         runs = [self._check_run_json(repo, run) for run in repo.check_runs.values() if run["head_sha"] == ref]
         return 200, {"total_count": len(runs), "check_runs": runs}
+
+    # --- review output: files, reviews, review comments, issue comments, check runs ----------------
+    def _page(self, items: list[Any]) -> list[Any]:
+        """GitHub's pagination (``per_page`` at most 100, default 30; ``page`` from 1)."""
+        try:
+            per_page = min(int(self._query.get("per_page", ["30"])[0]), 100)
+            page = int(self._query.get("page", ["1"])[0])
+        except ValueError:
+            raise _Reject(422, "Validation Failed") from None
+        return items[(page - 1) * per_page : page * per_page]
+
+    def _pull_files(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        pull = self._pull(repo, n)
+        files = []
+        for path, patch in pull.files.items():
+            added = sum(1 for x in (patch or "").splitlines() if x.startswith("+"))
+            deleted = sum(1 for x in (patch or "").splitlines() if x.startswith("-"))
+            entry = _over(
+                _documented("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", 200, 0),
+                filename=path,
+                status="modified",
+                additions=added,
+                deletions=deleted,
+                changes=added + deleted,
+                sha=f"{abs(hash(path)):040x}"[:40],
+                patch=patch,
+            )
+            if patch is None:
+                entry.pop("patch")  # binary or too large: GitHub leaves it out
+            files.append(entry)
+        return 200, self._page(files)
+
+    def _review_comment_json(self, repo: RepoState, comment: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.url}/repos/{repo.full_name}/pulls/comments/{comment['id']}"
+        data = _over(
+            _documented("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/comments", 200, 0),
+            id=comment["id"],
+            node_id=f"PRRC_{comment['id']}",
+            url=url,
+            html_url=f"https://github.example/{repo.full_name}/pull/{comment['pull']}#discussion_r{comment['id']}",
+            pull_request_url=f"{self.url}/repos/{repo.full_name}/pulls/{comment['pull']}",
+            pull_request_review_id=comment["review_id"],
+            path=comment["path"],
+            line=comment["line"],
+            original_line=comment["line"],
+            side=comment["side"],
+            start_line=None,
+            original_start_line=None,
+            start_side=None,
+            commit_id=comment["commit_id"],
+            original_commit_id=comment["commit_id"],
+            body=comment["body"],
+            user=self._user(self.bot_login),
+            created_at=comment["created_at"],
+            updated_at=comment["updated_at"],
+            _links={"self": {"href": url}, "html": {"href": url}, "pull_request": {"href": url}},
+        )
+        data.pop("in_reply_to_id", None)  # GitHub leaves it out unless the comment is a reply
+        return data
+
+    def _create_review(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        body = {} if body is None else body
+        _check_fields(
+            body,
+            {"commit_id": (str, False), "body": (str, False), "event": (str, False), "comments": (list, False)},
+            "PullRequestReview",
+        )
+        pull = self._pull(repo, n)
+        event = body.get("event")
+        if event not in (None, "APPROVE", "REQUEST_CHANGES", "COMMENT"):
+            raise _Reject(422, "Validation Failed", ["Event is invalid"])
+        if event in ("REQUEST_CHANGES", "COMMENT") and not body.get("body") and not body.get("comments"):
+            raise _Reject(
+                422,
+                "Unprocessable Entity",
+                ["Body is required for a review without comments"],
+            )
+        commit_id = body.get("commit_id") or pull.head_sha
+        if commit_id != pull.head_sha:
+            raise _Reject(
+                422,
+                "Unprocessable Entity",
+                ["Commit is not the pull request's head"],
+            )
+        review_id = next(self._ids)
+        new: list[dict[str, Any]] = []
+        for item in body.get("comments") or []:
+            spec = {"path": (str, True), "body": (str, True), "line": (int, False), "side": (str, False),
+                    "start_line": (int, False), "start_side": (str, False), "position": (int, False)}  # fmt: skip
+            _check_fields(item, spec, "PullRequestReviewComment")
+            side = item.get("side", "RIGHT")
+            if side not in ("LEFT", "RIGHT") or "line" not in item:
+                raise _Reject(
+                    422,
+                    "Validation Failed",
+                    ["Line and side are required"],
+                )
+            if item["line"] not in _diff_lines(pull.files.get(item["path"]), side):
+                raise _Reject(422, "Unprocessable Entity", ["Pull request review thread line must be part of the diff"])  # fmt: skip
+            new.append({"id": next(self._ids), "pull": pull.number, "review_id": review_id, "path": item["path"],
+                        "line": item["line"], "side": side, "commit_id": commit_id, "body": item["body"],
+                        "created_at": _now(), "updated_at": _now()})  # fmt: skip
+        for comment in new:
+            repo.review_comments[comment["id"]] = comment
+        state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}.get(
+            event, "PENDING"
+        )
+        review = _over(
+            _documented("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", 200),
+            id=review_id,
+            node_id=f"PRR_{review_id}",
+            user=self._user(self.bot_login),
+            body=body.get("body", ""),
+            state=state,
+            commit_id=commit_id,
+            html_url=f"https://github.example/{repo.full_name}/pull/{n}#pullrequestreview-{review_id}",
+            pull_request_url=f"{self.url}/repos/{repo.full_name}/pulls/{n}",
+            submitted_at=_now(),
+        )
+        pull.reviews.append({**review, "comments": [c["id"] for c in new]})
+        return 200, review
+
+    def _list_review_comments(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        pull = self._pull(repo, n)
+        comments = [
+            self._review_comment_json(repo, c) for c in repo.review_comments.values() if c["pull"] == pull.number
+        ]
+        return 200, self._page(comments)
+
+    def _edit_review_comment(self, repo: RepoState, body: Any, cid: str) -> tuple[int, Any]:
+        _check_fields(body, {"body": (str, True)}, "PullRequestReviewComment")
+        comment = repo.review_comments.get(int(cid))
+        if comment is None:
+            raise _Reject(404, "Not Found")
+        comment.update(body=body["body"], updated_at=_now())
+        return 200, self._review_comment_json(repo, comment)
+
+    def _list_comments(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
+        return 200, self._page(list(self._issue(repo, n).comments))
+
+    def _edit_comment(self, repo: RepoState, body: Any, cid: str) -> tuple[int, Any]:
+        _check_fields(body, {"body": (str, True)}, "IssueComment")
+        for issue in repo.issues.values():
+            for comment in issue.comments:
+                if comment["id"] == int(cid):
+                    comment.update(body=body["body"], updated_at=_now())
+                    return 200, comment
+        raise _Reject(404, "Not Found")
+
+    def _check_run_output(self, run: dict[str, Any], output: dict[str, Any] | None) -> None:
+        if output is None:
+            return
+        _check_fields(output, {"title": (str, False), "summary": (str, True), "text": (str, False),
+                               "annotations": (list, False), "images": (list, False)}, "CheckRun")  # fmt: skip
+        annotations = output.get("annotations") or []
+        if len(annotations) > 50:
+            raise _Reject(422, "Validation Failed", [{"resource": "CheckRun", "field": "annotations", "code": "invalid",
+                                                      "message": "at most 50 annotations per request"}])  # fmt: skip
+        spec = {"path": (str, True), "start_line": (int, True), "end_line": (int, True), "start_column": (int, False),
+                "end_column": (int, False), "annotation_level": (str, True), "message": (str, True),
+                "title": (str, False), "raw_details": (str, False)}  # fmt: skip
+        for item in annotations:
+            _check_fields(item, spec, "CheckRun")
+            if (
+                item["annotation_level"] not in ("notice", "warning", "failure")
+                or item["end_line"] < item["start_line"]
+            ):
+                raise _Reject(
+                    422, "Validation Failed", [{"resource": "CheckRun", "field": "annotations", "code": "invalid"}]
+                )
+        run["output"] = {k: v for k, v in output.items() if k != "annotations"}
+        run["annotations"] += annotations
+
+    def _check_status(self, run: dict[str, Any], body: dict[str, Any]) -> None:
+        status = body.get("status")
+        if status is not None and status not in ("queued", "in_progress", "completed"):
+            raise _Reject(422, "Validation Failed", [{"resource": "CheckRun", "field": "status", "code": "invalid"}])
+        conclusions = ("action_required", "cancelled", "failure", "neutral", "success", "skipped", "timed_out")
+        if body.get("conclusion") is not None and body["conclusion"] not in conclusions:
+            raise _Reject(
+                422, "Validation Failed", [{"resource": "CheckRun", "field": "conclusion", "code": "invalid"}]
+            )
+        if (status == "completed" or body.get("completed_at")) and not (
+            body.get("conclusion") or run.get("conclusion")
+        ):
+            raise _Reject(
+                422, "Validation Failed", [{"resource": "CheckRun", "field": "conclusion", "code": "missing_field"}]
+            )
+        if body.get("conclusion"):
+            run.update(
+                status="completed", conclusion=body["conclusion"], completed_at=body.get("completed_at") or _now()
+            )
+        elif status:
+            run["status"] = status
+
+    def _create_check_run(self, repo: RepoState, body: Any) -> tuple[int, Any]:
+        _check_fields(body, {**CHECK_RUN_FIELDS, "name": (str, True), "head_sha": (str, True)}, "CheckRun")
+        if not re.fullmatch(r"[0-9a-f]{40}", body["head_sha"]):
+            raise _Reject(422, "Validation Failed", [{"resource": "CheckRun", "field": "head_sha", "code": "invalid"}])
+        run = self._new_check_run(repo, {"name": body["name"], "head_sha": body["head_sha"], "status": "queued",
+                                         "details_url": body.get("details_url"), "external_id": body.get("external_id"),
+                                         "started_at": body.get("started_at")})  # fmt: skip
+        try:
+            self._check_status(run, body)
+            self._check_run_output(run, body.get("output"))
+        except _Reject:
+            del repo.check_runs[run["id"]]
+            raise
+        return 201, self._check_run_json(repo, run)
+
+    def _update_check_run(self, repo: RepoState, body: Any, cid: str) -> tuple[int, Any]:
+        _check_fields(body, CHECK_RUN_FIELDS, "CheckRun")
+        run = repo.check_runs.get(int(cid))
+        if run is None:
+            raise _Reject(404, "Not Found")
+        self._check_status(run, body)
+        self._check_run_output(run, body.get("output"))
+        for key in ("name", "details_url", "external_id"):
+            if key in body:
+                run[key] = body[key]
+        return 200, self._check_run_json(repo, run)
+
+
+CHECK_RUN_FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
+    "name": (str, False), "details_url": (str, False), "external_id": (str, False), "status": (str, False),
+    "started_at": (str, False), "conclusion": (str, False), "completed_at": (str, False),
+    "output": (dict, False), "actions": (list, False),
+}  # fmt: skip
+
+
+def _diff_lines(patch: str | None, side: str) -> set[int]:
+    """Lines of one side of a unified diff GitHub lets a review comment sit on (any line of a hunk)."""
+    lines: set[int] = set()
+    old = new = 0
+    for text in (patch or "").splitlines():
+        hunk = re.match(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@", text)
+        if hunk:
+            old, new = int(hunk.group(1)), int(hunk.group(2))
+        elif new and text[:1] == "+":
+            if side == "RIGHT":
+                lines.add(new)
+            new += 1
+        elif new and text[:1] == "-":
+            if side == "LEFT":
+                lines.add(old)
+            old += 1
+        elif new and not text.startswith("\\"):
+            lines.add(new if side == "RIGHT" else old)
+            old, new = old + 1, new + 1
+    return lines

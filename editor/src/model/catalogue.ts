@@ -68,6 +68,7 @@ export const PALETTE: PaletteGroup[] = [
       entry("action", "label_pr", "Label PR", "Add or remove labels", { action: "label_pr" }),
       entry("action", "request_review", "Request review", "Ask people or teams to review", { action: "request_review" }),
       entry("action", "merge_pr", "Merge PR", "Merge once checks passed", { action: "merge_pr" }),
+      entry("action", "publish_review", "Publish review", "Comments on the changed lines, a check run, one summary", { action: "publish_review" }),
     ],
   },
   {
