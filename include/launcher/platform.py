@@ -22,6 +22,7 @@ from typing import Any
 from include.launcher import airflow_settings
 from include.launcher.airflow_env import airflow_env, write_admin_password
 from include.launcher.health import AIRFLOW_COMPONENTS, airflow_all_healthy, airflow_health  # noqa: F401 (re-export)
+from include.launcher.mlflow_store import upgrade_mlflow_store
 from include.launcher.processes import RestartPolicy, ServiceFailed, Supervisor
 from include.launcher.roles import build_services, executable
 from include.settings import Settings
@@ -66,6 +67,7 @@ def prepare(settings: Settings, on_progress=print, base_env: dict[str, str] | No
         from include.workflows.bundle import prepare_bundle
 
         prepare_bundle(settings)
+        upgrade_mlflow_store(settings, on_progress)
         on_progress("migrating Airflow's metadata database ...")
         migrate_airflow_db(settings, base_env)
         # --- FAB auth manager: the admin as a FAB user, every project's roles and members' roles ------------
