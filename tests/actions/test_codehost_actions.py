@@ -339,3 +339,32 @@ def test_the_stand_in_refuses_a_comment_off_the_diff(github, changed_pr):
                    json={"name": "n", "head_sha": HEAD, "output": {"title": "t", "summary": "s", "annotations": [
                        {"path": "a", "start_line": 1, "end_line": 1, "annotation_level": "notice", "message": "m"}] * 51}})  # fmt: skip
         assert r.status_code == 422
+
+
+def test_publish_review_of_a_real_code_review(project, github, git_repo):
+    """code_review on a real checkout, then publish_review: every shown finding, read from the stored session."""
+    import subprocess
+
+    from sqlalchemy import select
+
+    from include.db.models import ReviewIssue
+    from include.db.session import session_scope
+
+    diff = subprocess.run(["git", "diff", git_repo.first_sha, git_repo.bad_sha, "--", "app/bad.py"],
+                          cwd=git_repo.path, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    patch = diff[diff.index("@@") :]  # GitHub's "patch" is the hunks, without the file headers
+    github.add_pull("acme/app", 7, head_sha=git_repo.bad_sha)
+    github.push("acme/app", 7, git_repo.bad_sha, {"app/bad.py": patch})
+    event = {**EVENT, "clone_url": git_repo.url, "sha": git_repo.bad_sha, "ref": "main", "base_ref": "main"}
+    review = run_node({"id": "review", "type": "action", "label": "r",
+                       "config": {"action": "code_review", "min_confidence": 0.0}}, make_ctx(event))  # fmt: skip
+    out = run_node(_node("publish_review"), make_ctx(event, {"review": review}))
+    with session_scope() as session:
+        stored = session.scalars(select(ReviewIssue).where(ReviewIssue.session_id == review["session_id"])).all()
+        lines = sorted(r.line for r in stored if r.file_path == "app/bad.py" and r.line)
+    assert lines and out["comments_added"] == len(lines) and out["outside_filter"] == 0
+    comments = github.repos["acme/app"].review_comments.values()
+    assert sorted(c["line"] for c in comments) == lines and {c["path"] for c in comments} == {"app/bad.py"}
+    [run] = github.repos["acme/app"].check_runs.values()
+    assert len(run["annotations"]) == len(stored) and run["conclusion"] == "failure"  # eval() is critical
+    assert run["details_url"].endswith(f"&review={review['session_id']}")

@@ -12,8 +12,9 @@ against the documented operations, path parameters, the request body against
 the operation's request schema, the answer against the documented response for
 its status — and :class:`WebhookContract` checks a webhook payload against the
 documented payload of its event and action.  Schemas are validated with
-``openapi-schema-validator`` (OpenAPI 3.0's ``nullable``, read-only and
-write-only rules), ``$ref`` resolved inside the one document.
+``openapi-schema-validator`` (the REST description is OpenAPI 3.0: ``nullable``,
+read-only and write-only rules; the webhooks one is 3.1), ``$ref`` resolved
+inside the one document.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
+from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator, OAS31Validator
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from referencing.jsonschema import DRAFT4, DRAFT202012
 
 HERE = Path(__file__).resolve().parent
 MODULES = HERE / "node_modules"
@@ -68,7 +69,9 @@ def ensure_installed() -> None:
 
 
 def _registry(document: dict[str, Any]) -> Registry:
-    return Registry().with_resource(_DOC_URI, Resource.from_contents(document, default_specification=DRAFT4))
+    """The whole document as one resource, so ``#/components/...`` references resolve (3.0: draft 4, 3.1: 2020-12)."""
+    dialect = DRAFT202012 if str(document.get("openapi", "")).startswith("3.1") else DRAFT4
+    return Registry().with_resource(_DOC_URI, Resource.from_contents(document, default_specification=dialect))
 
 
 def _pointer(*parts: str) -> str:
@@ -210,11 +213,67 @@ class WebhookContract:
             return event
         raise KeyError(f"GitHub documents no webhook {event!r} with action {action!r}")
 
+    def payload(self, event: str, action: str | None = None, **values: Any) -> dict[str, Any]:
+        """The smallest payload the description allows for ``event``/``action``, with ``values`` written over it.
+
+        Tests build webhook deliveries with this, so what the platform parses has every field
+        GitHub always sends (and what a test overrides keeps GitHub's types: see :meth:`problems`).
+        """
+        key = self.key(event, action)
+        schema = self.document["webhooks"][key]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        built = self._minimal(schema, 0)
+        if action is not None:
+            built["action"] = action
+        return _merged(built, values)
+
+    def _minimal(self, schema: dict[str, Any], depth: int) -> Any:
+        """A small instance of ``schema``: its required properties only, first choices of enums and unions."""
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            return self._minimal(self.document["components"]["schemas"][name], depth)
+        if depth > 25:
+            return None
+        for union in ("oneOf", "anyOf"):
+            if union in schema:
+                options = [o for o in schema[union] if o.get("type") != "null"] or schema[union]
+                return self._minimal(options[0], depth + 1)
+        if "allOf" in schema:
+            parts = [self._minimal(part, depth + 1) for part in schema["allOf"]]
+            merged: dict[str, Any] = {}
+            for part in parts:
+                if isinstance(part, dict):
+                    _merged(merged, part)
+            return merged
+        if "enum" in schema:
+            return next((v for v in schema["enum"] if v is not None), None)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), None)
+        if kind == "object" or "properties" in schema:
+            props = schema.get("properties", {})
+            return {name: self._minimal(props.get(name, {}), depth + 1) for name in schema.get("required", [])}
+        if kind == "array":
+            return [self._minimal(schema.get("items", {}), depth + 1) for _ in range(schema.get("minItems", 0))]
+        if kind == "string":
+            return {"date-time": "2026-01-01T00:00:00Z", "uri": "https://github.example/x",
+                    "uri-template": "https://github.example/x{/y}", "email": "dev@example.com"}.get(
+                        schema.get("format", ""), "x")  # fmt: skip
+        return {"integer": 1, "number": 1.0, "boolean": False}.get(kind)
+
     def problems(self, event: str, payload: dict[str, Any]) -> list[str]:
         """What is wrong with a payload GitHub would send as ``X-GitHub-Event: event``."""
         key = self.key(event, payload.get("action"))
         pointer = _pointer("webhooks", key, "post", "requestBody", "content", "application/json", "schema")
-        return [f"{key} {e}" for e in _schema_errors(OAS30ReadValidator, self.registry, pointer, payload, limit=10)]
+        return [f"{key} {e}" for e in _schema_errors(OAS31Validator, self.registry, pointer, payload, limit=10)]
+
+
+def _merged(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merged(base[key], value)
+        else:
+            base[key] = value
+    return base
 
 
 @functools.cache

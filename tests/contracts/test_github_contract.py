@@ -49,3 +49,41 @@ def test_webhook_payloads_are_checked_against_the_webhooks_description():
     assert hooks.key("push", None) == "push"
     problems = hooks.problems("pull_request", {"action": "opened", "number": 7})
     assert any("'pull_request' is a required property" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("event", "action", "kind"),
+    [("pull_request", "opened", "pr_opened"), ("pull_request", "synchronize", "pr_updated"),
+     ("issues", "opened", "issue_created")],
+)  # fmt: skip
+def test_documented_payloads_are_normalised(event, action, kind):
+    """The platform's webhook parser on payloads shaped exactly as GitHub documents them."""
+    from include.codehost.events import from_github
+
+    hooks = webhook_contract()
+    sha = "b" * 40
+    payload = hooks.payload(
+        event,
+        action,
+        repository={"full_name": "acme/app", "clone_url": "https://github.example/acme/app.git"},
+        sender={"login": "octo"},
+        **({"number": 7, "pull_request": {"number": 7, "title": "Fix", "head": {"ref": "feature", "sha": sha},
+                                           "base": {"ref": "main"}}} if event == "pull_request"
+           else {"issue": {"number": 9, "title": "Bug"}}),
+    )  # fmt: skip
+    assert hooks.problems(event, payload) == []
+    normalised = from_github(event, payload, delivery_id="d-1")
+    assert (normalised.kind, normalised.repository) == (kind, "acme/app")
+    if event == "pull_request":
+        assert (normalised.pr_number, normalised.sha, normalised.ref) == (7, sha, "feature")
+
+
+def test_documented_push_payload_is_normalised():
+    from include.codehost.events import from_github
+
+    hooks = webhook_contract()
+    payload = hooks.payload("push", ref="refs/heads/main", after="c" * 40,
+                            repository={"full_name": "acme/app", "clone_url": "https://github.example/acme/app.git"})  # fmt: skip
+    assert hooks.problems("push", payload) == []
+    normalised = from_github("push", payload)
+    assert (normalised.kind, normalised.sha) == ("push", "c" * 40)
