@@ -327,20 +327,6 @@ def test_a_second_push_edits_the_summary_and_marks_the_fixed_finding(github, cha
     assert len(github.calls("POST", r"/repos/acme/app/pulls/7/reviews")) == 2  # nothing new: no third review
 
 
-def test_the_stand_in_refuses_a_comment_off_the_diff(github, changed_pr):
-    import httpx
-
-    headers = {"Authorization": f"token {github.token}", "Accept": "application/vnd.github+json"}
-    with httpx.Client(base_url=github.url, headers=headers) as c:
-        r = c.post("/repos/acme/app/pulls/7/reviews",
-                   json={"event": "COMMENT", "body": "x", "comments": [{"path": "app/mod.py", "line": 40, "body": "y"}]})  # fmt: skip
-        assert r.status_code == 422 and "part of the diff" in r.json()["errors"][0]  # GitHub's simple validation error: strings
-        r = c.post("/repos/acme/app/check-runs",
-                   json={"name": "n", "head_sha": HEAD, "output": {"title": "t", "summary": "s", "annotations": [
-                       {"path": "a", "start_line": 1, "end_line": 1, "annotation_level": "notice", "message": "m"}] * 51}})  # fmt: skip
-        assert r.status_code == 422
-
-
 def test_publish_review_of_a_real_code_review(project, github, git_repo):
     """code_review on a real checkout, then publish_review: every shown finding, read from the stored session."""
     import subprocess

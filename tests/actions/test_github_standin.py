@@ -73,3 +73,44 @@ def test_documented_answers(gh):
         merged = c.put("/repos/acme/app/pulls/7/merge", json={"merge_method": "squash", "sha": "a" * 40})
         assert merged.json()["merged"] is True
         assert c.put("/repos/acme/app/pulls/7/merge", json={}).status_code == 405  # already merged
+
+
+PATCH = "@@ -1,4 +1,5 @@\n import os\n-x = 1\n+x = 2\n+y = 3\n def f():\n     return x"
+
+
+def test_review_comments_must_sit_on_the_diff(gh):
+    gh.push("acme/app", 7, "a" * 40, {"app/mod.py": PATCH})
+    with _client(gh) as c:
+        def review(*comments, **extra):
+            return c.post("/repos/acme/app/pulls/7/reviews", json={"event": "COMMENT", "body": "x",
+                                                                   "comments": list(comments), **extra})  # fmt: skip
+
+        r = review({"path": "app/mod.py", "line": 40, "body": "y"})
+        assert r.status_code == 422 and "part of the diff" in r.json()["errors"][0]  # GitHub's simple errors: strings
+        assert review({"path": "app/other.py", "line": 1, "body": "y"}).status_code == 422
+        assert review({"path": "app/mod.py", "line": 2, "side": "LEFT", "body": "deleted line"}).status_code == 200
+        assert review({"path": "app/mod.py", "line": 3, "side": "LEFT", "body": "y"}).status_code == 200  # def f()
+        assert review({"path": "app/mod.py", "line": 3, "body": "y"}, commit_id="b" * 40).status_code == 422
+        assert review({"path": "app/mod.py", "line": 3, "bodyy": "y"}).status_code == 422
+        comments = c.get("/repos/acme/app/pulls/7/comments", params={"per_page": 1, "page": 2}).json()
+        assert [(x["line"], x["side"]) for x in comments] == [(3, "LEFT")]
+        assert c.patch(f"/repos/acme/app/pulls/comments/{comments[0]['id']}", json={"body": "z"}).json()["body"] == "z"
+        assert c.patch("/repos/acme/app/pulls/comments/1", json={"body": "z"}).status_code == 404
+
+
+def test_check_runs_take_at_most_fifty_annotations_a_request(gh):
+    note = {"path": "a.py", "start_line": 1, "end_line": 1, "annotation_level": "notice", "message": "m"}
+    with _client(gh) as c:
+        def create(annotations, **extra):
+            return c.post("/repos/acme/app/check-runs", json={"name": "n", "head_sha": "a" * 40, **extra, "output": {
+                "title": "t", "summary": "s", "annotations": annotations}})  # fmt: skip
+
+        assert create([note] * 51).status_code == 422
+        assert create([{**note, "annotation_level": "error"}]).status_code == 422
+        assert create([note], status="completed").status_code == 422  # completed needs a conclusion
+        run = create([note] * 50, status="in_progress").json()
+        more = c.patch(f"/repos/acme/app/check-runs/{run['id']}",
+                       json={"conclusion": "success", "output": {"title": "t", "summary": "s", "annotations": [note]}})  # fmt: skip
+        assert more.json()["status"] == "completed" and more.json()["output"]["annotations_count"] == 51
+        listed = c.get(f"/repos/acme/app/commits/{'a' * 40}/check-runs").json()
+        assert [r["id"] for r in listed["check_runs"]] == [run["id"]]

@@ -172,6 +172,9 @@ class GitHubStandIn:
 
     # --- lifecycle -----------------------------------------------------------
     def start(self) -> GitHubStandIn:
+        from tests.contracts.github_openapi import rest_contract
+
+        rest_contract()  # load (and on a fresh machine install) GitHub's description before the first request
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
