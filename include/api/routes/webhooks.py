@@ -193,7 +193,7 @@ def bound_projects(session, repository: str) -> list[Project]:
 
 
 def considered_workflows(session, event: Any, project_ids: list[int]) -> list[WorkflowOutcome]:
-    """Every live workflow of the projects: to start (outcome ``failed`` until started) or skipped, with why."""
+    """Every live workflow of the projects: to start (outcome ``failed`` until it has started) or skipped, with why."""
     stmt = (
         select(Workflow, Project.slug, WorkflowVersion.spec)
         .join(Project, Project.id == Workflow.project_id)
@@ -214,7 +214,7 @@ def considered_workflows(session, event: Any, project_ids: list[int]) -> list[Wo
             reason = None if matched else why
         outcomes.append(WorkflowOutcome(
             workflow_id=workflow.id, project=slug, workflow=workflow.slug,
-            outcome="skipped" if reason else "failed", reason=reason, error=None if reason else "not started yet",
+            outcome="skipped" if reason else "failed", reason=reason,
         ))
     return outcomes
 
