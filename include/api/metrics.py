@@ -2,7 +2,7 @@
 
 What the platform does that Airflow's metrics cannot say: which workflows it
 started (manual runs and webhook deliveries both go through
-``include.api.routes.runs.start_run``), the final states it read back, webhook
+``include.api.airflow_service.start_run``), the final states it read back, webhook
 deliveries by outcome, and predictions served by model and alias.  Events
 relayed are counted where the relay runs, in the dashboard sidecar's own
 ``/metrics``.
