@@ -25,21 +25,43 @@ def hook_client(client, monkeypatch):
     get_settings.cache_clear()
 
 
+def label(name: str, number: int = 1) -> dict:
+    """A label as GitHub sends it inside a webhook payload."""
+    return {"id": number, "node_id": f"LA_{number}", "url": f"https://api.github.example/labels/{name}", "name": name,
+            "description": None, "color": "ededed", "default": False}
+
+
 def pr_payload(action="opened", base="main", labels=(), repo="o/r"):
-    owner = repo.split("/")[0]
-    return {
-        "action": action,
-        "number": 7,
-        "pull_request": {
+    """A ``pull_request`` delivery shaped as GitHub documents it (tests/contracts: @octokit/openapi-webhooks)."""
+    from tests.contracts.github_openapi import webhook_contract
+
+    owner, name = repo.split("/")
+    clone_url = f"https://example.test/{repo}.git"
+    return webhook_contract().payload(
+        "pull_request", action, number=7,
+        pull_request={
             "number": 7, "title": "Fix", "user": {"login": "octo"},
-            "head": {"ref": "feature", "sha": "a" * 40, "repo": {"clone_url": f"https://example.test/{repo}.git"}},
-            "base": {"ref": base},
-            "labels": [{"name": n} for n in labels],
+            "head": {"ref": "feature", "sha": "a" * 40, "repo": {"full_name": repo, "clone_url": clone_url}},
+            "base": {"ref": base, "repo": {"full_name": repo}},
+            "labels": [label(n, i) for i, n in enumerate(labels, 1)],
         },
-        "repository": {"full_name": repo, "name": repo.split("/")[1], "owner": {"login": owner},
-                       "clone_url": f"https://example.test/{repo}.git", "default_branch": "main"},
-        "sender": {"login": "octo"},
-    }
+        repository={"full_name": repo, "name": name, "owner": {"login": owner}, "clone_url": clone_url,
+                    "default_branch": "main"},
+        sender={"login": "octo"},
+    )
+
+
+def push_payload(ref="refs/heads/release/1.2", added=("src/app.py",), modified=("README.md",)):
+    """A ``push`` delivery shaped as GitHub documents it, one commit adding and modifying files."""
+    from tests.contracts.github_openapi import webhook_contract
+
+    person = {"name": "Octo", "email": "octo@example.test", "username": "octo"}
+    commit = {"id": "b" * 40, "tree_id": "c" * 40, "distinct": True, "message": "change", "url": "https://example.test/c",
+              "timestamp": "2026-01-01T00:00:00Z", "author": person, "committer": person,
+              "added": list(added), "modified": list(modified), "removed": []}
+    return webhook_contract().payload("push", ref=ref, after="b" * 40, commits=[commit], head_commit=commit,
+                                      repository={"full_name": "o/r", "default_branch": "main"},
+                                      pusher={"name": "octo"})
 
 
 def bind(client, project, repo="o/r", user="alice"):
@@ -64,6 +86,15 @@ def deliver(client, event, payload, secret=SECRET, delivery=None, signature=None
         "X-Hub-Signature-256": signature if signature is not None else signature_for(secret, body),
     }
     return client.post("/api/v1/webhooks/github", content=body, headers=headers)
+
+
+def test_the_payloads_these_tests_deliver_are_githubs():
+    from tests.contracts.github_openapi import webhook_contract
+
+    hooks = webhook_contract()
+    for payload in (pr_payload(), pr_payload(action="closed", labels=["a", "b"]), pr_payload(repo="octo-org/widgets")):
+        assert hooks.problems("pull_request", payload) == []
+    assert hooks.problems("push", push_payload()) == []
 
 
 def test_signature_matches_githubs_documented_example():
@@ -165,11 +196,7 @@ def test_trigger_filters():
     assert not trigger_matches({"event": "pr_opened", "branches": ["release/*"]}, pr)[0]
     assert trigger_matches({"event": "pr_opened", "labels": ["needs-review", "x"]}, pr)[0]
     assert not trigger_matches({"event": "pr_opened", "labels": ["x"]}, pr)[0]
-    push = from_github("push", {
-        "ref": "refs/heads/release/1.2", "after": "b" * 40,
-        "commits": [{"added": ["src/app.py"], "modified": ["README.md"]}],
-        "repository": {"full_name": "o/r", "default_branch": "main"}, "pusher": {"name": "octo"},
-    })
+    push = from_github("push", push_payload())
     assert trigger_matches({"event": "push", "branches": ["release/*"], "paths": ["src/*.py"]}, push)[0]
     assert not trigger_matches({"event": "push", "paths": ["docs/*"]}, push)[0]
     assert not trigger_matches({"event": "push", "branches": ["main"]}, push)[0]
