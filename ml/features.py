@@ -30,6 +30,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from include.enums import Severity
+from ml.compiled.nodes import Columns
+from ml.compiled.strings import lower_many, word_counts
 
 # --------------------------------------------------------------------------------------
 # The contract
@@ -88,33 +90,68 @@ def _as_float(value: Any, index: int, field: str) -> float:
     return result
 
 
-def issues_frame(records: Iterable[Mapping[str, Any]], *, now: datetime | None = None) -> pd.DataFrame:
-    """Build the model input frame (exactly :data:`ISSUE_COLUMNS`) from issue dicts.
+def issue_columns(records: Iterable[Mapping[str, Any]], *, now: datetime | None = None) -> Columns:
+    """The contract's raw columns (exactly :data:`ISSUE_COLUMNS`) from issue dicts, as plain lists.
 
     A record is an issue as stored or posted: ``message``, ``rule``,
     ``analyzer``, ``file_path`` required; ``line``, ``repository`` and the
     metrics (``pr_size``, ``complexity``, ``file_lines``) optional, either at
     the top level or inside ``record["context"]``; ``created_at`` optional
     (datetime or ISO text; default ``now``).  Extra keys are ignored, so a
-    whole API/DB issue dict can be passed as is.
+    whole API/DB issue dict can be passed as is.  Text is str, numbers float
+    (NaN when unknown), ``created_at`` a naive UTC datetime (None when it does
+    not parse).  :func:`issues_frame` and the compiled serving path both start
+    here.
     """
     now = now or datetime.now(UTC)
-    rows: dict[str, list[Any]] = {name: [] for name in ISSUE_COLUMNS}
+    rows: Columns = {name: [] for name in ISSUE_COLUMNS}
+    required = [(name, rows[name].append) for name in REQUIRED_COLUMNS]
+    numeric = [(name, rows[name].append) for name in NUMERIC_COLUMNS]
+    add_repo, add_created = rows["repository"].append, rows["created_at"].append
     for index, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise FeatureInputError(index, "record", f"must be a mapping, got {type(record).__name__}")
-        for name in REQUIRED_COLUMNS:
+        for name, add in required:
             value = record.get(name)
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise FeatureInputError(index, name, "is required")
-            rows[name].append(str(value))
-        rows["repository"].append(str(_lookup(record, "repository") or ""))
-        for name in NUMERIC_COLUMNS:
-            rows[name].append(_as_float(_lookup(record, name), index, name))
+            add(str(value))
+        add_repo(str(_lookup(record, "repository") or ""))
+        for name, add in numeric:
+            value = record.get(name)
+            if value is None:
+                value = _lookup(record, name)
+            # _as_float's own result for plain numbers, without the call
+            add(float(value) if type(value) is float or type(value) is int else _as_float(value, index, name))
         created = _lookup(record, "created_at")
-        rows["created_at"].append(now if created in (None, "") else created)
-    frame = pd.DataFrame(rows, columns=list(ISSUE_COLUMNS))
-    return normalise_frame(frame)
+        add_created(now if created in (None, "") else created)
+    rows["created_at"] = _utc_naive(rows["created_at"])
+    return rows
+
+
+def _utc_naive(values: list[Any]) -> list[datetime | None]:
+    """``pd.to_datetime(utc=True, errors="coerce", format="mixed").tz_localize(None)`` element-wise; None = NaT."""
+    out: list[datetime | None] = []
+    odd: list[int] = []
+    for i, v in enumerate(values):
+        if isinstance(v, datetime) and type(v).__module__ == "datetime":
+            out.append(v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo is not None else v)
+        else:
+            out.append(None)
+            odd.append(i)
+    if odd:  # strings, pandas Timestamps, numbers: pandas parses them
+        parsed = pd.to_datetime(pd.Series([values[i] for i in odd], dtype=object), utc=True, errors="coerce",
+                                format="mixed").dt.tz_localize(None).astype("datetime64[us]")
+        for i, ts in zip(odd, parsed, strict=True):
+            out[i] = None if pd.isna(ts) else ts.to_pydatetime()
+    return out
+
+
+def issues_frame(records: Iterable[Mapping[str, Any]], *, now: datetime | None = None) -> pd.DataFrame:
+    """The model input frame (exactly :data:`ISSUE_COLUMNS`, contract dtypes) from issue dicts (see :func:`issue_columns`)."""
+    cols = issue_columns(records, now=now)
+    return normalise_frame(pd.DataFrame({**cols, "created_at": [pd.NaT if v is None else v for v in cols["created_at"]]},
+                                        columns=list(ISSUE_COLUMNS)))
 
 
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -152,31 +189,58 @@ def path_depth(path: str) -> int:
 _TEST_MARKERS = ("test", "spec", "fixture", "example", "docs/", "doc/", "bench")
 
 
+def derive_columns(cols: Columns) -> Columns:
+    """Raw columns (as :func:`issue_columns` gives them) → the named features the column transformer consumes.
+
+    The one definition of the derived features: :func:`derive_features` (the
+    Pipeline's :class:`DeriveFeatures` step, training and plain serving) puts
+    its result in a frame, the compiled serving path feeds it to the compiled
+    column transformer as is.  String steps follow pandas' semantics
+    (:mod:`ml.compiled.strings`), so the numbers are the ones a frame of
+    Arrow-backed strings gives.
+    """
+    paths = cols["file_path"]
+    lower_paths = lower_many(paths)
+    hours, weekdays = [], []
+    for ts in cols["created_at"]:
+        if ts is None:
+            hours.append(math.nan)
+            weekdays.append(math.nan)
+        else:
+            hours.append(float(ts.hour))
+            weekdays.append(float(ts.weekday()))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "text": lower_many([r + " " + m for r, m in zip(cols["rule"], cols["message"], strict=True)]),
+            "analyzer": lower_many(cols["analyzer"]),
+            "file_type": [file_type(p) for p in paths],
+            "repository": lower_many(cols["repository"]),
+            "path_depth": np.asarray([path_depth(p) for p in paths], dtype=np.float64),
+            "is_test_path": np.asarray([float(any(m in p for m in _TEST_MARKERS)) for p in lower_paths],
+                                       dtype=np.float64),
+            "line": _log1p_clip(cols["line"]),
+            "pr_size": _log1p_clip(cols["pr_size"]),
+            "complexity": np.asarray(cols["complexity"], dtype=np.float64),
+            "file_lines": _log1p_clip(cols["file_lines"]),
+            "message_words": np.log1p(np.asarray(word_counts(cols["message"]), dtype=np.float64)),
+            "hour": np.asarray(hours, dtype=np.float64),
+            "weekday": np.asarray(weekdays, dtype=np.float64),
+        }
+
+
+def _log1p_clip(values: Any) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    return np.log1p(np.where(arr < 0, 0.0, arr))  # Series.clip(lower=0): NaN stays NaN
+
+
 def derive_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Raw ISSUE_COLUMNS → the named features the column transformer consumes."""
+    """Raw ISSUE_COLUMNS frame → the derived feature frame (:func:`derive_columns` on the frame's columns)."""
     frame = normalise_frame(frame)
-    paths = frame["file_path"]
-    created = frame["created_at"]
-    lower_paths = paths.str.lower()
-    derived = pd.DataFrame(
-        {
-            "text": (frame["rule"] + " " + frame["message"]).str.lower(),
-            "analyzer": frame["analyzer"].str.lower(),
-            "file_type": paths.map(file_type),
-            "repository": frame["repository"].str.lower(),
-            "path_depth": paths.map(path_depth).astype("float64"),
-            "is_test_path": lower_paths.map(lambda p: float(any(m in p for m in _TEST_MARKERS))),
-            "line": np.log1p(frame["line"].clip(lower=0)),
-            "pr_size": np.log1p(frame["pr_size"].clip(lower=0)),
-            "complexity": frame["complexity"],
-            "file_lines": np.log1p(frame["file_lines"].clip(lower=0)),
-            "message_words": np.log1p(frame["message"].str.split().str.len().astype("float64")),
-            "hour": created.dt.hour.astype("float64"),
-            "weekday": created.dt.weekday.astype("float64"),
-        },
-        index=frame.index,
-    )
-    return derived
+    cols: Columns = {name: frame[name].tolist() for name in TEXT_COLUMNS}
+    cols.update({name: frame[name].to_numpy(dtype=np.float64) for name in NUMERIC_COLUMNS})
+    cols["created_at"] = [None if ts is pd.NaT else ts for ts in frame["created_at"].tolist()]
+    return pd.DataFrame({name: pd.Series(values, index=frame.index, dtype=str if isinstance(values, list) else None)
+                         for name, values in derive_columns(cols).items()}, index=frame.index)
 
 
 CATEGORICAL_FEATURES: tuple[str, ...] = ("analyzer", "file_type", "repository")

@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ml.compiled.regex_literals import count_matches
+from ml.compiled.strings import lower_many
+
 #: group name → regex (lower-cased text).  Groups, not single words, so the model
 #: learns one weight per kind of impact instead of one per spelling.
 KEYWORD_GROUPS: dict[str, str] = {
@@ -47,23 +50,29 @@ KEYWORD_GROUPS: dict[str, str] = {
     "remote": r"\bremote\b|network|unauthenticated|attacker",
 }
 _COMPILED = {name: re.compile(pattern) for name, pattern in KEYWORD_GROUPS.items()}
+_REGEXES = list(_COMPILED.values())
 
 
 class KeywordGroups(TransformerMixin, BaseEstimator):
     """Text column → one log-count column per security-vocabulary group, plus text length.
 
-    Stateless (``fit`` learns nothing), so it is safe on any split.
+    Stateless (``fit`` learns nothing), so it is safe on any split.  The
+    counting is :meth:`transform_rows` on plain lists, which the Pipeline's
+    ``transform`` and the compiled serving path both call.
     """
 
     def fit(self, X: Any, y: Any = None) -> KeywordGroups:
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        texts = _column(X).fillna("").astype(str).str.lower()
-        columns = [np.log1p(texts.map(lambda t, rx=rx: len(rx.findall(t))).to_numpy(dtype=np.float64))
-                   for rx in _COMPILED.values()]
-        columns.append(np.log1p(texts.str.len().to_numpy(dtype=np.float64)))
-        return np.column_stack(columns).astype(np.float32)
+        return self.transform_rows(_column(X).fillna("").astype(str).tolist())
+
+    def transform_rows(self, texts: list[str]) -> np.ndarray:
+        """The texts' (lower-cased) group counts and length, log1p, as float32 columns."""
+        texts = lower_many(texts)
+        counts = np.column_stack([count_matches(_REGEXES, texts), [len(t) for t in texts]]) if texts else (
+            np.zeros((0, len(_REGEXES) + 1)))
+        return np.log1p(counts).astype(np.float32)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"kw_{name}" for name in KEYWORD_GROUPS] + ["text_chars"], dtype=object)

@@ -1,4 +1,4 @@
-"""The compiled inference path (ml/fast_predict.py) answers exactly what the registered Pipeline answers.
+"""The compiled inference path (ml/fast_predict.py over ml/compiled/) answers exactly what the registered Pipeline answers.
 
 Models are part 1's real candidates (``ml.training.fit_candidate``) trained on
 the older 80% of the shared advisories, logged to and loaded back from the
@@ -183,12 +183,13 @@ def test_the_self_check_rejects_a_compiled_path_that_disagrees(served_models):
     """A compiled path whose numbers differ from the Pipeline's is discarded at load (here: a stale vocabulary)."""
     import copy
 
-    from ml.fast_predict import PROBES, compile_model, self_check
+    from ml.compiled.compiler import self_check
+    from ml.fast_predict import PROBES, compile_model
 
     loaded, _ = served_models["linear"]
     fast = compile_model(loaded.model)
     assert self_check(fast, PROBES) <= 1e-6
-    words = fast.columns.blocks[1][0].parts[0][0]  # the word TF-IDF node
+    words = fast.score.columns.blocks[1][0].parts[0][0]  # the word TF-IDF node
     words.vocabulary = copy.copy(words.vocabulary)
     del words.vocabulary["injection"]  # a word of the first probe
     assert self_check(fast, PROBES) > 1e-6
@@ -230,30 +231,36 @@ def test_api_batch_answers_with_the_registered_models_probabilities(client, proj
     assert [p["severity"] for p in body["predictions"]] == [classes[i] for i in expected.argmax(axis=1)]
 
 
-def test_changed_feature_code_is_served_through_pandas_and_stays_exact(served_models, advisory_records, monkeypatch):
-    """When issues_frame / derive_features / KeywordGroups change after the row-wise copies were written,
-    the compiled path runs those steps through pandas (the real functions) instead of its copies."""
-    from ml import fast_predict
+def test_training_and_serving_derive_features_with_one_definition(served_models, advisory_records, monkeypatch):
+    """The Pipeline's DeriveFeatures step and the compiled path both call ml.features.derive_columns: a change
+    to it reaches both at once (here words added to the text), so they keep answering alike."""
+    from ml import fast_predict, features
 
-    monkeypatch.setattr(fast_predict, "RAW_FINGERPRINT", "changed")
-    monkeypatch.setattr(fast_predict, "DERIVE_FINGERPRINT", "changed")
-    monkeypatch.setattr(fast_predict, "KEYWORDS_FINGERPRINT", "changed")
     _, newer = advisory_records
     records = newer[:100] + odd_records(seed=3, n=100)
-    for candidate in ("linear", "xgboost"):
-        loaded, _ = served_models[candidate]
-        fast = fast_predict.compile_model(loaded.model)
-        assert fast is not None
-        assert set(fast.fallback_steps) == {"issues_frame", "DeriveFeatures", "KeywordGroups"}
-        expected = _expected(loaded.model, records)
-        assert np.abs(fast.predict_proba(records, now=NOW) - expected).max() <= 1e-6
+    loaded, _ = served_models["linear"]
+    before = _expected(loaded.model, records)
+    original = features.derive_columns
+
+    def shifted(cols):
+        derived = original(cols)
+        return {**derived, "text": [t + " remote code execution" for t in derived["text"]]}
+
+    monkeypatch.setattr(features, "derive_columns", shifted)
+    fast = fast_predict.compile_model(loaded.model)
+    assert fast is not None and fast.fallback_steps == []
+    expected = _expected(loaded.model, records)
+    assert np.abs(expected - before).max() > 1e-6  # the change is seen by the pipeline...
+    assert np.abs(fast.predict_proba(records, now=NOW) - expected).max() <= 1e-6  # ...and by the compiled path
 
 
 def test_keyword_prefilter_counts_like_the_regexes():
-    """Regexes run only on texts holding a literal every match needs: the counts must not change."""
+    """Regexes run only on texts holding a literal every match needs: the counts are plain findall counts,
+    and the compiled node is KeywordGroups' own row-wise transform."""
     import pandas as pd
 
-    from ml.fast_predict import _KeywordNode, required_literals
+    from ml.compiled.nodes import RowwiseNode
+    from ml.compiled.regex_literals import count_matches, required_literals
     from ml.severity_signals import _COMPILED, KEYWORD_GROUPS, KeywordGroups
 
     literals = sorted({lit for rx in _COMPILED.values() for lit in (required_literals(rx) or ())})
@@ -263,10 +270,15 @@ def test_keyword_prefilter_counts_like_the_regexes():
               " ", "-", "..", "/", "İ", "\n", "rcex", "redos", "root", "keys", "low-level", "a\x1cb"]
     texts = ["".join(rng.choice(pieces) + rng.choice(["", " ", "-"]) for _ in range(rng.randint(0, 12)))
              for _ in range(3000)]
+    regexes = list(_COMPILED.values())
+    np.testing.assert_array_equal(count_matches(regexes, texts),
+                                  [[len(rx.findall(t)) for rx in regexes] for t in texts])
+    np.testing.assert_array_equal(count_matches(regexes, [*texts[:5], "nul\x00rce"]),
+                                  [[len(rx.findall(t)) for rx in regexes] for t in [*texts[:5], "nul\x00rce"]])
     expected = KeywordGroups().transform(pd.DataFrame({"text": texts}))
-    got = _KeywordNode()({"text": texts}, len(texts))
-    np.testing.assert_array_equal(got, expected)
-    assert np.array_equal(_KeywordNode()({"text": texts[:1]}, 1), expected[:1])
+    node = RowwiseNode(KeywordGroups())
+    np.testing.assert_array_equal(node({"text": texts}, len(texts)), expected)
+    assert np.array_equal(node({"text": texts[:1]}, 1), expected[:1])
 
 
 @pytest.mark.parametrize(("rows", "method"), [(1500, "sigmoid"), (2600, "isotonic")])
