@@ -22,6 +22,7 @@ The model is registered in MLflow as ``autopr-helpfulness`` (alias
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,25 +71,45 @@ def helpfulness_frame(records: Iterable[Mapping[str, Any]]) -> Any:
     return pd.DataFrame(helpfulness_columns(records), columns=list(HELPFULNESS_COLUMNS))
 
 
-def _derive(frame: Any) -> Any:
-    import pandas as pd
+def derive_helpfulness_columns(cols: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Helpfulness columns (all str, as :func:`helpfulness_columns` gives them) → the model's derived columns.
 
+    The one definition of these features: :func:`_derive` (the model's first
+    step) puts the result in a frame, the compiled serving path feeds it to
+    the compiled column transformers as is.  String steps follow pandas'
+    semantics (:mod:`ml.compiled.strings`).
+    """
+    from ml.compiled.strings import lower_many
     from ml.features import file_type
 
-    rule = frame["analyzer"].str.lower() + ":" + frame["rule"].str.lower()
-    ftype = frame["file_path"].map(file_type)
-    lower = frame["file_path"].str.lower()
-    return pd.DataFrame({
+    analyzer = lower_many(cols["analyzer"])
+    rule = [a + ":" + r for a, r in zip(analyzer, lower_many(cols["rule"]), strict=True)]
+    ftype = [file_type(p) for p in cols["file_path"]]
+    repository = lower_many(cols["repository"])
+    return {
         "rule": rule,
-        "analyzer": frame["analyzer"].str.lower(),
+        "analyzer": analyzer,
         "file_type": ftype,
-        "repository": frame["repository"].str.lower(),
-        "severity": frame["severity"].str.lower(),
-        "rule_repo": rule + "@" + frame["repository"].str.lower(),
-        "rule_type": rule + "@" + ftype,
-        "test_path": lower.str.contains("test|spec|fixture|example", regex=True).map({True: "test", False: "src"}),
-        "text": frame["message"].str.lower(),
-    }, index=frame.index)
+        "repository": repository,
+        "severity": lower_many(cols["severity"]),
+        "rule_repo": [r + "@" + rp for r, rp in zip(rule, repository, strict=True)],
+        "rule_type": [r + "@" + t for r, t in zip(rule, ftype, strict=True)],
+        "test_path": ["test" if _TEST_PATH.search(p) else "src" for p in lower_many(cols["file_path"])],
+        "text": lower_many(cols["message"]),
+    }
+
+
+_TEST_PATH = re.compile("test|spec|fixture|example")
+
+
+def _derive(frame: Any) -> Any:
+    """The model's derive step (``FunctionTransformer(_derive)``; pickled models name it): a frame of
+    :func:`derive_helpfulness_columns`."""
+    import pandas as pd
+
+    derived = derive_helpfulness_columns({c: frame[c].tolist() for c in HELPFULNESS_COLUMNS})
+    return pd.DataFrame({c: pd.Series(v, index=frame.index, dtype=str) for c, v in derived.items()},
+                        index=frame.index)
 
 
 CATEGORICAL = ("rule", "analyzer", "file_type", "repository", "severity", "rule_repo", "rule_type", "test_path")
@@ -194,36 +215,7 @@ class MultiplierBaseline:
         return np.column_stack([1 - p, p])
 
 
-# -- training from the app database ----------------------------------------------------------
-def feedback_frame(session: Any, project_id: int | None = None) -> Any:
-    """Issues with their latest labelling feedback: HELPFULNESS_COLUMNS + ``label`` + ``created_at``."""
-    import pandas as pd
-    from sqlalchemy import select
-
-    from include.db.models import MLFeedback, ReviewIssue, ReviewSession
-
-    stmt = (
-        select(ReviewIssue.id, ReviewIssue.message, ReviewIssue.rule, ReviewIssue.analyzer, ReviewIssue.file_path,
-               ReviewSession.repository, ReviewIssue.severity, MLFeedback.feedback_type, MLFeedback.created_at,
-               MLFeedback.id.label("feedback_id"))
-        .join(ReviewSession, ReviewSession.id == ReviewIssue.session_id)
-        .join(MLFeedback, MLFeedback.issue_id == ReviewIssue.id)
-        .order_by(MLFeedback.created_at, MLFeedback.id)
-    )
-    if project_id is not None:
-        stmt = stmt.where(ReviewSession.project_id == project_id)
-    rows: dict[int, dict[str, Any]] = {}
-    for r in session.execute(stmt):
-        label = label_of(r.feedback_type)
-        if label is None:
-            continue
-        rows[r.id] = {"message": r.message, "rule": r.rule, "analyzer": r.analyzer, "file_path": r.file_path,
-                      "repository": r.repository, "severity": getattr(r.severity, "value", r.severity),
-                      "label": label, "created_at": r.created_at}  # later feedback on the same issue wins
-    frame = pd.DataFrame(list(rows.values()), columns=[*HELPFULNESS_COLUMNS, "label", "created_at"])
-    return frame.sort_values("created_at", kind="stable").reset_index(drop=True)
-
-
+# -- training --------------------------------------------------------------------------------
 @dataclass
 class TrainedHelpfulness:
     model: Any
@@ -369,44 +361,3 @@ def synthetic_feedback(n: int = 20000, seed: int = 0, repositories: int = 12, ru
         "created_at": pd.to_datetime(t, utc=True),
     })
     return frame
-
-
-def retrain_from_feedback(*, min_rows: int = 200, min_gain: float = 0.001, project_id: int | None = None,
-                          tracking_uri: str | None = None, model_name: str | None = None) -> dict[str, Any]:
-    """Train on the app database's feedback and promote when calibration improves (for a DAG task).
-
-    Reads every labelled issue (:func:`feedback_frame`), trains and scores on a
-    time-ordered holdout, and registers the model as ``champion`` only when
-    there is no champion yet or its holdout Brier score beats the current
-    champion's recorded one (model version tag ``brier``) by ``min_gain``, so
-    noise does not churn versions.  Returns
-    what happened and why, so the task log says it.
-    """
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    from include.db.session import session_scope
-    from include.settings import get_settings
-
-    settings = get_settings()
-    tracking_uri = tracking_uri or settings.mlflow_tracking_uri
-    model_name = model_name or settings.helpfulness_model_name
-    with session_scope() as session:
-        frame = feedback_frame(session, project_id)
-    if len(frame) < min_rows or frame["label"].nunique() < 2:
-        return {"status": "skipped", "reason": f"{len(frame)} labelled issues (need {min_rows} with both labels)"}
-    trained = train_helpfulness(frame)
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        current = client.get_model_version_by_alias(model_name, "champion")
-        current_brier = float(current.tags.get("brier", "inf"))
-    except MlflowException:
-        current, current_brier = None, float("inf")
-    result = {"rows": len(frame), "brier": trained.holdout.brier, "ece": trained.holdout.ece,
-              "multiplier_brier": trained.baseline.brier, "champion_brier": current_brier}
-    if trained.holdout.brier > current_brier - min_gain:
-        return {**result, "status": "kept",
-                "reason": f"holdout Brier score did not improve on the champion's by {min_gain}"}
-    version = register_helpfulness(trained, frame["label"].iloc[-trained.n_holdout:], tracking_uri=tracking_uri,
-                                   model_name=model_name)
-    return {**result, "status": "promoted", "version": version}

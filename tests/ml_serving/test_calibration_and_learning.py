@@ -157,35 +157,3 @@ def test_learning_metrics_compare_model_versions_and_arms(client, project, regis
     assert "ab.arms.challenger.severity_accuracy" in run.data.metrics
     assert client.post("/api/v1/projects/acme/learning/metrics/mlflow", headers=auth("alice")).status_code == 403
 
-
-def test_retrain_from_feedback_promotes_only_an_improvement(project, registry, serving, model_name, monkeypatch):
-    from mlflow import MlflowClient
-
-    from include.db.models import MLFeedback, ReviewIssue, ReviewSession
-    from include.db.session import session_scope
-    from include.enums import FeedbackType, Severity
-    from ml.calibration import retrain_from_feedback, synthetic_feedback
-
-    name = f"{model_name}-helpfulness"
-    assert retrain_from_feedback(min_rows=50, tracking_uri=registry.uri, model_name=name)["status"] == "skipped"
-    frame = synthetic_feedback(400, seed=5, rules=8, repositories=2)
-    with session_scope() as s:
-        sessions = {}
-        for row in frame.itertuples():
-            if row.repository not in sessions:
-                sessions[row.repository] = ReviewSession(project_id=project, repository=row.repository, source="test")
-                s.add(sessions[row.repository])
-                s.flush()
-            issue_row = ReviewIssue(session_id=sessions[row.repository].id, file_path=row.file_path, rule=row.rule,
-                                    analyzer=row.analyzer, severity=Severity(row.severity), message=row.message)
-            s.add(issue_row)
-            s.flush()
-            s.add(MLFeedback(issue_id=issue_row.id, username="erin", created_at=row.created_at.to_pydatetime(),
-                             feedback_type=FeedbackType.helpful if row.label else FeedbackType.false_positive))
-    first = retrain_from_feedback(min_rows=50, tracking_uri=registry.uri, model_name=name)
-    assert first["status"] == "promoted" and first["brier"] < first["multiplier_brier"]
-    champion = MlflowClient(registry.uri).get_model_version_by_alias(name, "champion")
-    assert str(champion.version) == first["version"] and float(champion.tags["brier"]) == pytest.approx(first["brier"], abs=1e-5)
-    again = retrain_from_feedback(min_rows=50, tracking_uri=registry.uri, model_name=name)  # same data: no gain
-    assert again["status"] == "kept"
-    assert str(MlflowClient(registry.uri).get_model_version_by_alias(name, "champion").version) == first["version"]
