@@ -124,6 +124,12 @@ def _over(example: dict[str, Any], /, **values: Any) -> dict[str, Any]:
     return example
 
 
+def _open_item() -> dict[str, Any]:
+    """The fields of an issue or pull request nobody assigned, scheduled or closed, created just now."""
+    return {"assignee": None, "assignees": [], "milestone": None, "closed_at": None,
+            "created_at": _now(), "updated_at": _now()}  # fmt: skip
+
+
 def _check_fields(body: Any, spec: dict[str, tuple[type | tuple[type, ...], bool]], resource: str) -> dict[str, Any]:
     """Validate a JSON object against {field: (types, required)} like GitHub's 422s."""
     if not isinstance(body, dict):
@@ -484,14 +490,9 @@ class GitHubStandIn:
             state="open",
             user=self._user(issue.author),
             labels=[self._label(n) for n in issue.labels],
-            assignee=None,
-            assignees=[],
-            milestone=None,
-            closed_at=None,
             closed_by=None,
             comments=len(issue.comments),
-            created_at=_now(),
-            updated_at=_now(),
+            **_open_item(),
         )
         data.pop("pull_request", None)
         if issue.number in repo.pulls:
@@ -530,11 +531,8 @@ class GitHubStandIn:
             mergeable=pull.mergeable,
             merged_by=None,
             merged_at=None,
-            closed_at=None,
-            milestone=None,
-            assignee=None,
-            assignees=[],
             auto_merge=None,
+            **_open_item(),
             requested_reviewers=[self._user(n) for n in pull.requested_reviewers],
             requested_teams=[self._team(t) for t in pull.requested_teams],
             head={
@@ -551,8 +549,6 @@ class GitHubStandIn:
                 "user": self._user(owner),
                 "repo": self._repo_json(repo),
             },
-            created_at=_now(),
-            updated_at=_now(),
         )
 
     # --- handlers ---------------------------------------------------------------
