@@ -25,6 +25,7 @@ from include.db.models import (
     MLPrediction,
     Project,
     ProjectMember,
+    ProjectRepository,
     ReviewIssue,
     ReviewSession,
     Role,
@@ -46,7 +47,7 @@ INPUTS = {
     "naive_utc": INSTANT.replace(tzinfo=None),
 }
 MODELS = [Project, ProjectMember, Workflow, WorkflowVersion, WorkflowTemplate, ExecutionEvent, ReviewSession,
-          ReviewIssue, MLFeedback, WebhookDelivery, MLPrediction, CodeChange]
+          ReviewIssue, MLFeedback, WebhookDelivery, MLPrediction, CodeChange, ProjectRepository]
 
 
 def _datetime_columns(model) -> list[str]:
@@ -97,6 +98,7 @@ def _one_of_each(session: Session, when: datetime, tag: str) -> None:
         MLPrediction(project_id=project.id, repository="acme/app", issue_id=issue.id, model_name="m",
                      model_version="1", arm="champion", predicted_severity=Severity.low, confidence=0.5),
         CodeChange(project_id=project.id, repository="acme/app", change_key="1", author="alice"),
+        ProjectRepository(project_id=project.id, full_name="acme/app", full_name_key="acme/app", created_by="alice"),
     ]
     assert {type(r) for r in rows} == set(MODELS)
     for row in rows:
