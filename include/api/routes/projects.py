@@ -14,6 +14,8 @@ delivery starts only the workflows of the projects bound to its repository
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
@@ -94,12 +96,10 @@ class RepositoryOut(BaseModel):
 def _repositories_of(session, project_ids: list[int]) -> dict[int, list[str]]:
     rows = session.execute(
         select(ProjectRepository.project_id, ProjectRepository.full_name)
-        .where(ProjectRepository.project_id.in_(project_ids)).order_by(ProjectRepository.full_name_key)
+        .where(ProjectRepository.project_id.in_(project_ids))
+        .order_by(ProjectRepository.project_id, ProjectRepository.full_name_key)
     ).all()
-    bound: dict[int, list[str]] = {}
-    for project_id, full_name in rows:
-        bound.setdefault(project_id, []).append(full_name)
-    return bound
+    return {project_id: [name for _, name in group] for project_id, group in groupby(rows, key=itemgetter(0))}
 
 
 def _project_out(project: Project, role: Role, repositories: list[str]) -> ProjectOut:

@@ -38,6 +38,8 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
@@ -427,12 +429,9 @@ def _project_slugs(session, row_ids: list[int]) -> dict[int, list[str]]:
     rows = session.execute(
         select(WebhookDeliveryProject.delivery_id, Project.slug)
         .join(Project, Project.id == WebhookDeliveryProject.project_id)
-        .where(WebhookDeliveryProject.delivery_id.in_(row_ids)).order_by(Project.slug)
+        .where(WebhookDeliveryProject.delivery_id.in_(row_ids)).order_by(WebhookDeliveryProject.delivery_id, Project.slug)
     ).all()
-    slugs: dict[int, list[str]] = {}
-    for row_id, slug in rows:
-        slugs.setdefault(row_id, []).append(slug)
-    return slugs
+    return {row_id: [slug for _, slug in group] for row_id, group in groupby(rows, key=itemgetter(0))}
 
 
 def _readable(session, user: Identity) -> set[str] | None:
