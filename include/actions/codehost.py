@@ -261,18 +261,33 @@ def _check_run(gh: GitHubActions, config: dict[str, Any], ctx: RunContext, sha: 
             "check_run_requests": len(chunks)}  # fmt: skip
 
 
+# An edit GitHub refuses because the comment is gone or not the bot's (someone quoted a marker).
+_NOT_OURS = (403, 404)
+
+
 def _summary_comment(gh: GitHubActions, number: int, marker: str, body: str) -> dict[str, Any]:
     """Edit the one summary comment of this project/workflow in place, or write it the first time."""
     for comment in gh.issue_comments(number):
-        if marker in (comment.get("body") or ""):
-            gh.edit_issue_comment(int(comment["id"]), body)
+        if (comment.get("body") or "").startswith(marker):
+            try:
+                gh.edit_issue_comment(int(comment["id"]), body)
+            except CodeHostError as exc:
+                if exc.status not in _NOT_OURS:
+                    raise
+                continue
             return {"summary_comment_id": comment["id"], "summary_edited": True}
     created = gh.create_issue_comment(number, body)
     return {"summary_comment_id": created["id"], "summary_edited": False}
 
 
 def publish_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    """The upstream review on the pull request: inline comments, a check run, one summary edited in place."""
+    """The upstream review on the pull request: inline comments, a check run, one summary edited in place.
+
+    The check run annotates every finding, but its conclusion looks only at the findings the
+    filter mode keeps: the gate is about the change, like the comments.  Earlier comments whose
+    finding is gone are edited ("fixed in <sha>", struck through) through REST rather than
+    resolved through GraphQL, so one token scope and one client serve all of it.
+    """
     from include.codehost.diff import parse_patch
     from include.codehost.review_output import fails, fingerprinted, plan_review, review_body, summary_marker
 
@@ -293,7 +308,12 @@ def publish_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dic
                 review = gh.create_review(number, sha, review_body(plan, mode), plan.new_comments)
                 out["review_id"] = review["id"]
             for comment_id, body in plan.fixed:
-                gh.edit_review_comment(comment_id, body)
+                try:
+                    gh.edit_review_comment(comment_id, body)
+                except CodeHostError as exc:
+                    if exc.status not in _NOT_OURS:
+                        raise
+                    out["comments_fixed"] -= 1
         failed = fails(plan.kept, config.get("fail_level", "high"))
         out["passed"] = not failed
         if config.get("check_run", True):

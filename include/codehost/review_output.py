@@ -26,11 +26,13 @@ from include.enums import Severity
 
 #: The Checks API takes at most this many annotations per request (create or update).
 ANNOTATIONS_PER_REQUEST = 50
-FINDING_MARKER = re.compile(r"<!-- autopr:finding (?P<fp>[0-9a-f]{16})(?P<fixed> fixed)? -->")
+# The bot ends each inline comment with this marker; a marker elsewhere (someone quoting one) is not the bot's.
+FINDING_MARKER = re.compile(r"<!-- autopr:finding (?P<fp>[0-9a-f]{16})(?P<fixed> fixed)? -->\s*\Z")
 _LEVELS = {"critical": "failure", "high": "failure", "medium": "warning", "low": "notice", "info": "notice"}
 
 
 def summary_marker(project: str, workflow: str) -> str:
+    """The first line of the bot's summary comment (only a comment starting with it is the bot's)."""
     return f"<!-- autopr:summary {project}/{workflow} -->"
 
 

@@ -327,6 +327,18 @@ def test_a_second_push_edits_the_summary_and_marks_the_fixed_finding(github, cha
     assert len(github.calls("POST", r"/repos/acme/app/pulls/7/reviews")) == 2  # nothing new: no third review
 
 
+def test_quoted_markers_in_other_peoples_comments_are_left_alone(github, changed_pr):
+    quote = "> <!-- autopr:summary acme/pr-review -->\n> **AutoPR review** ...\n\nWhy is this high?"
+    theirs = github.add_comment("acme/app", 7, quote, author="alice")  # listed before the bot's summary
+    first = run_node(_node("publish_review", check_run=False), make_ctx(EVENT, _reviewed(ON_ADDED)))
+    second = run_node(_node("publish_review", check_run=False), make_ctx(EVENT, _reviewed(ON_ADDED)))
+    assert (first["summary_edited"], second["summary_edited"]) == (False, True)
+    assert second["summary_comment_id"] == first["summary_comment_id"] != theirs["id"]
+    assert theirs["body"] == quote and github.calls("PATCH", status=403) == []
+    assert len(github.repos["acme/app"].issues[7].comments) == 2
+    assert len(github.calls("POST", r"/repos/acme/app/pulls/7/reviews")) == 1  # the finding is already commented
+
+
 def test_publish_review_of_a_real_code_review(project, github, git_repo):
     """code_review on a real checkout, then publish_review: every shown finding, read from the stored session."""
     import subprocess

@@ -278,6 +278,14 @@ class GitHubStandIn:
             pull.head_sha, pull.files = head_sha, dict(files)
             return pull
 
+    def add_comment(self, full_name: str, number: int, body: str, author: str) -> dict[str, Any]:
+        """A comment someone else wrote on the issue or pull request."""
+        with self._lock:
+            repo = self.repos[full_name]
+            _status, comment = self._create_comment(repo, {"body": body}, str(number))
+            comment["user"] = self._user(author)
+            return comment
+
     def set_check_runs(self, full_name: str, sha: str, runs: list[dict[str, Any]]) -> None:
         """Runs as ``{"name", "status", "conclusion"}`` dicts."""
         repo = self.add_repo(full_name)
@@ -862,6 +870,8 @@ class GitHubStandIn:
         for issue in repo.issues.values():
             for comment in issue.comments:
                 if comment["id"] == int(cid):
+                    if comment["user"]["login"] != self.bot_login:
+                        raise _Reject(403, "Must have admin rights to Repository.")
                     comment.update(body=body["body"], updated_at=_now())
                     return 200, comment
         raise _Reject(404, "Not Found")
