@@ -91,9 +91,14 @@ def test_review_comments_must_sit_on_the_diff(gh):
         assert review({"path": "app/mod.py", "line": 2, "side": "LEFT", "body": "deleted line"}).status_code == 200
         assert review({"path": "app/mod.py", "line": 3, "side": "LEFT", "body": "y"}).status_code == 200  # def f()
         assert review({"path": "app/mod.py", "line": 3, "body": "y"}, commit_id="b" * 40).status_code == 422
+        gh.push("acme/app", 7, "c" * 40, {"app/mod.py": "@@ -1 +1 @@\n-import os\n+import sys"})
+        # an earlier head is still reviewable, on its own diff
+        assert review({"path": "app/mod.py", "line": 3, "body": "y"}, commit_id="a" * 40).status_code == 200
+        assert review({"path": "app/mod.py", "line": 3, "body": "y"}).status_code == 422  # not in the new diff
         assert review({"path": "app/mod.py", "line": 3, "bodyy": "y"}).status_code == 422
         comments = c.get("/repos/acme/app/pulls/7/comments", params={"per_page": 1, "page": 2}).json()
         assert [(x["line"], x["side"]) for x in comments] == [(3, "LEFT")]
+        assert len(c.get("/repos/acme/app/pulls/7/comments").json()) == 3
         assert c.patch(f"/repos/acme/app/pulls/comments/{comments[0]['id']}", json={"body": "z"}).json()["body"] == "z"
         assert c.patch("/repos/acme/app/pulls/comments/1", json={"body": "z"}).status_code == 404
 

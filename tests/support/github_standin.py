@@ -74,6 +74,7 @@ class PullState:
     requested_reviewers: list[str] = field(default_factory=list)
     requested_teams: list[str] = field(default_factory=list)
     files: dict[str, str | None] = field(default_factory=dict)  # path -> unified-diff patch of the head
+    pushed: dict[str, dict[str, str | None]] = field(default_factory=dict)  # every head sha so far -> its files
     reviews: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -276,6 +277,7 @@ class GitHubStandIn:
         with self._lock:
             pull = self.repos[full_name].pulls[number]
             pull.head_sha, pull.files = head_sha, dict(files)
+            pull.pushed[head_sha] = pull.files
             return pull
 
     def add_comment(self, full_name: str, number: int, body: str, author: str) -> dict[str, Any]:
@@ -803,11 +805,12 @@ class GitHubStandIn:
                 ["Body is required for a review without comments"],
             )
         commit_id = body.get("commit_id") or pull.head_sha
-        if commit_id != pull.head_sha:
+        files = pull.pushed.get(commit_id, pull.files if commit_id == pull.head_sha else None)
+        if files is None:  # an earlier head of the pull request is fine (its comments show as outdated)
             raise _Reject(
                 422,
                 "Unprocessable Entity",
-                ["Commit is not the pull request's head"],
+                ["Commit is not part of the pull request"],
             )
         review_id = next(self._ids)
         new: list[dict[str, Any]] = []
@@ -822,7 +825,7 @@ class GitHubStandIn:
                     "Validation Failed",
                     ["Line and side are required"],
                 )
-            if item["line"] not in _diff_lines(pull.files.get(item["path"]), side):
+            if item["line"] not in _diff_lines(files.get(item["path"]), side):
                 raise _Reject(422, "Unprocessable Entity", ["Pull request review thread line must be part of the diff"])  # fmt: skip
             new.append({"id": next(self._ids), "pull": pull.number, "review_id": review_id, "path": item["path"],
                         "line": item["line"], "side": side, "commit_id": commit_id, "body": item["body"],
