@@ -73,12 +73,13 @@ def app_db(request, tmp_path_factory) -> str:
 
 def _forget_process_caches() -> None:
     """Drop what the in-process app remembers about the previous backend's rows (a server never switches)."""
-    from include.api.routes import predictions, recommendations
+    from include.api.routes import predictions
+    from ml.reviewer_service import forget_fitted
     from ml.serving import reset_service
 
     reset_service()
     predictions._auth_cache.clear()
-    recommendations._models.clear()
+    forget_fitted()
 
 
 @pytest.fixture(scope="module")
