@@ -289,7 +289,14 @@ def publish_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dic
     resolved through GraphQL, so one token scope and one client serve all of it.
     """
     from include.codehost.diff import parse_patch
-    from include.codehost.review_output import fails, fingerprinted, plan_review, review_body, summary_marker
+    from include.codehost.review_output import (
+        fails,
+        fingerprinted,
+        plan_review,
+        review_body,
+        summary_details,
+        summary_marker,
+    )
 
     mode = config.get("filter_mode", "added")
     raw, session_id = _review_findings(node_id, ctx)
@@ -304,7 +311,7 @@ def publish_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dic
                                "comments_fixed": len(plan.fixed), "outside_filter": plan.outside_filter,
                                "outside_diff": len(plan.outside_diff)}  # fmt: skip
         if config.get("inline_comments", True):
-            if plan.new_comments or plan.outside_diff:
+            if plan.new_comments:  # nothing new: no review (a push that changes nothing adds nothing)
                 review = gh.create_review(number, sha, review_body(plan, mode), plan.new_comments)
                 out["review_id"] = review["id"]
             for comment_id, body in plan.fixed:
@@ -324,7 +331,7 @@ def publish_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dic
             counts = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "none"
             body = (f"{marker}\n**AutoPR review** of {sha[:12]}: {len(findings)} finding(s) ({counts}); "
                     f"{'❌ failed' if failed else '✅ passed'} at fail level `{config.get('fail_level', 'high')}`.\n\n"
-                    + review_body(plan, mode))  # fmt: skip
+                    + summary_details(plan, mode))  # fmt: skip
             out.update(_summary_comment(gh, number, marker, body))
     except CodeHostError as exc:
         raise _failed(node_id, exc) from None

@@ -13,7 +13,7 @@ reviewdog's filter modes:
 
 A finding the filter keeps may still lie outside every hunk (``file`` and
 ``nofilter`` modes): GitHub cannot anchor a comment there, so the caller lists
-it in the review body instead (:func:`commentable`).
+it in the summary comment instead (:func:`commentable`).
 """
 
 from __future__ import annotations

@@ -152,9 +152,15 @@ def plan_review(
 
 
 def review_body(plan: ReviewPlan, mode: FilterMode) -> str:
-    lines = [f"**AutoPR review** — {len(plan.new_comments)} new comment(s) on the changed lines (filter: `{mode}`)."]
-    if plan.unchanged:
-        lines.append(f"{plan.unchanged} finding(s) already commented on an earlier push.")
+    """The body of a review that adds inline comments (the details live in the one summary comment)."""
+    return f"**AutoPR review**: {len(plan.new_comments)} new comment(s) on the changed lines (filter: `{mode}`)."
+
+
+def summary_details(plan: ReviewPlan, mode: FilterMode) -> str:
+    """What the summary comment says about placement: counts, and the kept findings no diff line can hold."""
+    counts = (f"{len(plan.kept)} finding(s) kept by the `{mode}` filter: {len(plan.new_comments)} newly commented, "
+              f"{plan.unchanged} already commented, {len(plan.fixed)} fixed since the last push.")  # fmt: skip
+    lines = [counts]
     if plan.outside_filter:
         lines.append(f"{plan.outside_filter} finding(s) outside the `{mode}` filter, not commented.")
     if plan.outside_diff:

@@ -274,7 +274,9 @@ def test_publish_review_comments_on_the_lines_its_filter_keeps(github, changed_p
     assert sorted(c["line"] for c in stored) == commented
     [summary] = github.repos["acme/app"].issues[7].comments
     assert f"{outside_filter} finding(s) outside the `{mode}` filter" in summary["body"] or not outside_filter
-    assert "<!-- autopr:summary acme/pr-review -->" in summary["body"]
+    assert summary["body"].startswith("<!-- autopr:summary acme/pr-review -->")
+    assert ("`app/mod.py:40` **low** `E3`" in summary["body"]) == (mode in ("file", "nofilter"))
+    assert ("`app/other.py:3`" in summary["body"]) == (mode == "nofilter")
 
 
 def test_check_run_with_more_than_fifty_annotations_arrives_complete(github, changed_pr):
