@@ -8,7 +8,7 @@ gitignored ``node_modules`` here the first time (``./autopr setup`` does it
 too), so a fresh machine needs only the npm registry.
 
 :class:`RestContract` checks one exchange with the stand-in — method and path
-against the documented operations, path parameters, the request body against
+against the documented operations, path and query parameters, the request body against
 the operation's request schema, the answer against the documented response for
 its status — and :class:`WebhookContract` checks a webhook payload against the
 documented payload of its event and action.  Schemas are validated with
@@ -155,7 +155,19 @@ class RestContract:
             value = value[key]
         return copy.deepcopy(value)
 
-    def problems(self, method: str, path: str, body: Any, status: int, answer: Any) -> list[str]:
+    def _query_problems(self, op: Operation, query: dict[str, list[str]]) -> list[str]:
+        documented = {p["name"]: p.get("schema", {}) for p in self._parameters(op) if p.get("in") == "query"}
+        found = []
+        for name, values in query.items():
+            schema = documented.get(name)
+            if schema is None:
+                found.append(f"{op.method} {op.template}: query parameter {name!r} is not documented")
+            elif schema.get("type") == "integer" and not all(v.isdigit() for v in values):
+                found.append(f"{op.method} {op.template}: query parameter {name}={values} is not an integer")
+        return found
+
+    def problems(self, method: str, path: str, body: Any, status: int, answer: Any,
+                 query: dict[str, list[str]] | None = None) -> list[str]:  # fmt: skip
         """What GitHub's description says is wrong with one request (as answered with status/answer)."""
         op = self.operation(method, path)
         accepted = 200 <= status < 300
@@ -170,6 +182,7 @@ class RestContract:
                 if not value.isdigit():
                     found.append(f"{where}: path parameter {param['name']}={value!r} is not an integer")
         if accepted:
+            found += self._query_problems(op, query or {})
             request = op.spec.get("requestBody")
             if request is not None:
                 if body is None and request.get("required"):

@@ -30,6 +30,12 @@ def test_drift_is_caught(contract):
     assert any("body" in p for p in contract.problems("POST", path, {"body": 5}, 201, None))
     answer = {"id": 1}  # an answer missing most of an issue comment's fields
     assert any("is a required property" in p for p in contract.problems("POST", path, {"body": "x"}, 201, answer))
+    listing = "/repos/acme/app/pulls/7/files"
+    assert contract.problems("GET", listing, None, 200, [], {"per_page": ["100"], "page": ["2"]}) == []
+    assert contract.problems("GET", listing, None, 200, [], {"per_page": ["all"], "sort": ["x"]}) == [
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/files: query parameter per_page=['all'] is not an integer",
+        "GET /repos/{owner}/{repo}/pulls/{pull_number}/files: query parameter 'sort' is not documented",
+    ]
     assert contract.problems("POST", "/repos/acme/app/nowhere", None, 200, {}) == [
         "POST /repos/acme/app/nowhere: not an operation in GitHub's REST description"
     ]

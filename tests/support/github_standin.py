@@ -226,7 +226,7 @@ class GitHubStandIn:
         return [
             problem
             for rec in list(self.requests)
-            for problem in contract.problems(rec.method, rec.path, rec.body, rec.status, rec.answer)
+            for problem in contract.problems(rec.method, rec.path, rec.body, rec.status, rec.answer, rec.query)
         ]
 
     def assert_contract(self) -> None:
