@@ -26,6 +26,6 @@ def seed_app_data(settings: Settings) -> None:
         ).scalar_one_or_none()
         if member is None:
             session.add(ProjectMember(project_id=project.id, username=settings.admin_username, role=Role.admin))
-        from include.workflows.store import seed_builtin_templates
+        from include.workflows.templates_store import seed_builtin_templates
 
         seed_builtin_templates(session)

@@ -266,14 +266,3 @@ def undelete(session: Session, project: str, workflow_id: str, user: str) -> Wor
     log.info("workflow %s/%s restored by %s", project, workflow_id, user)
     return _record(session, row, project)
 
-
-# Launcher and test code written before templates had a module of their own import these two from here.
-_MOVED_TO_TEMPLATES_STORE = ("builtin_templates", "seed_builtin_templates")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_TEMPLATES_STORE:
-        from include.workflows import templates_store
-
-        return getattr(templates_store, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

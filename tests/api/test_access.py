@@ -17,7 +17,7 @@ ROUTES = sorted(
     for method in route.methods
 )
 PARAMS = {"project": "acme", "workflow": "review", "node_id": "start", "edge_id": "e1", "version": "1",
-          "run_id": "manual__1", "username": "vic", "node_type": "trigger"}
+          "run_id": "manual__1", "username": "vic", "node_type": "trigger", "owner": "acme", "name": "app"}
 NODE = {"id": "start", "type": "trigger", "config": {"event": "manual"}}
 
 
@@ -32,6 +32,8 @@ def body_for(method: str, path: str, template_id: int) -> dict | None:
         return {"x": 1, "y": 2}
     if path.endswith("/edges") or path.endswith("/edges/{edge_id}") and method == "PUT":
         return {"id": "e1", "source": "start", "target": "notify"}
+    if path.endswith("/repositories") and method == "POST":
+        return {"full_name": "acme/app"}
     if path.endswith("/members/{username}"):
         return {"role": "editor"}
     if path == "/api/v1/projects" and method == "POST":
@@ -90,7 +92,7 @@ def module_client(pg_url):
 @pytest.fixture(scope="module")
 def seeded(module_client):
     from include.db.session import session_scope
-    from include.workflows.store import seed_builtin_templates
+    from include.workflows.templates_store import seed_builtin_templates
 
     with session_scope() as session:
         return seed_builtin_templates(session)[0].id

@@ -74,7 +74,7 @@ def github_connection(platform):
 def builtin_templates(platform) -> None:
     """The built-in templates, as the run command seeds them (other tests empty the app DB meanwhile)."""
     from include.db.session import session_scope
-    from include.workflows.store import seed_builtin_templates
+    from include.workflows.templates_store import seed_builtin_templates
 
     with session_scope(platform.settings.database_url) as session:
         seed_builtin_templates(session)

@@ -332,7 +332,7 @@ def test_newer_init_on_an_older_state_dir_keeps_everything(state, capsys):
 
     from include.db.migrate import alembic_config
     from include.launcher.platform import prepare
-    from include.workflows.store import builtin_templates
+    from include.workflows.templates_store import builtin_templates
 
     settings, base_env = _settings(state), _base_env()
     app_db, airflow_db, mlflow_db = (_sqlite_path(settings.database_url), settings.airflow_home / "airflow.db",
