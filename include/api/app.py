@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from include.api.errors import install_problem_handlers
+from include.api.problem_handlers import install_problem_handlers
 from include.api.routes import ROUTERS
 
 

@@ -1,25 +1,20 @@
 """RFC 9457 problem+json errors for the platform API.
 
-Route code raises a :class:`ProblemError` subclass; the handlers installed by
-:func:`install_problem_handlers` render it (and FastAPI's own validation and
+Route code raises a :class:`ProblemError` subclass; the handlers in
+:mod:`include.api.problem_handlers` render it (and FastAPI's own validation and
 HTTP errors) as ``application/problem+json`` with JSON pointers to the
-offending field, node or edge, so bad input never becomes a 500.
+offending field, node or edge, so bad input never becomes a 500.  This module
+is the contract: the error types, the body's schema and the pointers.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
-_TYPE_BASE = "https://autopr.dev/problems/"
+TYPE_BASE = "https://autopr.dev/problems/"
 
 
 class ProblemError(Exception):
@@ -41,7 +36,7 @@ class ProblemError(Exception):
 
     def body(self, instance: str) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "type": _TYPE_BASE + self.slug,
+            "type": TYPE_BASE + self.slug,
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
@@ -119,7 +114,7 @@ class ProblemDetails(BaseModel):
     errors: list[ProblemItem] | None = None
 
 
-_STATUS_TEXT = {
+STATUS_TEXT = {
     400: "Bad request",
     401: "Missing, malformed or expired token",
     403: "Authenticated, but the role in the project is too weak",
@@ -139,7 +134,7 @@ _STATUS_TEXT = {
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries declaring problem+json bodies for ``codes``."""
     return {
-        code: {"description": _STATUS_TEXT.get(code, "Problem"), "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
+        code: {"description": STATUS_TEXT.get(code, "Problem"), "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}}
         for code in codes
     }
 
@@ -155,124 +150,3 @@ def pointer(loc: tuple | list) -> str:
 def escape_pointer_part(part: str) -> str:
     """One JSON-pointer reference token (RFC 6901: ``~`` -> ``~0``, then ``/`` -> ``~1``)."""
     return part.replace("~", "~0").replace("/", "~1")
-
-
-def _problem_response(request: Request, problem: ProblemError) -> JSONResponse:
-    return JSONResponse(problem.body(request.url.path), status_code=problem.status,
-                        media_type=PROBLEM_JSON, headers=problem.headers)
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ProblemError)
-    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return _problem_response(request, exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"pointer": pointer(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
-        fields = ", ".join(err["pointer"] for err in errors[:5])
-        return _problem_response(request, Unprocessable(f"Invalid request: {fields}", errors=errors))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # A bug, not bad input: log it with the traceback, answer in the same format.
-        logging.getLogger(__name__).exception("Unhandled error on %s %s", request.method, request.url.path)
-        problem = ProblemError("An unexpected error occurred; it has been logged.")
-        problem.status, problem.title, problem.slug = 500, "Internal server error", "internal-error"
-        return _problem_response(request, problem)
-
-    _document_problems(app)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        problem = ProblemError(str(exc.detail))
-        problem.status, problem.title, problem.slug = exc.status_code, str(exc.detail), f"http-{exc.status_code}"
-        problem.headers = dict(exc.headers or {})
-        return _problem_response(request, problem)
-
-
-def _document_problems(app: FastAPI) -> None:
-    """Make the OpenAPI document tell the truth about error bodies.
-
-    FastAPI documents 422 as its own ``HTTPValidationError`` JSON; this app
-    answers every error as problem+json, so the generated document is patched:
-    each operation's 422 (and every 4xx/5xx a route declares) points at
-    ``ProblemDetails``, and every operation declares 401 (all routes are
-    authenticated except the health probe and the signed webhook).
-    """
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes,
-            servers=app.servers,
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (ProblemItem, ProblemDetails):
-            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(model_schema.pop("$defs", {}))
-            components[model.__name__] = model_schema
-        components.pop("HTTPValidationError", None)
-        components.pop("ValidationError", None)
-        problem_ref = {"$ref": "#/components/schemas/ProblemDetails"}
-        for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
-                if not isinstance(operation, dict) or "responses" not in operation:
-                    continue
-                responses = operation["responses"]
-                if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
-                    responses["422"] = {"description": _STATUS_TEXT[422], "content": {PROBLEM_JSON: {"schema": problem_ref}}}
-                if operation.get("requestBody"):  # unparseable bodies (not JSON at all)
-                    responses.setdefault("400", {"description": _STATUS_TEXT[400]})
-                if operation.get("security"):
-                    responses.setdefault("401", {"description": _STATUS_TEXT[401]})
-                for code, response in responses.items():
-                    if code[0] in "45":
-                        response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-_NODE_LEVEL_FIELDS = {"id", "type", "label", "position", "config"}
-
-
-def workflow_problem_items(problems: list[Any], document: Any, base: str = "") -> list[dict[str, Any]]:
-    """Workflow validation problems → problem+json ``errors`` with JSON pointers into ``document``.
-
-    A problem names a node or edge by id and a dotted ``field`` (inside the
-    node's config for config errors); the pointer names the array position in
-    the submitted document (``/nodes/2/config/cron``) so a client can highlight
-    the exact input, while ``node_id``/``edge_id``/``field`` stay for editors
-    that work by id.
-    """
-    nodes = document.get("nodes") if isinstance(document, dict) else None
-    edges = document.get("edges") if isinstance(document, dict) else None
-
-    def index_of(items: Any, item_id: str) -> int | None:
-        if isinstance(items, list):
-            for i, item in enumerate(items):
-                if isinstance(item, dict) and item.get("id") == item_id:
-                    return i
-        return None
-
-    out = []
-    for p in problems:
-        parts: list[str] = []
-        field_parts = [f for f in (p.field or "").split(".") if f]
-        if p.node_id is not None and (i := index_of(nodes, p.node_id)) is not None:
-            parts = ["nodes", str(i)]
-            if field_parts and field_parts[0] not in _NODE_LEVEL_FIELDS:
-                parts.append("config")
-        elif p.edge_id is not None and (i := index_of(edges, p.edge_id)) is not None:
-            parts = ["edges", str(i)]
-        parts += field_parts
-        item: dict[str, Any] = {"pointer": base + "/" + "/".join(escape_pointer_part(x) for x in parts) if parts else base or "/",
-                                "message": p.message}
-        for key in ("node_id", "edge_id", "field"):
-            if getattr(p, key, None) is not None:
-                item[key] = getattr(p, key)
-        out.append(item)
-    return out

@@ -27,7 +27,7 @@ from include.api.errors import (
     PreconditionRequired,
     ProblemError,
     Unprocessable,
-    workflow_problem_items,
+    escape_pointer_part,
 )
 from include.auth.tokens import Identity
 from include.enums import Role
@@ -115,3 +115,45 @@ def declare_etag(api_router: APIRouter) -> None:
         if getattr(route, "response_model", None) is WorkflowOut:
             code = route.status_code or 200
             route.responses.setdefault(code, {}).setdefault("headers", {})["ETag"] = header
+
+
+_NODE_LEVEL_FIELDS = {"id", "type", "label", "position", "config"}
+
+
+def workflow_problem_items(problems: list[Any], document: Any, base: str = "") -> list[dict[str, Any]]:
+    """Workflow validation problems → problem+json ``errors`` with JSON pointers into ``document``.
+
+    A problem names a node or edge by id and a dotted ``field`` (inside the
+    node's config for config errors); the pointer names the array position in
+    the submitted document (``/nodes/2/config/cron``) so a client can highlight
+    the exact input, while ``node_id``/``edge_id``/``field`` stay for editors
+    that work by id.
+    """
+    nodes = document.get("nodes") if isinstance(document, dict) else None
+    edges = document.get("edges") if isinstance(document, dict) else None
+
+    def index_of(items: Any, item_id: str) -> int | None:
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                if isinstance(item, dict) and item.get("id") == item_id:
+                    return i
+        return None
+
+    out = []
+    for p in problems:
+        parts: list[str] = []
+        field_parts = [f for f in (p.field or "").split(".") if f]
+        if p.node_id is not None and (i := index_of(nodes, p.node_id)) is not None:
+            parts = ["nodes", str(i)]
+            if field_parts and field_parts[0] not in _NODE_LEVEL_FIELDS:
+                parts.append("config")
+        elif p.edge_id is not None and (i := index_of(edges, p.edge_id)) is not None:
+            parts = ["edges", str(i)]
+        parts += field_parts
+        item: dict[str, Any] = {"pointer": base + "/" + "/".join(escape_pointer_part(x) for x in parts) if parts else base or "/",
+                                "message": p.message}
+        for key in ("node_id", "edge_id", "field"):
+            if getattr(p, key, None) is not None:
+                item[key] = getattr(p, key)
+        out.append(item)
+    return out

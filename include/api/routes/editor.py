@@ -33,8 +33,8 @@ from include.api.errors import (
     Unauthorized,
     Unprocessable,
     problem_responses,
-    workflow_problem_items,
 )
+from include.api.workflow_http import workflow_problem_items
 from include.settings import get_settings
 from include.workflows.validation import load_workflow, validate_workflow
 

@@ -26,7 +26,6 @@ from include.api.errors import (
     ProblemError,
     Unprocessable,
     problem_responses,
-    workflow_problem_items,
 )
 from include.api.types import NO_NUL, SLUG_PATTERN, ProjectSlug, WorkflowSlug
 from include.api.workflow_http import (
@@ -40,6 +39,7 @@ from include.api.workflow_http import (
     respond,
     store_errors,
     workflow_out,
+    workflow_problem_items,
 )
 from include.auth.access import projects_of
 from include.auth.tokens import Identity
