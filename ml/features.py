@@ -3,7 +3,10 @@
 Why this module exists: training (from exported Parquet), serving (from API
 requests) and benchmarks (from advisories) must turn an issue into model input
 the same way, or a model scores something other than what it learnt on.  So
-there are exactly two public pieces:
+there are exactly two public pieces, each defined once, row by row, over plain
+lists (:func:`issue_columns`, :func:`derive_columns`), and put in a frame for
+the Pipeline; the compiled serving path (``ml/fast_predict.py``) calls the same
+two functions without the frame:
 
 * :data:`ISSUE_COLUMNS` and :func:`issues_frame` — the raw columns a model
   takes, built from plain issue dicts (the shape ``record_review`` stores and
