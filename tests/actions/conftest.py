@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+from tests.support.no_registry import no_model_registry  # noqa: F401 (autouse fixture)
 
 
 def make_ctx(event: dict | None = None, upstream: dict | None = None, project: str = "acme"):
@@ -17,14 +17,3 @@ def make_ctx(event: dict | None = None, upstream: dict | None = None, project: s
         event=event or {},
         upstream=upstream or {},
     )
-
-
-@pytest.fixture(autouse=True)
-def _no_model_registry(monkeypatch, tmp_path):
-    """Pin "no model served" (analyser severities): other areas' tests may register a champion in this session."""
-    from include.settings import get_settings
-
-    monkeypatch.setenv("AUTOPR_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'no-registry' / 'mlflow.db'}")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()

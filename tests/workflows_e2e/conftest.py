@@ -8,15 +8,4 @@ session with the real ``airflow db migrate``.
 
 from __future__ import annotations
 
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _no_model_registry(monkeypatch, tmp_path):
-    """Pin "no model served" (analyser severities): other areas' tests may register a champion in this session."""
-    from include.settings import get_settings
-
-    monkeypatch.setenv("AUTOPR_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'no-registry' / 'mlflow.db'}")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+from tests.support.no_registry import no_model_registry  # noqa: F401 (autouse fixture)
