@@ -21,12 +21,13 @@ The names below are what callers import from ``ml.serving``; mlflow, sklearn
 and pandas are imported lazily, so importing the package stays cheap.
 """
 
-from ml.serving.cache import LoadedModel, ModelCache, ModelUnavailable
+from ml.serving.cache import LoadedModel, ModelCache, ModelUnavailable, compile_for_role
 from ml.serving.prediction_log import PredictionLog
 from ml.serving.service import ServingService, SeverityPrediction, get_service, predict_issues, reset_service
 
-# Private helpers tests reach through the package (the compile dispatch, the post-load heap freeze).
-from ml.serving.cache import _compile, _freeze_heap  # noqa: F401  isort: skip
+# The names tests reach the compile dispatch and the post-load heap freeze by.
+from ml.serving.cache import _freeze_heap  # noqa: F401  isort: skip
+from ml.serving.cache import compile_for_role as _compile  # noqa: F401  isort: skip
 
 __all__ = [
     "LoadedModel",
@@ -35,6 +36,7 @@ __all__ = [
     "PredictionLog",
     "ServingService",
     "SeverityPrediction",
+    "compile_for_role",
     "get_service",
     "predict_issues",
     "reset_service",

@@ -9,10 +9,10 @@ version is loaded in that background thread and swapped in atomically, so a
 promotion reaches running API servers without a restart.  When the alias is
 gone, the entry becomes "unavailable" (503), never a stale guess.
 
-Each loaded version is compiled once (:func:`_compile`): the fitted Pipeline's
-steps become numpy/scipy operations over the request's records, checked
-against the Pipeline's own ``predict_proba`` before it serves.  A model the
-compiler does not understand is served by its plain ``predict_proba``.
+Each loaded version is compiled once (:func:`compile_for_role`): the fitted
+Pipeline's steps become numpy/scipy operations over the request's records,
+checked against the Pipeline's own ``predict_proba`` before it serves.  A
+model the compiler does not understand is served by its plain ``predict_proba``.
 mlflow is imported lazily so importing this module stays cheap.
 """
 
@@ -178,7 +178,7 @@ class ModelCache:
         self._entries.clear()
 
 
-def _compile(role: str, model: Any) -> Any:
+def compile_for_role(role: str, model: Any) -> Any:
     """The model's compiled inference path, built (and checked against the model) once per loaded version.
 
     ``role`` says which input contract the model serves: ``severity``

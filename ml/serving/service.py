@@ -25,7 +25,7 @@ from datetime import UTC
 from typing import Any
 
 from ml import ab
-from ml.serving.cache import LoadedModel, ModelCache, ModelUnavailable, _compile
+from ml.serving.cache import LoadedModel, ModelCache, ModelUnavailable, compile_for_role
 from ml.serving.prediction_log import PredictionLog
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class ServingService:
         self.log = PredictionLog()
 
     def _compile(self, name: str, model: Any) -> Any:
-        return _compile("helpfulness" if name == self.settings.helpfulness_model_name else "severity", model)
+        return compile_for_role("helpfulness" if name == self.settings.helpfulness_model_name else "severity", model)
 
     @property
     def severity_model(self) -> str:
