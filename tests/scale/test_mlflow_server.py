@@ -3,7 +3,7 @@
 The server is the platform's own ``mlflow`` role (``include/launcher/roles.py``)
 started with a fresh PostgreSQL backend store and an artifacts destination
 of its own.  The retrain code path the ``ml_retrain`` DAG runs (gate → train →
-promote) and then serving (``ml/serving.py``, by alias) each run in a
+promote) and then serving (``ml/serving/``, by alias) each run in a
 separate process that knows the server only by its ``http://`` URI, as an API
 server or a Celery worker on another host would: its working directory and
 state dir are elsewhere and, where the kernel lets us (``unshare -m``), the

@@ -140,7 +140,8 @@ def _dump(issue: IssueIn) -> dict[str, Any]:
 
 def _run(records: list[dict[str, Any]], repository: str, project_id: int, pointer_prefix: str) -> tuple[Any, list[Any]]:
     from ml.features import FeatureInputError
-    from ml.serving import ModelUnavailable, get_service
+    from ml.serving.cache import ModelUnavailable
+    from ml.serving.service import get_service
 
     service = get_service()
     try:
@@ -165,7 +166,7 @@ async def predict_one(project: ProjectSlug, body: PredictRequest, user: CurrentU
     # and a model that is not loaded yet (loading takes seconds).
     from starlette.concurrency import run_in_threadpool
 
-    from ml.serving import get_service
+    from ml.serving.service import get_service
 
     project_id = _cached_project_id(user, project)
     if project_id is None:
@@ -193,6 +194,6 @@ def predict_batch(project: ProjectSlug, body: BatchPredictRequest, user: Current
 @router.get("/api/v1/predictions/models", summary="Which model versions serve each alias, and the A/B share",
             responses=problem_responses(401))
 def serving_status(user: CurrentUser) -> dict[str, Any]:
-    from ml.serving import get_service
+    from ml.serving.service import get_service
 
     return get_service().status()
