@@ -23,6 +23,7 @@ from dashboard_server import metrics
 from dashboard_server.background import BackgroundTasks, DashboardRedisManager
 from dashboard_server.fanout import Fanout, Sequencer
 from dashboard_server.gcpolicy import GcPolicy
+from dashboard_server.history import mount_history
 from dashboard_server.http import build_http_app
 from dashboard_server.presence import Presence
 from dashboard_server.ratelimit import make_buckets
@@ -85,7 +86,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     background = BackgroundTasks(sidecar)
     metrics.watch(sidecar)
     app = socketio.ASGIApp(
-        sidecar.sio, other_asgi_app=build_http_app(sidecar), on_startup=background.start, on_shutdown=background.stop
+        sidecar.sio,
+        other_asgi_app=mount_history(build_http_app(sidecar), sidecar),
+        on_startup=background.start,
+        on_shutdown=background.stop,
     )
     app.sidecar = sidecar
     return app

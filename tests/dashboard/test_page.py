@@ -35,9 +35,9 @@ def browser():
         b.close()
 
 
-def open_logged_in(browser, sidecar, username: str, project: str):
+def open_logged_in(browser, sidecar, username: str, project: str, **page_options):
     """Open the page with a token in sessionStorage, as the login form leaves it."""
-    page = browser.new_page()
+    page = browser.new_page(**page_options)
     token = mint_token(username, ttl_seconds=900, settings=sidecar.settings)
     page.add_init_script(
         f"sessionStorage.setItem('autopr.token', {token!r}); sessionStorage.setItem('autopr.username', {username!r});"
@@ -60,7 +60,7 @@ def test_page_shows_history_then_live_events(browser, sidecar, pg_url):
         chip = page.locator('#runs [data-task="checkout"]')
         expect(chip).to_have_attribute("data-state", "running", timeout=10_000)  # history from the feed API
         expect(chip).to_have_class("chip s-running")
-        link = page.locator(f'#runs tr[data-run="{run}"] a')
+        link = page.locator(f'#runs tr[data-run="{run}"] a[data-link="airflow"]')
         expect(link).to_have_attribute("href", f"{sidecar.settings.airflow_ui_url}/dags/demo_dag/runs/{run}")
 
         # live: state changes arrive without reload, in order
