@@ -128,11 +128,11 @@ class BackgroundTasks:
                 missing = [i for i in ids if i not in fanout.recent and i not in sequencer.waiting]
                 rows = await asyncio.to_thread(db.events_by_ids, missing) if missing else []
             except Exception as exc:  # noqa: BLE001 - the database may be restarting; try again
-                sidecar.sweep_failure = f"{type(exc).__name__}: {exc}"
+                sidecar.database_failed(exc)
                 log.warning("sweep: database unavailable (%s)", exc)
                 sequencer.expire()
                 continue
-            sidecar.sweep_failure = None
+            sidecar.database_failure = None
             if ids:
                 sequencer.settle(ids[-1], rows)
             sequencer.expire()

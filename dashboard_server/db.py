@@ -41,6 +41,12 @@ def feed_page(project: str, before_id: int | None, limit: int) -> list[dict]:
         return store.events_before(session, [project], before_id, limit)
 
 
+def run_events(project: str, dag_id: str, run_id: str) -> list[dict]:
+    """Every event of one DAG run, oldest first."""
+    with session_scope() as session:
+        return store.run_events(session, project, dag_id, run_id)
+
+
 def max_event_id() -> int:
     with session_scope() as session:
         return store.latest_event_id(session)

@@ -6,6 +6,11 @@ JWT as the socket (``Authorization: Bearer <token>``) and check project
 membership on every request.  The routes read the sidecar's state from the
 :class:`~dashboard_server.sidecar.Sidecar` the app factory hands to
 :func:`build_http_app`.
+
+Every error is a JSON ``{detail, field, reason}``, whatever raised it: the page
+shows ``detail`` and decides from ``reason`` what to do (``database``: the app
+database is unreachable, retry later -- answered 503, and /healthz says so).
+A plain-text 500 would leave it guessing.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from pathlib import Path
 
 import httpx
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -31,6 +38,7 @@ from dashboard_server.metrics import FRAME_PATHS
 from dashboard_server.payloads import LoginRequest, describe
 from dashboard_server.sidecar import Sidecar
 from include.auth.tokens import Identity, TokenError, verify_token
+from include.events import ordering
 from include.workflows.model import SLUG_PATTERN
 
 log = logging.getLogger("dashboard_server")
@@ -38,8 +46,12 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 FEED_MAX = 200
 
 
-def _problem(status: int, detail: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "field": field}, status_code=status)
+#: What a client is told when the app database does not answer (the page shows it and retries).
+DATABASE_UNAVAILABLE = "history unavailable, retrying"
+
+
+def _problem(status: int, detail: str, field: str | None = None, reason: str | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "field": field, "reason": reason}, status_code=status)
 
 
 def _int_param(request: Request, name: str, default: int | None, low: int, high: int | None = None):
@@ -113,6 +125,41 @@ class HttpRoutes:
             if reconciler is not None:
                 reconciler.pop("owner", None)
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def failed(self, request: Request, exc: Exception) -> JSONResponse:
+        """Any exception a route raised, as JSON with a reason (the database's outage by name)."""
+        if isinstance(exc, HTTPException):
+            return _problem(exc.status_code, str(exc.detail), reason="http")
+        if isinstance(exc, DBAPIError):
+            self.sidecar.database_failed(exc)
+            log.warning("%s %s: database unavailable (%s)", request.method, request.url.path, exc)
+            return _problem(503, DATABASE_UNAVAILABLE, reason="database")
+        log.exception("%s %s failed", request.method, request.url.path)
+        return _problem(500, f"internal error ({type(exc).__name__})", reason="internal")
+
+    async def ordering(self, request: Request) -> JSONResponse:
+        """The rule that decides a task's or run's current state (:mod:`include.events.ordering`), for the page."""
+        return JSONResponse(ordering.rule_table(), headers={"Cache-Control": "max-age=3600"})
+
+    async def run_state(self, request: Request) -> JSONResponse:
+        """``GET /api/run-state?project=&dag_id=&run_id=``: the current event of a run and of each of its tasks."""
+        identity = self._identity(request)
+        if isinstance(identity, JSONResponse):
+            return identity
+        params = request.query_params
+        project, dag_id, run_id = params.get("project", ""), params.get("dag_id", ""), params.get("run_id", "")
+        if not re.match(SLUG_PATTERN, project):
+            return _problem(422, "required: a project slug", "project")
+        for name, value in (("dag_id", dag_id), ("run_id", run_id)):
+            if not value:
+                return _problem(422, "required", name)
+        if await asyncio.to_thread(db.role_of, identity.username, project) is None:
+            return _problem(403, f"not a member of project {project!r}", "project")
+        current = ordering.current_states(await asyncio.to_thread(db.run_events, project, dag_id, run_id))
+        run = next((e for key, e in current.items() if key[0] == "dag_run"), None)
+        tasks = sorted((e for key, e in current.items() if key[0] == "task_instance"),
+                       key=lambda e: (e["task_id"], e["map_index"]))  # fmt: skip
+        return JSONResponse({"project": project, "dag_id": dag_id, "run_id": run_id, "run": run, "tasks": tasks})
 
     async def config(self, request: Request) -> JSONResponse:
         return JSONResponse({"airflow_ui_url": self.settings.airflow_ui_url.rstrip("/")})
@@ -192,6 +239,8 @@ def build_http_app(sidecar: Sidecar) -> Starlette:
         Route("/api/login", routes_of.login, methods=["POST"]),
         Route("/api/projects", routes_of.projects),
         Route("/api/feed", routes_of.feed),
+        Route("/api/ordering", routes_of.ordering),
+        Route("/api/run-state", routes_of.run_state),
         Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"),
     ]
     middleware = [
@@ -202,4 +251,6 @@ def build_http_app(sidecar: Sidecar) -> Starlette:
             allow_headers=["Authorization", "Content-Type"],
         )
     ]
-    return Starlette(routes=routes, middleware=middleware)
+    # DBAPIError by name too: handled there, it is answered without reaching the server's error log as a crash.
+    handlers = {DBAPIError: routes_of.failed, HTTPException: routes_of.failed, Exception: routes_of.failed}
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)

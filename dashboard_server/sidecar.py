@@ -69,9 +69,10 @@ class Sidecar:
     #: The running relay's counters (None until the relay task starts).
     relay_stats: TimedRelayStats | None = None
     reconciler_lease: ReconcilerLease | None = None
-    #: Why the last sweep could not read the database (None: it could).  Only an authenticated
-    #: /healthz shows the text: a driver's message names the database host and port.
-    sweep_failure: str | None = None
+    #: Why the last read of the database failed (the sweep's each second, or a join's or a route's),
+    #: None since one succeeded.  Only an authenticated /healthz shows the text: a driver's message
+    #: names the database host and port.
+    database_failure: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -86,14 +87,18 @@ class Sidecar:
         now = time.time() if now is None else now
         return stats.last_error_at > stats.last_ack_at and now - stats.last_error_at < RELAY_ERROR_WINDOW
 
+    def database_failed(self, exc: BaseException) -> None:
+        """A read of the database failed: /healthz says degraded until the next sweep reads it again."""
+        self.database_failure = f"{type(exc).__name__}: {exc}"
+
     def task_status(self) -> dict[str, str]:
         return {t.get_name(): ("done" if t.done() else "running") for t in self.tasks}
 
     def health_reasons(self) -> dict[str, str]:
         """What is wrong now, by component; the values may name hosts and ports (error texts)."""
         reasons: dict[str, str] = {}
-        if self.sweep_failure is not None:
-            reasons["database"] = self.sweep_failure
+        if self.database_failure is not None:
+            reasons["database"] = self.database_failure
         if self.relay_failing():
             reasons["relay"] = self.relay_stats.last_error
         for name, state in self.task_status().items():

@@ -3,11 +3,18 @@
 Client protocol (every payload validated by :mod:`dashboard_server.payloads`):
 
   connect   auth={token, last_event_id?}   refused with a reason if bad
-  join      {project, last_event_id?}      ack {ok, project, role, replayed, watchers}
+  join      {project, last_event_id?}      ack {ok, project, role, replayed, watchers, resync?}
   leave     {project}                      ack {ok}
 
 server -> client: ``event`` (a state event), ``notification``, ``presence``,
 ``error`` ({event, field, message}); the connection stays up after an error.
+
+A join is always answered.  With the app database down the answer is an
+``error`` {reason: "database", retry: true, message: "history unavailable,
+retrying"} the page shows (it joins again later).  A ``last_event_id`` above
+the newest stored id (a tab open across a database restore) is answered with a
+full replay of the project, and the ack's ``resync`` says why: resuming after
+an id nobody will ever commit would hold back every live event.
 
 Why the handlers are this thin: delivery, replay holding and ordering live in
 :mod:`dashboard_server.fanout`, so a handler only authenticates, checks
@@ -26,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from dashboard_server import db, metrics
 from dashboard_server.fanout import Client, direct_writer
+from dashboard_server.http import DATABASE_UNAVAILABLE
 from dashboard_server.payloads import ConnectAuth, JoinRequest, LeaveRequest, describe
 from dashboard_server.sidecar import Sidecar
 from include.auth.tokens import TokenError, verify_token
@@ -101,6 +109,12 @@ class SocketHandlers:
         if isinstance(request, dict):
             return request
         return client, request
+
+    async def _unavailable(self, sid: str, project: str, exc: BaseException) -> dict:
+        """A join the database cannot serve: the client is told (and retries); /healthz says degraded."""
+        self.sidecar.database_failed(exc)
+        metrics.CLIENT_EVENTS.labels("unavailable").inc()
+        return await self._error(sid, "join", DATABASE_UNAVAILABLE, "project", reason="database", retry=True)
 
     def _expire(self, sid: str) -> None:
         async def close() -> None:
@@ -190,7 +204,10 @@ class SocketHandlers:
         fanout = self.fanout
         project = request.project
         # Membership is checked on every join, never cached: a removed member loses access at once.
-        role = await asyncio.to_thread(db.role_of, client.username, project)
+        try:
+            role = await asyncio.to_thread(db.role_of, client.username, project)
+        except Exception as exc:  # noqa: BLE001 - said to the client, never an unanswered join
+            return await self._unavailable(sid, project, exc)
         if role is None:
             metrics.CLIENT_EVENTS.labels("forbidden").inc()
             return await self._error(sid, "join", f"not a member of project {project!r}", "project")
@@ -199,6 +216,17 @@ class SocketHandlers:
         if project in client.projects:
             return {"ok": True, "project": project, "role": role, "replayed": 0, "already_joined": True}
         after = request.last_event_id if request.last_event_id is not None else client.last_event_id
+        resync = None
+        if after is not None:
+            try:
+                newest = await asyncio.to_thread(db.max_event_id)
+            except Exception as exc:  # noqa: BLE001
+                return await self._unavailable(sid, project, exc)
+            if after > newest:
+                # The client holds ids this database never gave out (restored from a backup, or another
+                # deployment's tab): resuming after them would skip every event up to there.
+                resync = f"last_event_id {after} is above the newest stored id {newest}: full resync"
+                after = 0
         fanout.enter(client, project, hold=after is not None)
         await self.sio.enter_room(sid, room_of(project))
         replayed = 0
@@ -215,17 +243,20 @@ class SocketHandlers:
                         cursor = int(rows[-1]["id"])
                     if len(rows) < db.REPLAY_PAGE:
                         break
-            except Exception:
-                log.exception("replay of %s for %s failed", project, client.username)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("replay of %s for %s failed: %s", project, client.username, exc)
                 fanout.leave(client, project)
                 await self.sio.leave_room(sid, room_of(project))
-                return await self._error(sid, "join", "replay failed; join again", "last_event_id")
+                return await self._unavailable(sid, project, exc)
             fanout.finish_replay(client, project, cursor)
         presence = self.sidecar.presence
         await presence.joined(client.username, sid, project)
         await self._broadcast_presence(project)
         watchers = await presence.watchers(project)
-        return {"ok": True, "project": project, "role": role, "replayed": replayed, "watchers": watchers}
+        ack = {"ok": True, "project": project, "role": role, "replayed": replayed, "watchers": watchers}
+        if resync is not None:
+            ack["resync"] = resync
+        return ack
 
     async def leave(self, sid, data=None):
         admitted = await self._admit_request(sid, "leave", LeaveRequest, data)

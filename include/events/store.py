@@ -222,6 +222,16 @@ def events_before(
     return [event_to_wire(row) for row in rows]
 
 
+def run_events(session: Session, project: str, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Every event of one DAG run, oldest first: what its current states are decided from."""
+    rows = session.execute(
+        select(ExecutionEvent)
+        .where(ExecutionEvent.project == project, ExecutionEvent.dag_id == dag_id, ExecutionEvent.run_id == run_id)
+        .order_by(ExecutionEvent.id)
+    ).scalars()
+    return [event_to_wire(row) for row in rows]
+
+
 def latest_event_id(session: Session) -> int:
     """The highest persisted id (0 when empty): where a brand-new client starts."""
     value = session.execute(select(ExecutionEvent.id).order_by(ExecutionEvent.id.desc()).limit(1)).scalar()

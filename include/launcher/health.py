@@ -64,6 +64,19 @@ def celery_worker_healthy(settings: Settings) -> bool:
     return any(settings.celery_worker_node in reply for reply in replies)
 
 
+def dashboard_healthy(url: str) -> bool:
+    """The sidecar answers and says ``ok``: ``degraded`` (it runs, but its database, relay or a task fails) is unhealthy.
+
+    Unhealthy is reported, never acted on: the supervisor restarts only a process
+    that exited (include/launcher/processes.py), and a restart could not bring an
+    unreachable database back -- the sidecar keeps serving live events and
+    recovers by itself when the database returns.  A container should use this
+    as its readiness probe, not its liveness probe, for the same reason.
+    """
+    resp = httpx.get(url, timeout=3)
+    return resp.status_code == 200 and resp.json().get("status") == "ok"
+
+
 def http_ok(url: str) -> bool:
     return httpx.get(url, timeout=3).status_code == 200
 

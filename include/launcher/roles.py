@@ -88,7 +88,8 @@ ROLES: dict[str, Role] = {role.name: role for role in (
          lambda s: [executable("airflow"), "celery", "worker", "--celery-hostname", s.celery_worker_node],
          lambda s, since: health.celery_worker_healthy(s)),
     Role("dashboard", lambda s: [sys.executable, "-m", "dashboard_server"],
-         lambda s, since: health.http_ok(f"{_dashboard_url(s)}/healthz"), url=_dashboard_url, cwd=lambda s: REPO_ROOT),
+         lambda s, since: health.dashboard_healthy(f"{_dashboard_url(s)}/healthz"), url=_dashboard_url,
+         cwd=lambda s: REPO_ROOT),
     Role("mlflow", _mlflow_argv, lambda s, since: health.http_ok(f"{_mlflow_url(s)}/health"), url=_mlflow_url,
          cwd=lambda s: s.state_dir,
          # MLflow 3's job runner (several huey consumers, hundreds of MB each) serves GenAI scorers we do not use.

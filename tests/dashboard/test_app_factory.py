@@ -70,7 +70,7 @@ def test_metrics_read_the_app_built_last(tmp_path):
     settings = _settings(tmp_path)
     create_app(settings)
     latest = create_app(settings)
-    latest.sidecar.sweep_failure = "OperationalError: the database is restarting"
+    latest.sidecar.database_failure = "OperationalError: the database is restarting"
     text = metrics.render().decode()
     assert 'dashboard_failing{component="database"} 1.0' in text
     assert "restarting" not in text  # /metrics is anonymous: component names only

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from include.events import ordering
 from tests.api.conftest import workflow_doc
 from tests.dashboard.conftest import Watcher
 from tests.dashboard.test_page import CHROMIUM, LAUNCH_ARGS
@@ -72,13 +73,18 @@ async def test_dag_run_events_reach_client_and_page_in_order(platform):
             mine = [e for e in client.events if e["run_id"] == run_id]
             ids = [e["id"] for e in mine]
             assert ids == sorted(ids) and len(ids) == len(set(ids))
-            assert mine[0]["event_type"] == "dag_run" and mine[0]["state"] == "running"
-            assert mine[-1]["event_type"] == "dag_run" and mine[-1]["state"] == "success", mine
+            run_states = [e["state"] for e in mine if e["event_type"] == "dag_run"]
+            assert {"running", "success"} <= set(run_states) <= {"queued", "running", "success"}, mine
+            assert ordering.current_states(mine)[("dag_run", dag_id, run_id)]["state"] == "success", mine
             tasks = {e["task_id"] for e in mine if e["event_type"] == "task_instance"}
             assert tasks, mine
+            # Each task's current state, by the one ordering rule, is its last one: success.  (Hook-less
+            # states -- scheduled, queued -- come from the reconciler and may be persisted after running.)
+            current = ordering.current_states(mine)
             for task in tasks:
                 states = [e["state"] for e in mine if e.get("task_id") == task]
-                assert states[-1] == "success" and ("running" not in states or states.index("running") == 0), states
+                shown = next(e for key, e in current.items() if key[0] == "task_instance" and key[3] == task)
+                assert shown["state"] == "success" and states.count("running") <= 1, states
 
             # The page shows the same run, its final states, and links into Airflow.
             row = page.locator(f'#runs tr[data-run="{run_id}"]')
