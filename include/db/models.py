@@ -237,7 +237,19 @@ class ReviewIssue(Base):
 
 
 class MLFeedback(Base):
+    """One piece of feedback on one issue, from wherever the reviewer gave it (see ``include.reviews.feedback``).
+
+    ``source`` says where it came from (the API, the dashboard, a reply command, a
+    reaction, a resolved thread, a changed line) and ``strength`` whether a person
+    said it (``explicit``) or the platform inferred it (``weak``); the export labels
+    from explicit rows only.  ``idempotency_key`` (unique when set) names the
+    code-host event the row came from, so a replayed delivery or poll adds nothing.
+    ``username`` is the platform user (for code-host feedback without a linked
+    identity: ``github:<login>``); ``codehost_login`` the code-host user, when there is one.
+    """
+
     __tablename__ = "ml_feedback"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_ml_feedback_idempotency_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("review_issues.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -246,8 +258,63 @@ class MLFeedback(Base):
     username: Mapped[str] = mapped_column(String(200), nullable=False)
     comment: Mapped[str] = mapped_column(Text, default="", nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(32), default="api", nullable=False)
+    strength: Mapped[str] = mapped_column(String(16), default="explicit", nullable=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    codehost_login: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     issue: Mapped[ReviewIssue] = relationship(back_populates="feedback")
+
+
+class CodeHostIdentity(Base):
+    """A code-host login linked to a platform user: feedback given on the code host is then theirs.
+
+    Without a link, a login that equals a member's username of the issue's
+    project is taken as that member (see ``include.reviews.feedback_sources``).
+    Logins compare case-insensitively, like GitHub's (``login_key``).
+    """
+
+    __tablename__ = "codehost_identities"
+    __table_args__ = (UniqueConstraint("provider", "login_key", name="uq_codehost_identities_login"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32), default="github", nullable=False)
+    login: Mapped[str] = mapped_column(String(200), nullable=False)
+    login_key: Mapped[str] = mapped_column(String(200), nullable=False)
+    username: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class FindingComment(Base):
+    """A review comment of the bot carrying a finding marker, as the reaction poll last saw it.
+
+    GitHub sends no webhook for reactions and a reaction does not change its
+    comment's ``updated_at``, so the poll remembers the finding comments it
+    found (incrementally, through ``FeedbackPollCursor``) and asks for the
+    reactions of those on open pull requests.
+    """
+
+    __tablename__ = "codehost_finding_comments"
+    __table_args__ = (UniqueConstraint("repository_key", "comment_id", name="uq_codehost_finding_comments_comment"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    repository_key: Mapped[str] = mapped_column(String(300), nullable=False, index=True)
+    comment_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    pr_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(32), nullable=False)
+    author_login: Mapped[str] = mapped_column(String(200), nullable=False)
+    fixed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+class FeedbackPollCursor(Base):
+    """Per repository: the ``since`` of the next review-comments listing of the reaction poll."""
+
+    __tablename__ = "codehost_feedback_cursors"
+
+    repository_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    comments_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class WebhookDelivery(Base):
@@ -274,6 +341,8 @@ class WebhookDelivery(Base):
     detail: Mapped[str] = mapped_column(Text, default="", nullable=False)
     headers: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict, nullable=False)
     payload: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    # What a comment event said as feedback (recorded, duplicate, or why nothing was recorded).
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False, index=True)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

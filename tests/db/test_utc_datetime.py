@@ -19,8 +19,11 @@ from include.db.migrate import upgrade
 from include.db.models import (
     Base,
     CodeChange,
+    CodeHostIdentity,
     ExecutionEvent,
+    FeedbackPollCursor,
     FeedbackType,
+    FindingComment,
     MLFeedback,
     MLPrediction,
     Project,
@@ -47,7 +50,8 @@ INPUTS = {
     "naive_utc": INSTANT.replace(tzinfo=None),
 }
 MODELS = [Project, ProjectMember, Workflow, WorkflowVersion, WorkflowTemplate, ExecutionEvent, ReviewSession,
-          ReviewIssue, MLFeedback, WebhookDelivery, MLPrediction, CodeChange, ProjectRepository]
+          ReviewIssue, MLFeedback, WebhookDelivery, MLPrediction, CodeChange, ProjectRepository,
+          CodeHostIdentity, FindingComment, FeedbackPollCursor]
 
 
 def _datetime_columns(model) -> list[str]:
@@ -99,6 +103,10 @@ def _one_of_each(session: Session, when: datetime, tag: str) -> None:
                      model_version="1", arm="champion", predicted_severity=Severity.low, confidence=0.5),
         CodeChange(project_id=project.id, repository="acme/app", change_key="1", author="alice"),
         ProjectRepository(project_id=project.id, full_name="acme/app", full_name_key="acme/app", created_by="alice"),
+        CodeHostIdentity(login=f"Octo-{tag}", login_key=f"octo-{tag}", username="alice"),
+        FindingComment(repository_key=f"acme/{tag}", comment_id=1, pr_number=1, fingerprint="0" * 16,
+                       author_login="autopr[bot]"),
+        FeedbackPollCursor(repository_key=f"acme/{tag}"),
     ]
     assert {type(r) for r in rows} == set(MODELS)
     for row in rows:
