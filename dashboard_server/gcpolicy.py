@@ -2,27 +2,25 @@
 
 Why: every event goes through this one process's event loop, and a full
 (generation 2) collection stops it while it walks *every* tracked object.
-With 1,000 clients connected the sidecar tracks about 320,000 objects
-(140,000 from imports and the app, then about 180 per connection: engine.io
-socket, its queue, writer and ping tasks, their coroutines and timers, the
-uvicorn protocol ...).  Measured on load (a) of bench/bench_dashboard.py: a
-full collection took 110-370 ms on the shared 2-core machine and fired every
-~20 s (ping traffic keeps promoting short-lived objects), and every event
-that arrived meanwhile waited for it; that was the whole >100 ms tail.
+The sidecar tracks the objects of its imports and app plus a few hundred per
+connection (engine.io socket, its queue, writer and ping tasks, their
+coroutines and timers, the uvicorn protocol ...), so with many clients a full
+collection takes long enough to be the whole tail of delivery latency, and
+ping traffic keeps promoting short-lived objects so it keeps coming back
+(``bench/bench_dashboard.py`` load (a) shows it; ``dashboard_server/README.md``
+records the runs).
 
 What: objects that have already lived through a collection are moved to the
 permanent generation (``gc.freeze()``), which no automatic collection walks.
 
 * At startup: one full collection, then freeze (modules, classes, settings,
   SQLAlchemy and pydantic metadata).
-* Every ``interval`` seconds (``dashboard_gc_freeze_interval``, 0.5 s):
+* Every ``interval`` seconds (``dashboard_gc_freeze_interval``):
   ``gc.collect()`` -- which now walks only what appeared since the last tick --
   then freeze the survivors (new connections' objects), so they are not walked
   again either.  Every surviving object is walked about once either way; a
-  short interval splits that work into small pauses: measured on load (a),
-  ticks every 2 s walked ~30,000 objects (15 ms, 40 ms while clients were
-  connecting), every 0.5 s under 10 ms, with no measurable growth of the heap
-  over a minute (frozen objects that die later are freed as usual).
+  short interval splits that work into small pauses instead of one long one,
+  without growing the heap (frozen objects that die later are freed as usual).
 
 Frozen objects are still freed by reference counting as usual; only a
 *cycle* that becomes garbage after its objects were frozen is not reclaimed
