@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select, tuple_
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -38,7 +38,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from dashboard_server import db
-from dashboard_server.http import HttpRoutes, _int_param, _problem
+from dashboard_server.http import HttpRoutes, _problem
+from dashboard_server.payloads import describe
 from dashboard_server.sidecar import Sidecar
 from include.airflow_client import AirflowClient, AirflowError, AirflowUnavailable
 from include.auth.tokens import TokenError, verify_token
@@ -52,7 +53,6 @@ log = logging.getLogger("dashboard_server")
 #: The cookie Airflow 3's UI keeps its JWT in (``airflow.api_fastapi.auth.managers.base_auth_manager``).
 AIRFLOW_SESSION_COOKIE = "_token"
 RUNS_MAX = 100
-ID_MAX = 250  # execution_events.dag_id / run_id are VARCHAR(250)
 #: A page's runs carry at most this many events in all (a run with more is cut, and says so).
 EVENTS_MAX = 5000
 #: Run contexts remembered per process (a run's conf is immutable, so they never go stale).
@@ -148,6 +148,20 @@ def context_of(conf: Any, web_url: str) -> dict[str, Any]:
     return context
 
 
+class RunsQuery(BaseModel):
+    """The query of ``GET /api/runs`` (unknown parameters are refused, like every client payload)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project: str = Field(pattern=SLUG_PATTERN)
+    before: int | None = Field(default=None, ge=1, description="Runs whose first event id is below this.")
+    limit: int = Field(default=25, ge=1, le=RUNS_MAX)
+    workflow: str | None = Field(default=None, pattern=SLUG_PATTERN, description="A workflow slug of the project.")
+    since: AwareDatetime | None = Field(default=None, description="Runs with an event at or after this time.")
+    dag_id: str | None = Field(default=None, min_length=1, max_length=250)
+    run_id: str | None = Field(default=None, min_length=1, max_length=250)
+
+
 class RunContexts:
     """Each run's context from Airflow, fetched once per process with the asking user's token."""
 
@@ -197,33 +211,18 @@ class HistoryRoutes(HttpRoutes):
         identity = self._identity(request)
         if isinstance(identity, JSONResponse):
             return identity
-        params = request.query_params
-        project = params.get("project", "")
-        if not re.match(SLUG_PATTERN, project):
-            return _problem(422, "required: a project slug", "project")
-        workflow = params.get("workflow") or None
-        if workflow is not None and not re.match(SLUG_PATTERN, workflow):
-            return _problem(422, "must be a workflow slug", "workflow")
-        since = None
-        if params.get("since"):
-            try:
-                since = datetime.fromisoformat(params["since"])
-            except ValueError:
-                return _problem(422, "must be an ISO-8601 time", "since")
-            if since.tzinfo is None:
-                return _problem(422, "must carry a UTC offset", "since")
-        before = _int_param(request, "before", None, 1)
-        limit = _int_param(request, "limit", 25, 1, RUNS_MAX)
-        for value in (before, limit):
-            if isinstance(value, JSONResponse):
-                return value
+        try:
+            query = RunsQuery.model_validate(dict(request.query_params))
+        except ValidationError as exc:
+            problem = describe(exc)
+            return _problem(422, problem["message"], problem["field"])
+        project = query.project
         if await asyncio.to_thread(db.role_of, identity.username, project) is None:
             return _problem(403, f"not a member of project {project!r}", "project")
-        dag_id = dag_id_for(project, workflow) if workflow else params.get("dag_id") or None
-        run_id = params.get("run_id") or None
-        if any(value is not None and len(value) > ID_MAX for value in (dag_id, run_id)):
-            return _problem(422, f"dag_id and run_id are at most {ID_MAX} characters", "run_id")
-        runs = await asyncio.to_thread(run_pages, project, before, limit, dag_id, run_id, since)
+        dag_id = dag_id_for(project, query.workflow) if query.workflow else query.dag_id
+        runs = await asyncio.to_thread(
+            run_pages, project, query.before, query.limit, dag_id, query.run_id, query.since
+        )
         names = await asyncio.to_thread(workflow_names, project, {run["dag_id"] for run in runs})
         token = request.headers["authorization"].partition(" ")[2].strip()
         contexts = await self.contexts.of(token, [(r["dag_id"], r["run_id"]) for r in runs])
@@ -231,7 +230,7 @@ class HistoryRoutes(HttpRoutes):
             run["workflow"] = names.get(run["dag_id"])
             run["context"] = contexts[(run["dag_id"], run["run_id"])]
         return JSONResponse(
-            {"project": project, "runs": runs, "next_before": runs[-1]["first_id"] if len(runs) == limit else None}
+            {"project": project, "runs": runs, "next_before": runs[-1]["first_id"] if len(runs) == query.limit else None}
         )
 
     def _origin_allowed(self, request: Request) -> bool:
