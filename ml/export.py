@@ -79,10 +79,17 @@ def _metric(context: dict | None, stats: dict | None, name: str) -> float:
     return float("nan")
 
 
-def extract_since(engine: Engine, watermark: int = 0, *, project: str | None = None) -> pd.DataFrame:
-    """Issues whose latest feedback id is above ``watermark``, one row each (DATASET_COLUMNS)."""
+def extract_since(engine: Engine, watermark: int = 0, *, project: str | None = None,
+                  strengths: tuple[str, ...] = ("explicit",)) -> pd.DataFrame:
+    """Issues whose latest feedback id is above ``watermark``, one row each (DATASET_COLUMNS).
+
+    Only feedback of ``strengths`` counts: by default what reviewers said, not what the
+    platform inferred (``weak`` rows: a resolved thread, a fixed finding), so weak signals
+    never become labels unless asked for.
+    """
     latest = (
         select(MLFeedback.issue_id.label("issue_id"), func.max(MLFeedback.id).label("feedback_id"))
+        .where(MLFeedback.strength.in_(strengths))
         .group_by(MLFeedback.issue_id)
         .having(func.max(MLFeedback.id) > watermark)
         .subquery()

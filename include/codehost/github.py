@@ -106,12 +106,12 @@ class GitHubActions:
                                     parameters=params, input=body)  # fmt: skip
         return data
 
-    def _all_pages(self, path: str) -> list[dict[str, Any]]:
+    def _all_pages(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every item of a paginated list (``per_page=100``, the documented maximum)."""
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            batch = self._rest("GET", path, params={"per_page": 100, "page": page}) or []
+            batch = self._rest("GET", path, params={**(params or {}), "per_page": 100, "page": page}) or []
             items += batch
             if len(batch) < 100:
                 return items
@@ -210,3 +210,29 @@ class GitHubActions:
     def update_check_run(self, check_run_id: int, payload: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}`` (annotations given here are appended)."""
         return self._rest("PATCH", f"/check-runs/{check_run_id}", payload)
+
+    # --- feedback from where reviewers are: replies, reactions -----------------------------------
+    def review_comment(self, comment_id: int) -> dict[str, Any]:
+        """``GET /repos/{owner}/{repo}/pulls/comments/{comment_id}``."""
+        return self._rest("GET", f"/pulls/comments/{comment_id}")
+
+    def open_pulls(self) -> list[dict[str, Any]]:
+        """``GET /repos/{owner}/{repo}/pulls?state=open`` (all pages)."""
+        return self._all_pages("/pulls", {"state": "open"})
+
+    def repo_review_comments(self, since: str | None = None) -> list[dict[str, Any]]:
+        """``GET /repos/{owner}/{repo}/pulls/comments`` of every pull request, oldest update first, from ``since``."""
+        params = {"sort": "updated", "direction": "asc", **({"since": since} if since else {})}
+        return self._all_pages("/pulls/comments", params)
+
+    def review_comment_reactions(self, comment_id: int) -> list[dict[str, Any]]:
+        """``GET /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions`` (all pages)."""
+        return self._all_pages(f"/pulls/comments/{comment_id}/reactions")
+
+    def react_to_review_comment(self, comment_id: int, content: str) -> dict[str, Any]:
+        """``POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions``."""
+        return self._rest("POST", f"/pulls/comments/{comment_id}/reactions", {"content": content})
+
+    def react_to_issue_comment(self, comment_id: int, content: str) -> dict[str, Any]:
+        """``POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions``."""
+        return self._rest("POST", f"/issues/comments/{comment_id}/reactions", {"content": content})

@@ -18,14 +18,25 @@ Analysers and external tools grade findings on their own scales; the platform
 has one (``include.enums.Severity``).  :func:`severity_from_level` maps the
 common foreign levels (SARIF, SonarQube, ESLint, syslog-ish words) onto it, so
 a tool can post its native level and reviewers still see one scale.
+
+Where feedback comes from (``source``) and how much it says (``strength``):
+the API and the dashboard's buttons, a reply command and a 👍/👎 reaction on
+the bot's comment are a person's word (``explicit``); a thread resolved without
+a code change and a finding whose line the next push changed are inferred
+(``weak``) and never become labels unless the export is told to use them.
+Code-host feedback carries an ``idempotency_key`` naming the event it came from
+(unique in the table), so replaying a delivery or a poll adds nothing.
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from include.db.models import MLFeedback, ReviewIssue
@@ -36,6 +47,34 @@ CONFIRMING_TYPES = frozenset({FeedbackType.helpful, FeedbackType.good_catch, Fee
 #: Feedback types that say the issue was worth showing (helpfulness target of part 2).
 HELPFUL_TYPES = frozenset({FeedbackType.helpful, FeedbackType.good_catch})
 UNHELPFUL_TYPES = frozenset({FeedbackType.not_helpful, FeedbackType.false_positive})
+
+
+
+class FeedbackSource(str, enum.Enum):
+    """Where a feedback row came from."""
+
+    api = "api"
+    dashboard = "dashboard"
+    reply_command = "reply_command"
+    reaction = "reaction"
+    thread_resolved = "thread_resolved"
+    line_changed = "line_changed"
+
+
+class FeedbackStrength(str, enum.Enum):
+    """Whether a person said it (``explicit``) or the platform inferred it from what they did (``weak``)."""
+
+    explicit = "explicit"
+    weak = "weak"
+
+
+#: The sources whose rows are inferred, not said.
+WEAK_SOURCES = frozenset({FeedbackSource.thread_resolved, FeedbackSource.line_changed})
+
+
+def strength_of(source: FeedbackSource | str) -> FeedbackStrength:
+    return FeedbackStrength.weak if FeedbackSource(source) in WEAK_SOURCES else FeedbackStrength.explicit
+
 
 # Foreign severity words → platform scale.  Lower-cased keys; platform values map to themselves.
 _LEVELS: dict[str, Severity] = {
@@ -108,6 +147,11 @@ def severity_label(
     return None
 
 
+def feedback_by_key(session: Session, idempotency_key: str) -> MLFeedback | None:
+    """The row an event already produced, if any."""
+    return session.scalar(select(MLFeedback).where(MLFeedback.idempotency_key == idempotency_key))
+
+
 def record_feedback(
     session: Session,
     issue: ReviewIssue,
@@ -115,23 +159,42 @@ def record_feedback(
     feedback: FeedbackIn | dict[str, Any],
     *,
     created_at: datetime | None = None,
+    source: FeedbackSource | str = FeedbackSource.api,
+    idempotency_key: str | None = None,
+    codehost_login: str | None = None,
 ) -> MLFeedback:
     """Store one feedback row on ``issue``; the caller owns the transaction.
 
     Feedback is append-only: a reviewer changing their mind adds a row, and
-    the export takes the latest one, so history is never lost.
+    the export takes the latest one, so history is never lost.  With an
+    ``idempotency_key`` already stored, nothing is added and the stored row is
+    returned (concurrent replays are settled by the unique key, in a savepoint).
     """
     if not isinstance(feedback, FeedbackIn):
         feedback = FeedbackIn.model_validate(feedback)
+    source = FeedbackSource(source)
+    if idempotency_key is not None and (seen := feedback_by_key(session, idempotency_key)) is not None:
+        return seen
     row = MLFeedback(
         issue_id=issue.id,
         feedback_type=feedback.feedback_type,
         corrected_severity=feedback.corrected_severity,
         username=username,
         comment=feedback.comment,
+        source=source.value,
+        strength=strength_of(source).value,
+        idempotency_key=idempotency_key,
+        codehost_login=codehost_login,
     )
     if created_at is not None:
         row.created_at = created_at
-    session.add(row)
-    session.flush()
+    if idempotency_key is None:
+        session.add(row)
+        session.flush()
+        return row
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # the same event, recorded by a concurrent replay
+        return feedback_by_key(session, idempotency_key)
     return row

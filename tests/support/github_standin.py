@@ -26,7 +26,10 @@ Endpoints (https://docs.github.com/en/rest):
 ``POST /repos/{o}/{r}/issues/{n}/labels``,
 ``DELETE /repos/{o}/{r}/issues/{n}/labels/{name}``,
 ``GET /repos/{o}/{r}/pulls/{n}``, ``POST /repos/{o}/{r}/pulls/{n}/requested_reviewers``,
-``PUT /repos/{o}/{r}/pulls/{n}/merge``, ``GET /repos/{o}/{r}/commits/{ref}/check-runs``.
+``PUT /repos/{o}/{r}/pulls/{n}/merge``, ``GET /repos/{o}/{r}/commits/{ref}/check-runs``;
+for feedback: ``GET /repos/{o}/{r}/pulls`` (``state``), ``GET /repos/{o}/{r}/pulls/comments`` (``since``,
+``sort``, ``direction``), ``GET /repos/{o}/{r}/pulls/comments/{id}``, ``GET``/``POST
+/repos/{o}/{r}/pulls/comments/{id}/reactions``, ``POST /repos/{o}/{r}/issues/comments/{id}/reactions``.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class RepoState:
     issues: dict[int, IssueState] = field(default_factory=dict)
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> run (head_sha, annotations, ...)
     review_comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> pull-request review comment
+    issue_comment_reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # comment id -> reactions
 
 
 class _Reject(Exception):
@@ -288,6 +292,34 @@ class GitHubStandIn:
             comment["user"] = self._user(author)
             return comment
 
+    def add_review_reply(self, full_name: str, in_reply_to: int, body: str, author: str) -> dict[str, Any]:
+        """Someone's reply in the thread of review comment ``in_reply_to`` (the JSON GitHub would show)."""
+        with self._lock:
+            repo = self.repos[full_name]
+            parent = repo.review_comments[in_reply_to]
+            comment = {**parent, "id": next(self._ids), "body": body, "author": author, "in_reply_to_id": in_reply_to,
+                       "reactions": [], "created_at": _now(), "updated_at": _now()}
+            repo.review_comments[comment["id"]] = comment
+            return self._review_comment_json(repo, comment)
+
+    def add_review_comment(self, full_name: str, number: int, path: str, line: int, body: str,
+                           author: str) -> dict[str, Any]:
+        """A top-level review comment someone (not the bot) wrote on a line of the pull request."""
+        with self._lock:
+            repo = self.repos[full_name]
+            pull = repo.pulls[number]
+            comment = {"id": next(self._ids), "pull": number, "review_id": next(self._ids), "path": path, "line": line,
+                       "side": "RIGHT", "commit_id": pull.head_sha, "body": body, "author": author,
+                       "created_at": _now(), "updated_at": _now()}  # fmt: skip
+            repo.review_comments[comment["id"]] = comment
+            return self._review_comment_json(repo, comment)
+
+    def react(self, full_name: str, comment_id: int, content: str, user: str) -> dict[str, Any]:
+        """``user`` reacts to review comment ``comment_id`` (GitHub keeps one reaction per user and content)."""
+        with self._lock:
+            comment = self.repos[full_name].review_comments[comment_id]
+            return self._add_reaction(comment.setdefault("reactions", []), content, user)[1]
+
     def set_check_runs(self, full_name: str, sha: str, runs: list[dict[str, Any]]) -> None:
         """Runs as ``{"name", "status", "conclusion"}`` dicts."""
         repo = self.add_repo(full_name)
@@ -419,6 +451,15 @@ class GitHubStandIn:
             ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)/reviews", self._create_review),
             ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/(?P<n>\d+)/comments", self._list_review_comments),
             ("PATCH", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/comments/(?P<cid>\d+)", self._edit_review_comment),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/comments/(?P<cid>\d+)", self._get_review_comment),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/comments", self._repo_review_comments),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls", self._list_pulls),
+            ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/comments/(?P<cid>\d+)/reactions",
+             self._list_review_comment_reactions),
+            ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/pulls/comments/(?P<cid>\d+)/reactions",
+             self._react_to_review_comment),
+            ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/comments/(?P<cid>\d+)/reactions",
+             self._react_to_issue_comment),
             ("GET", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/(?P<n>\d+)/comments", self._list_comments),
             ("PATCH", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/comments/(?P<cid>\d+)", self._edit_comment),
             ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/check-runs", self._create_check_run),
@@ -779,12 +820,16 @@ class GitHubStandIn:
             commit_id=comment["commit_id"],
             original_commit_id=comment["commit_id"],
             body=comment["body"],
-            user=self._user(self.bot_login),
+            user=self._user(comment.get("author") or self.bot_login),
             created_at=comment["created_at"],
             updated_at=comment["updated_at"],
             _links={"self": {"href": url}, "html": {"href": url}, "pull_request": {"href": url}},
+            reactions=self._reaction_rollup(url, comment.get("reactions") or []),
         )
-        data.pop("in_reply_to_id", None)  # GitHub leaves it out unless the comment is a reply
+        if comment.get("in_reply_to_id") is not None:
+            data["in_reply_to_id"] = comment["in_reply_to_id"]
+        else:
+            data.pop("in_reply_to_id", None)  # GitHub leaves it out unless the comment is a reply
         return data
 
     def _create_review(self, repo: RepoState, body: Any, n: str) -> tuple[int, Any]:
@@ -877,6 +922,78 @@ class GitHubStandIn:
                         raise _Reject(403, "Must have admin rights to Repository.")
                     comment.update(body=body["body"], updated_at=_now())
                     return 200, comment
+        raise _Reject(404, "Not Found")
+
+    # --- feedback: replies, reactions, the open pull requests and the repository's review comments -------
+    _REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+
+    def _reaction_rollup(self, url: str, reactions: list[dict[str, Any]]) -> dict[str, Any]:
+        counts = {content: sum(1 for r in reactions if r["content"] == content) for content in self._REACTIONS}
+        return {"url": f"{url}/reactions", "total_count": len(reactions), **counts}
+
+    def _add_reaction(self, reactions: list[dict[str, Any]], content: str, user: str) -> tuple[int, dict[str, Any]]:
+        for reaction in reactions:
+            if reaction["content"] == content and reaction["user"]["login"] == user:
+                return 200, reaction  # GitHub answers an existing reaction with 200 and adds nothing
+        reaction_id = next(self._ids)
+        reaction = _over(
+            _documented("POST", "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", 201),
+            id=reaction_id, node_id=f"REA_{reaction_id}", user=self._user(user), content=content, created_at=_now(),
+        )
+        reactions.append(reaction)
+        return 201, reaction
+
+    def _reaction_body(self, body: Any) -> str:
+        _check_fields(body, {"content": (str, True)}, "Reaction")
+        if body["content"] not in self._REACTIONS:
+            raise _Reject(422, "Validation Failed", [{"resource": "Reaction", "field": "content", "code": "invalid"}])
+        return body["content"]
+
+    def _review_comment(self, repo: RepoState, cid: str) -> dict[str, Any]:
+        comment = repo.review_comments.get(int(cid))
+        if comment is None:
+            raise _Reject(404, "Not Found")
+        return comment
+
+    def _get_review_comment(self, repo: RepoState, body: Any, cid: str) -> tuple[int, Any]:
+        return 200, self._review_comment_json(repo, self._review_comment(repo, cid))
+
+    def _repo_review_comments(self, repo: RepoState, body: Any) -> tuple[int, Any]:
+        sort = self._query.get("sort", ["created"])[0]
+        direction = self._query.get("direction", ["asc" if sort == "created" else "desc"])[0]
+        if sort not in ("created", "updated", "created_at") or direction not in ("asc", "desc"):
+            raise _Reject(422, "Validation Failed")
+        since = self._query.get("since", [None])[0]
+        comments = [c for c in repo.review_comments.values() if since is None or c["updated_at"] >= since]
+        field = "updated_at" if sort == "updated" else "created_at"
+        comments.sort(key=lambda c: (c[field], c["id"]), reverse=direction == "desc")
+        return 200, self._page([self._review_comment_json(repo, c) for c in comments])
+
+    def _list_pulls(self, repo: RepoState, body: Any) -> tuple[int, Any]:
+        state = self._query.get("state", ["open"])[0]
+        if state not in ("open", "closed", "all"):
+            raise _Reject(422, "Validation Failed")
+        pulls = [p for n, p in sorted(repo.pulls.items())
+                 if state == "all" or (p.state == "open") == (state == "open")]
+        return 200, self._page([self._pull_json(repo, p) for p in pulls])
+
+    def _list_review_comment_reactions(self, repo: RepoState, body: Any, cid: str) -> tuple[int, Any]:
+        reactions = self._review_comment(repo, cid).get("reactions") or []
+        content = self._query.get("content", [None])[0]
+        return 200, self._page([r for r in reactions if content is None or r["content"] == content])
+
+    def _react_to_review_comment(self, repo: RepoState, body: Any, cid: str) -> tuple[int, Any]:
+        content = self._reaction_body(body)
+        comment = self._review_comment(repo, cid)
+        return self._add_reaction(comment.setdefault("reactions", []), content, self.bot_login)
+
+    def _react_to_issue_comment(self, repo: RepoState, body: Any, cid: str) -> tuple[int, Any]:
+        content = self._reaction_body(body)
+        for issue in repo.issues.values():
+            for comment in issue.comments:
+                if comment["id"] == int(cid):
+                    reactions = repo.issue_comment_reactions.setdefault(comment["id"], [])
+                    return self._add_reaction(reactions, content, self.bot_login)
         raise _Reject(404, "Not Found")
 
     def _check_run_output(self, run: dict[str, Any], output: dict[str, Any] | None) -> None:

@@ -23,6 +23,16 @@ start, the answer is 503 so that GitHub's redelivery tries again; the row is
 kept with status ``failed``.  Bad input (an unbound repository, an action that
 starts nothing, a malformed payload) starts nothing and says so in the row.
 
+Comment events carry feedback beside any workflow starts: an ``/autopr`` reply
+command (``issue_comment``, ``pull_request_review_comment``) or a resolved
+review thread (``pull_request_review_thread``) goes through
+:func:`include.codehost.feedback_commands.feedback_from_delivery` into
+``ml_feedback``, once per comment or thread; what it did — recorded, duplicate,
+or why nothing was (an unknown command, a reply to a comment that is not the
+bot's, an unbound repository) — is the stored delivery's ``feedback``.  A
+feedback step that could not reach the code host (``failed``) is retried by a
+redelivery.
+
 Of GitHub's headers the ``X-GitHub-*`` ones, ``User-Agent`` and ``Content-Type``
 are kept; the signature headers are not: they sign the body alone, not the
 delivery id, so a stored body with its signature would let whoever reads the
@@ -74,6 +84,7 @@ from include.db.models import (
 )
 from include.db.session import session_scope
 from include.enums import Role
+from include.reviews.feedback_sources import FeedbackOutcome
 from include.settings import get_settings
 from include.workflows.triggers import trigger_matches
 
@@ -114,6 +125,7 @@ class DeliveryResult(BaseModel):
     projects: list[str] = []
     runs: list[WorkflowOutcome] = []
     skipped: list[WorkflowOutcome] = []
+    feedback: FeedbackOutcome | None = None
     received_at: datetime | None = None
 
 
@@ -128,6 +140,7 @@ class DeliveryOut(BaseModel):
     detail: str
     projects: list[str]
     outcomes: list[WorkflowOutcome]
+    feedback: FeedbackOutcome | None = None
     attempts: int
     received_at: datetime
     updated_at: datetime | None
@@ -318,7 +331,8 @@ def _receive(event_name: str, delivery_id: str, headers: dict[str, str], body: b
     except IntegrityError:
         return _redelivered(delivery_id, response)
     result = DeliveryResult(id=row_id, delivery_id=delivery_id, event=event_name, status="ignored",
-                            repository=repository, projects=project_slugs)
+                            repository=repository, projects=project_slugs,
+                            feedback=None if not_json else _feedback(row_id, event_name, payload, delivery_id))
 
     # 2. Normalise; unsupported actions are acknowledged, malformed payloads refused (and both recorded).
     if not_json:
@@ -400,11 +414,30 @@ def _redelivered(delivery_id: str, response: Response) -> DeliveryResult:
                             repository=seen.repository, projects=projects, received_at=seen.received_at,
                             runs=[o for o in outcomes if o.outcome != "skipped"],
                             skipped=[o for o in outcomes if o.outcome == "skipped"])
+    if seen.feedback and seen.feedback.get("outcome") == "failed":
+        result.feedback = _feedback(seen.id, seen.event, seen.payload, delivery_id)
+    elif seen.feedback:
+        result.feedback = FeedbackOutcome(**seen.feedback)
     if seen.status not in RETRIED:
         response.status_code = status.HTTP_200_OK
         return result.model_copy(update={"detail": f"delivery already received ({seen.status})"})
     event = from_github(seen.event, seen.payload, delivery_id=delivery_id)  # parsed once already: it parses again
     return _start_failed(seen.id, delivery_id, seen.event, event, outcomes, result, response, retry=True)
+
+
+def _feedback(row_id: int, event_name: str, payload: Any, delivery_id: str) -> FeedbackOutcome | None:
+    """The feedback a comment delivery carries (recorded once), kept with the stored delivery."""
+    from include.codehost.feedback_commands import feedback_from_delivery
+
+    try:
+        outcome = feedback_from_delivery(event_name, payload, delivery_id)
+    except Exception as exc:  # feedback must not stop the workflow starts; a redelivery retries it
+        log.exception("webhook %s: recording its feedback failed", delivery_id)
+        outcome = FeedbackOutcome(outcome="failed", reason=f"{type(exc).__name__}: {exc}")
+    if outcome is not None:
+        with session_scope() as session:
+            session.get(WebhookDelivery, row_id).feedback = outcome.model_dump(mode="json")
+    return outcome
 
 
 def _settle(row_id: int, state: str, detail: str, outcomes: list[WorkflowOutcome], *, retry: bool = False) -> None:
@@ -449,7 +482,7 @@ def _delivery_out(row: WebhookDelivery, projects: list[str], readable: set[str] 
         id=row.id, delivery_id=row.delivery_id, provider=row.provider, event=row.event,
         action=action if isinstance(action, str) else None, repository=row.repository, status=row.status,
         detail=row.detail, projects=shown, outcomes=[o for o in outcomes if readable is None or o.project in readable],
-        attempts=row.attempts, received_at=row.received_at, updated_at=row.updated_at, **extra,
+        feedback=FeedbackOutcome(**row.feedback) if row.feedback else None, attempts=row.attempts, received_at=row.received_at, updated_at=row.updated_at, **extra,
     )
 
 
