@@ -223,7 +223,7 @@ async function loadRuns(older) {
   for (const page of body.runs) mergeRun(page);
   state.nextRunsBefore = body.next_before;
   $("#older-runs").hidden = body.next_before === null;
-  renderRuns();
+  renderRuns(); relabelFeed();
 }
 
 // A run seen live for the first time: fetch it whole (its earlier events, workflow and pull request).
@@ -234,7 +234,7 @@ async function loadRun(run) {
   try {
     const body = await api("/api/runs?" + new URLSearchParams({ project: state.project, dag_id: run.dag_id, run_id: run.run_id }));
     for (const page of body.runs) mergeRun(page);
-    renderRuns();
+    renderRuns(); relabelFeed();
   } catch (err) { runsAsked.delete(run.key); }
 }
 
@@ -429,10 +429,12 @@ function addFeedItem(ev) {
   const [at, id] = feedOrder(ev);
   li.dataset.id = id; li.dataset.at = at;
   const when = new Date(ev.occurred_at).toLocaleTimeString();
-  const run = state.runs.get(runKey(ev));
-  const workflow = run && run.workflow ? run.workflow.name : ev.dag_id;
-  const what = ev.event_type === "task_instance" ? `${workflow} · ${ev.task_id}` : workflow;
-  li.append(document.createTextNode(`#${ev.id} ${when} ${what} `), chip(ev.state, ev.state));
+  const what = document.createElement("span");
+  what.className = "what"; what.dataset.dag = ev.dag_id; what.dataset.run = ev.run_id;
+  what.textContent = workflowName(ev);
+  const detail = ev.task_id ? ` · ${ev.task_id}` : "";
+  const message = ev.event_type === "notification" && ev.payload && ev.payload.message ? `: ${ev.payload.message}` : "";
+  li.append(document.createTextNode(`#${ev.id} ${when} `), what, document.createTextNode(`${detail}${message} `), chip(ev.state, ev.state));
   const feed = $("#feed");
   let before = null;
   for (const other of feed.children) {
@@ -441,6 +443,18 @@ function addFeedItem(ev) {
   }
   feed.insertBefore(li, before);
   while (feed.children.length > FEED_MAX_ITEMS) feed.lastElementChild.remove();
+}
+
+function workflowName(ev) {
+  const run = state.runs.get(runKey(ev));
+  return run && run.workflow ? run.workflow.name : ev.dag_id;
+}
+
+// Feed items that arrived before their run's workflow was known get its name.
+function relabelFeed() {
+  for (const what of document.querySelectorAll("#feed .what")) {
+    what.textContent = workflowName({ dag_id: what.dataset.dag, run_id: what.dataset.run });
+  }
 }
 
 function showWatchers(watchers) { $("#watchers").textContent = "Watching: " + (watchers.length ? watchers.join(", ") : "nobody else"); }
