@@ -261,8 +261,9 @@ class Settings(BaseSettings):
         default="", description="Airflow user the event reconciler logs in as (POST /auth/token)."
     )
     events_reconcile_interval: float = Field(
-        default=15.0, ge=0,
-        description="Seconds between the sidecar's polls of Airflow for states no listener hook reports (0: off).",
+        default=1.0, ge=0,
+        description="Seconds between the sidecar's polls of Airflow for states no listener hook reports (0: off);"
+        " each poll reads only what changed since the last.",
     )
     airflow_api_password: str = Field(default="", description="Password of airflow_api_username.")
     webhook_secret: str = Field(

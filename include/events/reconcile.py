@@ -1,18 +1,34 @@
 """Reconcile state events from Airflow's REST API: the states no listener hook reports.
 
 Airflow's listener hooks cover a task instance running / succeeding / failing /
-skipping itself, and a DAG run running / succeeding / failing.  Nothing fires
-when the scheduler queues a task, marks it ``upstream_failed``, skips it by
-trigger rule or branch, or queues a DAG run.  The reconciler polls Airflow's
-public API for task instances and DAG runs updated since its last poll and
-hands an event for each such state to the same outbox the listener uses.
+skipping itself, and a DAG run running / succeeding / failing.  Airflow 3.3
+has no scheduler-side hook for the rest (its listener specs are the task
+instance, DAG run, asset, import error and lifecycle ones): nothing fires when
+the scheduler schedules or queues a task, marks it ``upstream_failed``, skips
+it by trigger rule or branch, defers or reschedules it, removes it, or queues
+a DAG run.  The reconciler polls Airflow's public API for what changed since
+its last look (``updated_at_gte``) and hands an event for each such state to
+the same outbox the listener uses.
+
+Incremental, so it can poll about every second (``events_reconcile_interval``)
+and show every state no later than Airflow's own UI (which polls every few
+seconds): each poll reads only the rows updated since the previous one began,
+minus ``overlap`` (a scheduler transaction may commit a moment after the time
+it wrote), and an event it already handed off in that overlap is not handed
+off again.
 
 It is also the safety net for hook-reported states: if a task's ``success``
 event was lost (a worker disk died with the spool on it), the reconciler
 reports it once the task instance has been in that state for ``grace``
 seconds.  The grace keeps it from racing the listener (which would put a
-``success`` before its ``running``).  Event keys are idempotent, so a state
+``success`` before its ``running``); a state seen before its grace is over is
+kept until it is (or until a newer state replaces it), since an incremental
+poll does not read the row again.  Event keys are idempotent, so a state
 reported by both the listener and the reconciler is stored once.
+
+``occurred_at`` is Airflow's own time of the state where it records one
+(``scheduled_when``, ``queued_when``, ``end_date``, ``queued_at``), so the
+dashboard orders states by what happened (:mod:`include.events.ordering`).
 
 Airflow is read through the platform's one REST client
 (:class:`include.airflow_client.AirflowClient`): a bearer token from ``POST
@@ -35,6 +51,7 @@ from typing import Any
 import httpx
 
 from include.airflow_client import AirflowClient, AirflowError, AirflowUnavailable
+from include.events import ordering
 from include.events.outbox import Outbox, get_outbox
 from include.events.schema import DEFAULT_PROJECT, StateEvent, project_from_tags
 from include.settings import Settings, get_settings
@@ -47,6 +64,10 @@ TI_HOOKLESS_STATES = frozenset(
 )
 #: Task-instance states hooks report; reconciled only after the grace period (safety net).
 TI_HOOK_STATES = frozenset({"running", "success", "failed", "up_for_retry"})
+#: The task-instance field holding Airflow's own time of a state (``end_date`` for those not listed).
+TI_STATE_TIME = {"scheduled": "scheduled_when", "queued": "queued_when", "running": "start_date"}
+#: States Airflow records a time of; the others (deferred, up_for_reschedule, ...) get the poll's time.
+TI_TIMED_STATES = frozenset(TI_STATE_TIME) | ordering.TERMINAL_STATES | {"up_for_retry"}
 DAG_RUN_HOOKLESS_STATES = frozenset({"queued"})
 DAG_RUN_HOOK_STATES = frozenset({"running", "success", "failed"})
 
@@ -94,7 +115,7 @@ class Reconciler:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 10.0,
         lookback: timedelta = timedelta(hours=1),
-        overlap: timedelta = timedelta(seconds=30),
+        overlap: timedelta = timedelta(seconds=5),
         grace: timedelta = timedelta(seconds=60),
     ):
         self.settings = settings or get_settings()
@@ -107,6 +128,10 @@ class Reconciler:
         self.grace = grace
         self.since: datetime | None = None
         self._projects: dict[str, str] = {}
+        #: event key -> when it was handed off, for the keys a later poll's overlap may read again.
+        self._handed: dict[str, datetime] = {}
+        #: task instance or DAG run -> (hook-reported state seen before its grace was over, when it is due).
+        self._awaiting_grace: dict[tuple, tuple[StateEvent, datetime]] = {}
 
     def client(self) -> AirflowClient:
         """A client for one poll (service user from the settings, or the token passed in)."""
@@ -147,27 +172,14 @@ class Reconciler:
             raise _reconcile_error(exc, self.settings.airflow_api_url) from None
         return len(runs), len(tis), events
 
-    def _due(
-        self, state: str, hookless: frozenset[str], hooked: frozenset[str], changed: datetime | None, now: datetime
-    ) -> bool:
-        if state in hookless:
-            return True
-        if state in hooked:
-            return changed is not None and now - changed >= self.grace
-        return False
-
     def _ti_event(self, ti: dict[str, Any], project: str, now: datetime) -> StateEvent | None:
         state = ti.get("state")
-        if not state:
+        if not state or state not in TI_HOOKLESS_STATES | TI_HOOK_STATES:
             return None
-        start, end = _parse_dt(ti.get("start_date")), _parse_dt(ti.get("end_date"))
-        queued = _parse_dt(ti.get("queued_when"))
-        scheduled = _parse_dt(ti.get("scheduled_when"))
-        changed = end or start if state in TI_HOOK_STATES else (end or queued or scheduled or start)
-        if not self._due(state, TI_HOOKLESS_STATES, TI_HOOK_STATES, changed, now):
-            return None
+        start = _parse_dt(ti.get("start_date"))
         if state == "queued" and start is not None:
             return None  # already started: "queued" would arrive after "running"
+        changed = _parse_dt(ti.get(TI_STATE_TIME.get(state, "end_date"))) if state in TI_TIMED_STATES else None
         return StateEvent(
             event_type="task_instance",
             project=project,
@@ -191,12 +203,10 @@ class Reconciler:
 
     def _dag_run_event(self, run: dict[str, Any], project: str, now: datetime) -> StateEvent | None:
         state = run.get("state")
-        if not state:
+        if not state or state not in DAG_RUN_HOOKLESS_STATES | DAG_RUN_HOOK_STATES:
             return None
         start, end, queued = (_parse_dt(run.get(k)) for k in ("start_date", "end_date", "queued_at"))
         changed = (end or start) if state in DAG_RUN_HOOK_STATES else queued
-        if not self._due(state, DAG_RUN_HOOKLESS_STATES, DAG_RUN_HOOK_STATES, changed, now):
-            return None
         return StateEvent(
             event_type="dag_run",
             project=project,
@@ -213,17 +223,43 @@ class Reconciler:
             },
         )
 
+    def _select(self, seen: list[StateEvent], now: datetime) -> list[StateEvent]:
+        """Of the events a poll read, those to hand off now: hook-less states at once, hooked ones after the grace."""
+        due: list[StateEvent] = []
+        for event in seen:
+            subject = ordering.subject(event)
+            hooked = TI_HOOK_STATES if event.event_type == "task_instance" else DAG_RUN_HOOK_STATES
+            if event.state in hooked:
+                self._awaiting_grace[subject] = (event, event.occurred_at + self.grace)
+            else:
+                self._awaiting_grace.pop(subject, None)  # a newer, hook-less state replaced it
+                due.append(event)
+        for subject, (event, due_at) in list(self._awaiting_grace.items()):
+            if due_at <= now:
+                del self._awaiting_grace[subject]
+                due.append(event)
+        return [event for event in due if event.key() not in self._handed]
+
+    def _remember(self, events: list[StateEvent], now: datetime) -> None:
+        """Keep the keys handed off for as long as a later poll may read their rows again."""
+        for event in events:
+            self._handed[event.key()] = now
+        keep = now - self.overlap - timedelta(minutes=1)
+        for key in [key for key, at in self._handed.items() if at < keep]:
+            del self._handed[key]
+
     async def run_once(self, since: datetime | None = None) -> ReconcileResult:
         """One poll: fetch what changed since the last poll, emit the missing events, advance."""
         now = datetime.now(UTC)
         since = since or self.since or (now - self.lookback)
         result = ReconcileResult()
-        result.dag_runs_seen, result.task_instances_seen, events = await asyncio.to_thread(self._read, since, now)
-        events.sort(key=lambda e: e.occurred_at)
+        result.dag_runs_seen, result.task_instances_seen, seen = await asyncio.to_thread(self._read, since, now)
+        events = sorted(self._select(seen, now), key=lambda e: e.occurred_at)
         # Off the event loop: in the sidecar this loop also writes every live frame, and a put
         # may take milliseconds (SQLite busy wait, Redis connect, the spool) -- times hundreds of
         # events after an outage.
         await asyncio.to_thread(_hand_off, self.outbox, events)
+        self._remember(events, now)
         result.emitted = len(events)
         result.emitted_events = events
         # Overlap the next window: a row updated while we were reading is not missed.
@@ -396,7 +432,7 @@ class ReconcilerLease:
 async def run_reconciler(
     stop: asyncio.Event,
     *,
-    interval: float = 15.0,
+    interval: float = 1.0,
     settings: Settings | None = None,
     lease: ReconcilerLease | None = None,
     **kwargs: Any,
