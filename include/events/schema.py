@@ -5,6 +5,10 @@ reconciler), serialised into the outbox, persisted by the relay and finally
 sent to dashboard clients as :func:`include.events.store.event_to_wire`.
 Keeping it one pydantic model with ``extra="forbid"`` means a field added on
 one side and forgotten on the other fails loudly instead of vanishing.
+
+``try_number``, ``state`` and ``occurred_at`` (Airflow's own time of the state
+where it records one) are what :mod:`include.events.ordering` decides a task's
+current state from; the id only says when the relay persisted the event.
 """
 
 from __future__ import annotations
