@@ -29,13 +29,16 @@ import logging
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select, tuple_
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard_server import db
 from dashboard_server.http import HttpRoutes, _problem
@@ -254,6 +257,31 @@ class HistoryRoutes(HttpRoutes):
         )  # fmt: skip
 
 
+class FrameAncestors:
+    """Who may show the page in a frame: its own origin and Airflow's UI, whose nav embeds it.
+
+    The page signs in by the Airflow session on its own, so another site must not frame
+    it and have a visitor click in it unawares (clickjacking).
+    """
+
+    def __init__(self, app: ASGIApp, airflow_ui_url: str):
+        self.app = app
+        ui = urlsplit(airflow_ui_url)
+        self.policy = f"frame-ancestors 'self' {ui.scheme}://{ui.netloc}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Content-Security-Policy", self.policy)
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
 def mount_history(http_app: Starlette, sidecar: Sidecar) -> Starlette:
     """Put the history routes in front of ``http_app``'s (its last route serves the page at ``/``)."""
     routes_of = HistoryRoutes(sidecar)
@@ -261,4 +289,5 @@ def mount_history(http_app: Starlette, sidecar: Sidecar) -> Starlette:
         Route("/api/runs", routes_of.runs),
         Route("/api/session", routes_of.session, methods=["POST"]),
     ]
+    http_app.add_middleware(FrameAncestors, airflow_ui_url=sidecar.settings.airflow_ui_url)
     return http_app

@@ -118,6 +118,16 @@ def test_runs_are_whole_keep_their_failure_and_filter(browser, sidecar, pg_url):
         times = page.locator("#feed li").evaluate_all("els => els.map(e => Number(e.dataset.at))")
         assert times == sorted(times, reverse=True)
 
+        # A retry's try outranks the try before it, whatever arrives last.
+        sidecar.put(task_event(project, 3, state="running", task_id="flaky", run_id=failed_run, dag_id=review,
+                               try_number=2, occurred_at=failed_at + timedelta(seconds=10)))  # fmt: skip
+        sidecar.put(task_event(project, 4, state="up_for_retry", task_id="flaky", run_id=failed_run, dag_id=review,
+                               try_number=1, occurred_at=failed_at + timedelta(seconds=5)))  # fmt: skip
+        flaky = failed.locator('[data-task="flaky"]')
+        expect(page.locator("#feed li")).to_have_count(103, timeout=10_000)
+        expect(flaky).to_have_attribute("data-state", "running")
+        expect(flaky).to_have_attribute("title", "try 2")
+
         page.select_option("#filter-workflow", "review")
         page.select_option("#filter-state", "running")  # no dag-run event: both runs count as running
         expect(page.locator("#runs tbody tr")).to_have_count(2)

@@ -37,6 +37,10 @@ def test_session_from_the_airflow_cookie_for_the_page_origin_only(sidecar):
         forged = mint_token("pat", settings=sidecar.settings.model_copy(update={"jwt_secret": "x" * 64}))
         bad = http.post("/api/session", cookies={"_token": forged}, headers={"Origin": sidecar.url})
         assert bad.status_code == 401 and "signature" in bad.json()["detail"]
+        # The page signs itself in, so only it and Airflow's UI (whose nav embeds it) may frame it.
+        page = http.get("/")
+        ui = sidecar.settings.airflow_ui_url.rstrip("/")
+        assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {ui}"
 
 
 def test_runs_are_paged_whole_newest_first_for_members(sidecar, pg_url):
