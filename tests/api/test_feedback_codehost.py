@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.api.conftest import auth
-from tests.api.test_webhooks import bind, deliver, hook_client, stored  # noqa: F401 - hook_client is a fixture
+from tests.api.test_webhooks import bind, deliver, hook_client, stored  # noqa: F401 - hook_client: a fixture
 
 REPO = "o/r"
 PR = 7
@@ -64,7 +64,7 @@ def thread_payload(root: dict, login: str) -> dict:
 
 
 @pytest.fixture()
-def reviewed(hook_client, project, github):
+def reviewed(hook_client, project, github):  # noqa: F811 - the fixture imported above
     """acme reviews o/r; PR 7 has a stored review with two findings and the bot's comment on each line."""
     from include.codehost.github import GitHubActions, github_client
     from include.codehost.review_output import comment_body, fingerprinted
@@ -286,3 +286,23 @@ def test_the_poll_dag_imports_cleanly():
     assert not bag.import_errors, bag.import_errors
     dag = bag.dags["codehost_feedback_poll"]
     assert set(dag.task_ids) == {"repositories", "poll"}
+
+
+def test_a_reply_the_code_host_could_not_check_is_retried_by_redelivery(reviewed, monkeypatch):
+    import json
+
+    from tests.support.ports import free_port
+
+    client, github = reviewed["client"], reviewed["github"]
+    reply = github.add_review_reply(REPO, reviewed["eval"]["id"], "/autopr good-catch", "ed")
+    reachable = json.loads(github.connection_uri_json())
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({**reachable, "host": f"http://127.0.0.1:{free_port()}"}))
+    r = deliver(client, "pull_request_review_comment", review_reply_payload(reply), delivery="down-1")
+    assert r.status_code == 202 and r.json()["feedback"]["outcome"] == "failed", r.text
+    assert _feedback_rows() == []
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(reachable))
+    row_id = stored(client, "down-1")["id"]
+    r = client.post(f"/api/v1/webhooks/deliveries/{row_id}/redeliver", headers=auth("admin"))
+    assert r.json()["feedback"]["outcome"] == "recorded", r.text
+    assert stored(client, "down-1")["feedback"]["outcome"] == "recorded"
+    assert [x["type"] for x in _feedback_rows()] == ["good_catch"]
