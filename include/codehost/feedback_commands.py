@@ -99,7 +99,11 @@ def parse_command(body: str) -> Command | None:
 
 
 def finding_fingerprint(comment: dict[str, Any]) -> tuple[str, bool] | None:
-    """(fingerprint, fixed) of the bot's top-level finding comment; None for any other comment."""
+    """(fingerprint, fixed) of a top-level comment ending with the finding marker; None for any other comment.
+
+    Which of several such comments is the bot's: the first (lowest id) of the pull request with
+    that fingerprint — the one publish_review itself takes as its own; a later one quotes it.
+    """
     if comment.get("in_reply_to_id") is not None:
         return None
     match = FINDING_MARKER.search(comment.get("body") or "")
@@ -180,9 +184,17 @@ def _review_reply(repository: str, payload: dict[str, Any], comment: dict[str, A
     except Exception as exc:  # noqa: BLE001 - no connection configured, host unreachable: retried on redelivery
         return FeedbackOutcome(outcome="failed", reason=f"cannot reach the code host: {exc}", login=login,
                                source=source)
+    not_bots = rejected(f"comment {parent_id} is not the bot's finding comment", login=login, source=source)
     marked = finding_fingerprint(parent)
     if marked is None or _login(parent) == login:
-        return rejected(f"comment {parent_id} is not the bot's finding comment", login=login, source=source)
+        return not_bots
+    try:
+        first = min((c["id"] for c in gh.review_comments(int(pr_number or 0))
+                     if (finding_fingerprint(c) or ("",))[0] == marked[0]), default=None)
+    except CodeHostError as exc:
+        return FeedbackOutcome(outcome="failed", reason=str(exc), login=login, source=source)
+    if first != parent_id:
+        return not_bots
     return _record(gh.react_to_review_comment, comment, repository, int(pr_number or 0), marked[0], login, command)
 
 

@@ -83,8 +83,15 @@ def _remember(repository: str, comments: list[dict[str, Any]], result: PollResul
             continue
         fingerprint, fixed = marked
         with session_scope() as session:
-            row = session.scalar(select(FindingComment).where(
-                FindingComment.repository_key == key, FindingComment.comment_id == int(comment["id"])))
+            same = list(session.scalars(select(FindingComment).where(
+                FindingComment.repository_key == key, FindingComment.pr_number == pr_number,
+                FindingComment.fingerprint == fingerprint)))
+            if any(r.comment_id < int(comment["id"]) for r in same):
+                continue  # a later comment with the bot's marker quotes the bot's (see finding_fingerprint)
+            for quote in same:
+                if quote.comment_id > int(comment["id"]):
+                    session.delete(quote)  # seen first, but the bot's comment is older
+            row = next((r for r in same if r.comment_id == int(comment["id"])), None)
             if row is None:
                 row = FindingComment(repository_key=key, comment_id=int(comment["id"]), pr_number=pr_number,
                                      fingerprint=fingerprint, author_login=author)

@@ -190,6 +190,9 @@ def test_bad_commands_change_nothing_and_the_delivery_says_why(reviewed, project
     own = github.add_review_reply(REPO, quoted["id"], "/autopr helpful", "ed")
     r = deliver(client, "pull_request_review_comment", review_reply_payload(own))
     assert "is not the bot's finding comment" in r.json()["feedback"]["reason"]
+    third = github.add_review_reply(REPO, quoted["id"], "/autopr helpful", "vic")
+    r = deliver(client, "pull_request_review_comment", review_reply_payload(third))
+    assert "is not the bot's finding comment" in r.json()["feedback"]["reason"]
 
     top = github.add_review_comment(REPO, PR, "src/app.py", 3, "/autopr helpful", "ed")
     r = deliver(client, "pull_request_review_comment", review_reply_payload(top))
@@ -243,6 +246,8 @@ def test_polled_reactions_land_once_incrementally(reviewed):
     github.react(REPO, eval_id, "heart", "ed")  # not feedback
     github.react(REPO, unused_id, "-1", "vic")
     github.react(REPO, unused_id, "+1", github.bot_login)  # the bot's own: left alone
+    quote = github.add_review_comment(REPO, PR, "src/app.py", 3, reviewed["eval"]["body"], "mallory")
+    github.react(REPO, quote["id"], "+1", "vic")  # a reaction on someone else's comment: not feedback
     assert repositories_to_poll() == [REPO]
 
     first = poll(REPO)
