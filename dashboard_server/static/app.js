@@ -81,9 +81,20 @@ async function api(path, options = {}) {
   const reply = await fetch(path, Object.assign({}, options, { headers }));
   const body = await reply.json().catch(() => ({}));
   if (reply.status === 401 && path !== "/api/login" && path !== "/api/session") { sessionEnded("Your session ended; log in again."); }
-  if (!reply.ok) throw new Error(body.detail || reply.statusText);
+  if (!reply.ok) throw Object.assign(new Error(body.detail || reply.statusText), { status: reply.status, reason: body.reason });
   return body;
 }
+
+// The sidecar cannot read its database ("history unavailable, retrying"): say so until a retry works.
+const RETRY_MAX_MS = 10000;
+let retryDelay = 1000;
+function unavailable(message, retry) {
+  setStatus(message || "history unavailable, retrying", "err");
+  setTimeout(retry, retryDelay);
+  retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+}
+function available() { retryDelay = 1000; }
+function isOutage(err) { return err && err.reason === "database"; }
 
 function setStatus(text, cls) { const el = $("#status"); el.textContent = text; el.className = "status " + cls; }
 
@@ -146,7 +157,12 @@ async function start() {
   $("#who").textContent = state.username || "";
   if (!state.rank) state.rank = rankComponents(await api("/api/ordering"));
   state.airflowUrl = (await api("/api/config")).airflow_ui_url;
-  const { projects } = await api("/api/projects");
+  let projects;
+  try { ({ projects } = await api("/api/projects")); } catch (err) {
+    if (!isOutage(err)) throw err;
+    unavailable(err.message, () => start().catch((e) => showLogin(e.message)));
+    return;
+  }
   const select = $("#project");
   select.innerHTML = "";
   for (const p of projects) { const o = document.createElement("option"); o.value = p.slug; o.textContent = `${p.slug} (${p.role})`; select.append(o); }
@@ -176,13 +192,20 @@ function connect() {
   socket.on("presence", (p) => { if (p.project === state.project) showWatchers(p.watchers); });
   socket.on("error", (e) => {
     if (e && e.field === "token") { sessionEnded("Session ended (" + e.message + "); log in again."); return; }
+    if (e && e.reason === "database") return;  // the join's ack says it too, and is retried (join)
     notify({ level: "error", message: `${e.event}: ${e.field ? e.field + ": " : ""}${e.message}` });
   });
 }
 
 function join(project) {
   state.socket.emit("join", { project, last_event_id: state.lastId }, (ack) => {
-    if (ack && ack.ok && ack.watchers) showWatchers(ack.watchers);
+    if (project !== state.project || !ack) return;
+    if (ack.ok === false && ack.retry) { unavailable(ack.message, () => { if (state.socket && state.socket.connected) join(project); }); return; }
+    if (!ack.ok) return;
+    available(); setStatus("live", "on");
+    if (ack.watchers) showWatchers(ack.watchers);
+    // The sidecar's history restarted below what this page held (a restored database): start over.
+    if (ack.resync) { notify({ level: "warning", message: "Resynchronised: " + ack.resync }); selectProject(project); }
   });
 }
 
@@ -193,7 +216,11 @@ async function selectProject(project) {
   $("#feed").innerHTML = ""; renderRuns();
   // History first (the feed's newest events and the newest whole runs), then join from the newest
   // feed id we hold: the sidecar replays anything that landed in between before live events.
-  await Promise.all([loadFeed(false), loadRuns(false)]);
+  try { await Promise.all([loadFeed(false), loadRuns(false)]); } catch (err) {
+    if (!isOutage(err)) throw err;
+    unavailable(err.message, () => { if (state.project === project) selectProject(project); });
+    return;
+  }
   if (state.lastId === null) state.lastId = 0;
   if (state.socket && state.socket.connected) join(project);
 }
