@@ -56,7 +56,7 @@ log = logging.getLogger("dashboard_server")
 #: The cookie Airflow 3's UI keeps its JWT in (``airflow.api_fastapi.auth.managers.base_auth_manager``).
 AIRFLOW_SESSION_COOKIE = "_token"
 RUNS_MAX = 100
-#: A page's runs carry at most this many events in all (a run with more is cut, and says so).
+#: A page's runs carry at most this many events in all (past it, the oldest are kept and ``complete`` is false).
 EVENTS_MAX = 5000
 #: Run contexts remembered per process (a run's conf is immutable, so they never go stale).
 CONTEXT_CACHE_SIZE = 4096
