@@ -282,7 +282,8 @@ def test_polled_reactions_land_once_incrementally(reviewed):
     assert len(_feedback_rows()) == 4
 
 
-def test_the_poll_dag_imports_cleanly():
+def test_the_poll_dag_records_reactions(airflow_db, reviewed):
+    """The scheduled DAG, run for real (``dag.test()``): one mapped poll per bound repository."""
     from pathlib import Path
 
     from airflow.dag_processing.dagbag import DagBag
@@ -291,6 +292,11 @@ def test_the_poll_dag_imports_cleanly():
     assert not bag.import_errors, bag.import_errors
     dag = bag.dags["codehost_feedback_poll"]
     assert set(dag.task_ids) == {"repositories", "poll"}
+    reviewed["github"].react(REPO, reviewed["eval"]["id"], "-1", "ed")
+    run = dag.test()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert str(run.state) == "success", states
+    assert [(x["rule"], x["type"], x["source"]) for x in _feedback_rows()] == [("S307", "not_helpful", "reaction")]
 
 
 def test_a_reply_the_code_host_could_not_check_is_retried_by_redelivery(reviewed, monkeypatch):
