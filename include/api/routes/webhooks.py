@@ -256,7 +256,9 @@ def status_of(outcomes: list[WorkflowOutcome]) -> StoredStatus:
         "Verifies `X-Hub-Signature-256` with `AUTOPR_WEBHOOK_SECRET`, stores the delivery, and starts every "
         "enabled workflow of the projects bound to the payload's `repository.full_name` whose trigger matches. "
         "`?project=` narrows those projects to one. The same `X-GitHub-Delivery` again retries the workflows "
-        "whose start failed and answers `duplicate` when none did. Authenticated by the signature, not by a token."
+        "whose start failed and answers `duplicate` when none did. Comment events (`/autopr` reply commands, "
+        "resolved review threads) are also recorded as feedback, once each; `feedback` says what that did. "
+        "Authenticated by the signature, not by a token."
     ),
     responses={
         200: {"description": "Ping answered, or a delivery already processed", "model": DeliveryResult},
