@@ -69,39 +69,6 @@ def start_api() -> str:
     raise SystemExit("Airflow API server did not start")
 
 
-def branch_dag(dag_id: str):
-    from datetime import datetime as dt
-
-    from airflow.sdk import dag, task
-
-    @dag(dag_id=dag_id, schedule=None, start_date=dt(2024, 1, 1), catchup=False, tags=["project:bench"])
-    def latency():
-        @task
-        def fails() -> None:
-            raise ValueError("on purpose")
-
-        @task
-        def after_failure() -> None:  # upstream_failed, decided by the scheduling code
-            return None
-
-        @task.branch
-        def choose() -> str:
-            return "chosen"
-
-        @task
-        def chosen() -> None:
-            return None
-
-        @task
-        def not_chosen() -> None:  # skipped by the branch
-            return None
-
-        fails() >> after_failure()
-        choose() >> [chosen(), not_chosen()]
-
-    return latency()
-
-
 class TimedOutbox:
     """The embedded outbox, remembering when each event was handed to it."""
 
@@ -131,7 +98,9 @@ def main() -> int:
     base.use_settings(airflow_api_url=url, airflow_api_username=USER, airflow_api_password=PASSWORD)
     settings = get_settings()
     outbox = TimedOutbox(base._STATE / "latency-outbox.db")
-    dag = branch_dag("bench_event_latency")
+    from tests.events.test_reconcile import _branch_dag  # upstream_failed by a failure, skipped by a branch
+
+    dag = _branch_dag("bench_event_latency")
     base.serialize(dag)
     token = httpx.post(f"{url}/auth/token", json={"username": USER, "password": PASSWORD}).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}

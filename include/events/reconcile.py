@@ -164,6 +164,10 @@ class Reconciler:
                     event = self._dag_run_event(run, self._project(client, run["dag_id"]), now)
                     if event is not None:
                         events.append(event)
+                        if event.state != "queued" and run.get("queued_at"):
+                            # Queued for less than a poll: the run's own queued_at still says it was.
+                            events.append(event.model_copy(update={"state": "queued",
+                                                                   "occurred_at": _parse_dt(run["queued_at"])}))
                 for ti in tis:
                     event = self._ti_event(ti, self._project(client, ti["dag_id"]), now)
                     if event is not None:

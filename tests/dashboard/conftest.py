@@ -226,3 +226,21 @@ class Watcher:
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+async def parsed_workflow(api: httpx.AsyncClient, airflow: httpx.AsyncClient, project: str, workflow: str) -> str:
+    """A new project with one small workflow saved through the platform API; its dag_id once Airflow parsed it.
+
+    ``api`` is the platform API (``<airflow>/autopr``), ``airflow`` Airflow's own REST API, both authenticated.
+    """
+    from tests.api.conftest import workflow_doc
+
+    assert (await api.post("/api/v1/projects", json={"slug": project, "name": project})).status_code == 201
+    saved = await api.post(f"/api/v1/projects/{project}/workflows", json=workflow_doc(workflow, project))
+    assert saved.status_code == 201, saved.text
+    dag_id = saved.json()["dag_id"]
+    deadline = time.monotonic() + 120
+    while (await airflow.get(f"/api/v2/dags/{dag_id}")).status_code != 200:
+        assert time.monotonic() < deadline, f"{dag_id} never parsed"
+        await asyncio.sleep(1)
+    return dag_id

@@ -11,7 +11,6 @@ Airflow token.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from urllib.parse import quote
 
@@ -19,8 +18,7 @@ import httpx
 import pytest
 
 from include.events import ordering
-from tests.api.conftest import workflow_doc
-from tests.dashboard.conftest import Watcher
+from tests.dashboard.conftest import Watcher, parsed_workflow
 from tests.dashboard.test_page import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.anyio, pytest.mark.timeout(900)]
@@ -33,15 +31,8 @@ async def test_dag_run_events_reach_client_and_page_in_order(platform):
     api = httpx.AsyncClient(base_url=platform.airflow_url + "/autopr", timeout=60,
                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     project = f"e2e-{uuid.uuid4().hex[:6]}"
-    assert (await api.post("/api/v1/projects", json={"slug": project, "name": "E2E"})).status_code == 201
-    r = await api.post(f"/api/v1/projects/{project}/workflows", json=workflow_doc("live", project))
-    assert r.status_code == 201, r.text
-    dag_id = r.json()["dag_id"]
-    deadline = time.monotonic() + 120
     async with httpx.AsyncClient(base_url=platform.airflow_url, headers={"Authorization": f"Bearer {token}"}) as af:
-        while (await af.get(f"/api/v2/dags/{dag_id}")).status_code != 200:
-            assert time.monotonic() < deadline, f"{dag_id} never parsed"
-            await asyncio.sleep(1)
+        dag_id = await parsed_workflow(api, af, project, "live")
 
     # A connected test client, logged in with the Airflow token.
     client = await Watcher(platform.dashboard_url, token).connect()
