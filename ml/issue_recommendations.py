@@ -62,7 +62,7 @@ def issue_type_catalogue(session: Any, project_id: int, limit: int = 500) -> lis
     feedback = session.execute(
         select(ReviewIssue.analyzer, ReviewIssue.rule, MLFeedback.feedback_type, func.count(MLFeedback.id))
         .join(ReviewSession, ReviewSession.id == ReviewIssue.session_id)
-        .join(MLFeedback, MLFeedback.issue_id == ReviewIssue.id)
+        .join(MLFeedback, (MLFeedback.issue_id == ReviewIssue.id) & (MLFeedback.strength == "explicit"))
         .where(ReviewSession.project_id == project_id)
         .group_by(ReviewIssue.analyzer, ReviewIssue.rule, MLFeedback.feedback_type)
     ).all()

@@ -4,6 +4,7 @@ Computed from the app database: feedback on issues, the issues' severities,
 and the prediction log (``ml_predictions``: which model version and arm
 scored which issue).  Definitions:
 
+* only explicit feedback counts (weak signals such as a resolved thread are kept apart);
 * precision = helpful / (helpful + false_positive)  (``good_catch`` counts as helpful)
 * severity accuracy: for issues with feedback, the predicted severity is
   right when it equals the reviewer's ``corrected_severity`` or, without a
@@ -35,6 +36,7 @@ def _feedback_rows(session: Any, project_id: int | None, since: datetime | None)
                ReviewIssue.model_version, ReviewIssue.context)
         .join(ReviewIssue, ReviewIssue.id == MLFeedback.issue_id)
         .join(ReviewSession, ReviewSession.id == ReviewIssue.session_id)
+        .where(MLFeedback.strength == "explicit")  # weak signals (a resolved thread, a changed line) are not verdicts
         .order_by(MLFeedback.created_at, MLFeedback.id)
     )
     if project_id is not None:
