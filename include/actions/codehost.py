@@ -207,8 +207,8 @@ def merge_pr(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str,
 def _review_findings(node_id: str, ctx: RunContext) -> tuple[list[dict[str, Any]], int | None]:
     """The shown findings of the upstream review: all of them from its stored session, else its outputs' list."""
     for outputs in (ctx.upstream or {}).values():
-        if not isinstance(outputs, dict) or "issues" not in outputs:
-            continue
+        if not isinstance(outputs, dict) or not ("issues" in outputs or "session_id" in outputs):
+            continue  # quality_check stores its findings without listing them in its outputs
         session_id = outputs.get("session_id")
         if session_id:
             from sqlalchemy import select

@@ -24,6 +24,10 @@ def test_builtins_listed_and_instantiated(client, builtins):
     r = client.post(f"/api/v1/templates/{tid}/instantiate", json={"project": "acme", "id": "qc"}, headers=auth("ed"))
     assert r.status_code == 201, r.text
     assert r.json()["project"] == "acme" and r.json()["id"] == "qc" and r.json()["spec"]["project"] == "acme"
+    actions = {n["id"]: n["config"] for n in r.json()["spec"]["nodes"] if n["type"] == "action"}
+    # it reaches the pull request as a review (inline comments on added lines, a check run, one summary)
+    assert actions["publish"]["action"] == "publish_review" and actions["publish"]["filter_mode"] == "added"
+    assert "post_comment" not in {c["action"] for c in actions.values()}
     again = client.post(f"/api/v1/templates/{tid}/instantiate", json={"project": "acme", "id": "qc"}, headers=auth("ed"))
     assert again.status_code == 409
     r = client.post(f"/api/v1/templates/{tid}/instantiate", json={"project": "acme", "id": "qc2"}, headers=auth("vic"))

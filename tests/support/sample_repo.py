@@ -52,6 +52,12 @@ class GitRepo:
     bad_sha: str  # branch feature (a pull request against main): clean.py + app/bad.py + README.md
     url: str
 
+    def pull_files(self) -> dict[str, str]:
+        """The feature branch's diff against main as GitHub lists a pull request's files: path -> patch (hunks only)."""
+        names = _git(self.path, "diff", "--name-only", self.first_sha, self.bad_sha).splitlines()
+        diffs = {name: _git(self.path, "diff", self.first_sha, self.bad_sha, "--", name) for name in names}
+        return {name: diff[diff.index("@@"):] for name, diff in diffs.items()}
+
 
 def _git(cwd: Path, *args: str) -> str:
     done = subprocess.run(

@@ -100,13 +100,13 @@ def _notifications(dag_id: str):
 
 def test_basic_quality_check(airflow_db, project, github, git_repo):
     github.add_pull("acme/app", 7, head_sha=git_repo.bad_sha)
+    github.push("acme/app", 7, git_repo.bad_sha, git_repo.pull_files())
     dag = _dag("basic_quality_check", project)
     dr = dag.test(run_conf={"event": _event(git_repo, git_repo.bad_sha, "pr_opened")})
 
     states = _states(dr)
     assert str(getattr(dr.state, "value", dr.state)) == "success", states
-    assert states["quality"] == "success" and states["comment_issues"] == "success"
-    assert states["comment_ok"] == "skipped"  # the branch not taken shows as skipped
+    assert states["quality"] == "success" and states["publish"] == "success" and states["gate"] == "success"
     assert states["label_needs_work"] == "success" and states["notify"] == "success"
 
     [(review, issues)] = _sessions()
@@ -114,9 +114,21 @@ def test_basic_quality_check(airflow_db, project, github, git_repo):
     assert review.dag_id == dag.dag_id and review.run_id == dr.run_id
     assert ("B602", "critical") in issues and ("B307", "high") in issues
 
-    [comment] = github.calls("POST", r"/repos/acme/app/issues/7/comments", status=201)
-    assert "AutoPR quality check** found" in comment.body["body"] and "B602" in comment.body["body"]
-    assert github.calls("POST", r"/repos/acme/app/issues/7/labels", status=200)
+    # the review: comments on the lines the pull request added, on its head commit
+    [posted] = github.calls("POST", r"/repos/acme/app/pulls/7/reviews", status=200)
+    assert posted.body["commit_id"] == git_repo.bad_sha
+    added = {(c["path"], c["line"]) for c in posted.body["comments"]}
+    bad_lines = set(range(1, len(git_repo.pull_files()["app/bad.py"].splitlines())))
+    assert added and {path for path, _ in added} == {"app/bad.py"} and {line for _, line in added} <= bad_lines
+    assert any("B602" in c["body"] for c in posted.body["comments"])
+    assert sorted((c["path"], c["line"]) for c in github.repos["acme/app"].review_comments.values()) == sorted(added)
+    # the check run on the head commit, its annotations complete, failed by the critical finding
+    [run] = github.repos["acme/app"].check_runs.values()
+    assert (run["head_sha"], run["status"], run["conclusion"]) == (git_repo.bad_sha, "completed", "failure")
+    assert {a["path"] for a in run["annotations"]} >= {"app/bad.py"} and len(run["annotations"]) == len(issues)
+    # one summary comment, no plain comment besides it; the gate's label as before
+    [summary] = github.repos["acme/app"].issues[7].comments
+    assert summary["body"].startswith("<!-- autopr:summary acme/basic-quality-check -->") and "failed" in summary["body"]
     assert github.repos["acme/app"].issues[7].labels == ["needs-work"]
     assert all(r.status < 400 for r in github.requests)
 
