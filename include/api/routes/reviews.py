@@ -5,6 +5,11 @@ and POST feedback on them.  Every write is one transaction committed before
 the response is sent, so a 201 means the data is stored; any invalid item
 refuses the whole request with a problem+json naming the field.
 
+A session can also arrive as a SARIF 2.1.0 log (``"format": "sarif"`` with the
+log in ``sarif``): its results become the issues, and a result the platform
+cannot store is named by its JSON pointer in the request (``/sarif/runs/0/results/3/...``).
+``GET .../reviews/{id}/sarif`` gives any review back as SARIF (``include.reviews.sarif``).
+
 Roles: reading needs ``viewer``; posting sessions and feedback needs ``editor``
 (feedback becomes training labels, so it is not open to read-only members).
 
@@ -14,11 +19,12 @@ module in every Airflow process.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -27,6 +33,7 @@ from include.api.errors import NotFound, Unprocessable, problem_responses
 from include.api.types import ProjectSlug
 from include.db.models import MLFeedback, ReviewIssue, ReviewSession
 from include.enums import FeedbackType, Role, Severity
+from include.reviews import sarif
 from include.reviews.feedback import FeedbackIn, UnknownSeverityLevel, record_feedback, severity_from_level
 from include.reviews.store import ReviewInputError, record_review
 
@@ -71,6 +78,11 @@ class ReviewCreate(BaseModel):
     commit_sha: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{7,64}$")
     pr_number: int | None = Field(default=None, ge=1)
     issues: list[IssueCreate] = Field(default_factory=list, max_length=MAX_ISSUES_PER_SESSION)
+    format: Literal["issues", "sarif"] = Field(
+        default="issues", description="`sarif`: the issues are the results of the SARIF 2.1.0 log in `sarif`")
+    sarif: dict[str, Any] | None = Field(
+        default=None, description="A SARIF 2.1.0 log (with `format: sarif`); its commit and branch fill "
+        "`commit_sha`/`ref` when those are not given")
 
 
 class FeedbackOut(BaseModel):
@@ -155,10 +167,16 @@ def _issue_in_project(session, project_id: int, issue_id: int) -> tuple[ReviewIs
 def create_review(project: ProjectSlug, body: ReviewCreate, user: CurrentUser, session: DbSession,
                   response: Response) -> ReviewOut:
     authorize(session, user, project, Role.editor)
+    issues = [issue.model_dump() for issue in body.issues]
+    ref, commit_sha, source = body.ref, body.commit_sha, body.source
+    if body.format == "sarif" or body.sarif is not None:
+        issues, found = _sarif_issues(body)
+        ref, commit_sha = ref or found.get("ref"), commit_sha or found.get("commit_sha")
+        source = source if "source" in body.model_fields_set else "sarif"
     try:
         row = record_review(
-            session, project, body.repository, [issue.model_dump() for issue in body.issues],
-            ref=body.ref, commit_sha=body.commit_sha, pr_number=body.pr_number, source=body.source,
+            session, project, body.repository, issues,
+            ref=ref, commit_sha=commit_sha, pr_number=body.pr_number, source=source,
             stats={"posted_by": user.username},
         )
     except ReviewInputError as exc:
@@ -166,6 +184,48 @@ def create_review(project: ProjectSlug, body: ReviewCreate, user: CurrentUser, s
     session.commit()  # stored before we answer 201
     response.headers["Location"] = f"/api/v1/projects/{project}/reviews/{row.id}"
     return _review_out(row, project)
+
+
+def _sarif_issues(body: ReviewCreate) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The issues of the SARIF log in the body, each checked like a posted issue; errors point into ``/sarif``."""
+    if body.format != "sarif" or body.sarif is None or body.issues:
+        raise Unprocessable("A SARIF review has `format: sarif`, the log in `sarif` and no `issues`",
+                            errors=[{"pointer": "/format" if body.format != "sarif" else "/sarif",
+                                     "message": "give `format: sarif` with a `sarif` log, or `issues`"}])
+    try:
+        found = sarif.issues_from_log(body.sarif)
+    except sarif.SarifInputError as exc:
+        raise Unprocessable("Invalid SARIF log", errors=[
+            {"pointer": "/sarif" + e["pointer"], "message": e["message"]} for e in exc.errors]) from None
+    if len(found) > MAX_ISSUES_PER_SESSION:
+        raise Unprocessable("Too many results", errors=[
+            {"pointer": "/sarif/runs", "message": f"at most {MAX_ISSUES_PER_SESSION} results per review"}])
+    issues, problems = [], []
+    for item in found:
+        try:
+            issues.append(IssueCreate.model_validate(item.issue).model_dump())
+        except ValidationError as exc:
+            problems += [{"pointer": "/sarif" + item.sources.get(str(err["loc"][0]), ""), "message": err["msg"]}
+                         for err in exc.errors()]
+    if problems:
+        raise Unprocessable("Invalid SARIF log", errors=problems)
+    return issues, sarif.provenance(body.sarif)
+
+
+@router.get("/reviews/{review_id}/sarif", response_class=Response,
+            summary="One review session as a SARIF 2.1.0 log (one run per analyser)",
+            responses={200: {"content": {sarif.MEDIA_TYPE: {"schema": {"type": "object"}}},
+                             "description": "SARIF 2.1.0 log"}, **problem_responses(401, 404)})
+def get_review_sarif(project: ProjectSlug, review_id: int, user: CurrentUser, session: DbSession) -> Response:
+    from include.settings import get_settings
+
+    owner = authorize(session, user, project, Role.viewer)
+    row = session.scalar(
+        select(ReviewSession).where(ReviewSession.id == review_id, ReviewSession.project_id == owner.id))
+    if row is None:
+        raise NotFound(f"Review {review_id} not found in this project")
+    log = sarif.review_log(session, row, sarif.repository_uri(get_settings().github_api_url, row.repository))
+    return Response(content=json.dumps(log), media_type=sarif.MEDIA_TYPE)
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut, summary="One review session with its issues",
