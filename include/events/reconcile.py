@@ -450,6 +450,7 @@ async def run_reconciler(
     reconciler = Reconciler(settings=settings, **kwargs)
     lease = lease or ReconcilerLease(reconciler.settings, ttl=max(LEASE_POLLS * interval, LEASE_MIN_SECONDS))
     leading = False
+    failure: str | None = None
     try:
         while not stop.is_set():
             try:
@@ -475,8 +476,14 @@ async def run_reconciler(
                     if result.emitted:
                         log.info("reconciler emitted %d event(s)", result.emitted)
                     await lease.save_since(result.next_since)
+                    if failure is not None:
+                        log.info("reconciler polls again (after: %s)", failure)
+                    failure = None
                 except Exception as exc:  # noqa: BLE001 - Airflow down is not fatal; try again next round
-                    log.warning("reconciler poll failed: %s", exc)
+                    # Polling every second, an outage would log every second: say it once, and when it changes.
+                    if str(exc) != failure:
+                        log.warning("reconciler poll failed: %s (said again only when the error changes)", exc)
+                    failure = str(exc)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
             except TimeoutError:
