@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -140,6 +141,7 @@ def main() -> None:
 
         reset_engine()
         _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, state: Path, database_url: str) -> None:
