@@ -404,4 +404,37 @@ class CodeChange(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class DryRun(Base):
+    """One dry run of a workflow on a real event: what it would have written to the code host, not sent.
+
+    Created by the API when the dry run is asked for (``queued``); the dry-run
+    DAG's task (:mod:`include.dag_factory.dry_run`) marks it ``running``, keeps
+    each node's state and the captured writes up to date after every node, and
+    ends it ``success`` or ``failed``.  ``source`` says which stored event it
+    ran on (a delivery, or a past pull request and the delivery found for it);
+    ``event`` is that event as the run got it.  ``writes`` are the captured
+    requests in order (:class:`include.codehost.capture.CapturedWrite`), the
+    one record of what the run would have posted.
+    """
+
+    __tablename__ = "dry_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+    workflow_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    run_id: Mapped[str] = mapped_column(String(250), unique=True, nullable=False)
+    source: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+    event: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+    state: Mapped[str] = mapped_column(String(32), default="queued", nullable=False)
+    nodes: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+    writes: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 convert_on_assignment(Base)
