@@ -25,6 +25,7 @@ from dashboard_server.fanout import Fanout, Sequencer
 from dashboard_server.gcpolicy import GcPolicy
 from dashboard_server.history import mount_history
 from dashboard_server.http import build_http_app
+from dashboard_server.outcomes import mount_outcomes
 from dashboard_server.presence import Presence
 from dashboard_server.ratelimit import make_buckets
 from dashboard_server.reviews import mount_reviews
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     metrics.watch(sidecar)
     app = socketio.ASGIApp(
         sidecar.sio,
-        other_asgi_app=mount_reviews(mount_history(build_http_app(sidecar), sidecar), sidecar),
+        other_asgi_app=mount_outcomes(mount_reviews(mount_history(build_http_app(sidecar), sidecar), sidecar), sidecar),
         on_startup=background.start,
         on_shutdown=background.stop,
     )
