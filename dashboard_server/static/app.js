@@ -213,6 +213,7 @@ async function selectProject(project) {
   if (state.project && state.socket && state.project !== project) state.socket.emit("leave", { project: state.project });
   state.project = project; state.lastId = null; state.seen.clear(); state.runs.clear(); runsAsked.clear(); state.oldestFeedId = null;
   history.replaceState(null, "", "?project=" + encodeURIComponent(project));
+  document.dispatchEvent(new CustomEvent("autopr:project", { detail: project }));  // reviews.js
   $("#feed").innerHTML = ""; renderRuns();
   // History first (the feed's newest events and the newest whole runs), then join from the newest
   // feed id we hold: the sidecar replays anything that landed in between before live events.
@@ -306,6 +307,7 @@ function addToRun(run, ev) {
 function applyEvent(ev, opts = {}) {
   if (ev.project !== state.project || state.seen.has(ev.id)) return;
   state.seen.add(ev.id);
+  document.dispatchEvent(new CustomEvent("autopr:event", { detail: { event: ev, live: !opts.fromFeedPage } }));  // reviews.js
   if (state.lastId === null || ev.id > state.lastId) state.lastId = ev.id;
   if (state.oldestFeedId === null || ev.id < state.oldestFeedId) state.oldestFeedId = ev.id;
   if (ev.event_type === "dag_run" || ev.event_type === "task_instance") {
