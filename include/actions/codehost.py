@@ -2,7 +2,10 @@
 
 Each action reads the repository and pull-request number from the run's event,
 calls GitHub through :mod:`include.codehost.github` (the Airflow GitHub
-provider's connection) and returns what it did.  HTTP failures become
+provider's connection) and returns what it did.  In a dry run (``ctx.capture``
+set) the client reads for real and captures every write
+(:mod:`include.codehost.capture`): the actions run unchanged and what they
+would have posted is recorded instead.  HTTP failures become
 :class:`ActionFailed` naming the call and GitHub's answer; 5xx and rate limits
 are marked retryable, validation errors are not.
 """
@@ -29,7 +32,12 @@ def _client(node_id: str, config: dict[str, Any], ctx: RunContext) -> GitHubActi
         raise ActionFailed(node_id, 'event.repository ("owner/name") is required to call the code host')
     conn_id = config.get("connection_id") or DEFAULT_CONN_ID
     try:
-        return GitHubActions(github_client(conn_id), repository)
+        client = github_client(conn_id)
+        if ctx.capture is not None:
+            from include.codehost.capture import capturing
+
+            client = capturing(client, ctx.capture)
+        return GitHubActions(client, repository)
     except ValueError as exc:
         raise ActionFailed(node_id, f"code-host connection {conn_id!r}: {exc}") from None
     except Exception as exc:  # connection not defined, bad GitHub App key, ...

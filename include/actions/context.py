@@ -12,7 +12,9 @@ class RunContext:
 
     ``event`` is the run's ``conf["event"]`` (a :class:`include.codehost.events.CodeHostEvent`
     as a dict; empty for scheduled and manual runs), ``upstream`` maps each
-    upstream node id to that node's outputs.
+    upstream node id to that node's outputs.  ``capture`` is set in a dry run
+    (:mod:`include.dag_factory.dry_run`): a :class:`include.codehost.capture.CapturedWrites`
+    that the code-host actions record their writes into instead of sending them.
     """
 
     project: str
@@ -22,6 +24,7 @@ class RunContext:
     run_id: str
     event: dict[str, Any] = field(default_factory=dict)
     upstream: dict[str, dict[str, Any]] = field(default_factory=dict)
+    capture: Any = None
 
 
 class ActionFailed(RuntimeError):

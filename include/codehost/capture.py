@@ -26,8 +26,9 @@ remembering to.
 :func:`summarize` groups captured writes the way a reviewer reads a pull
 request: the review comments on their lines, the check run with its
 conclusion and every annotation, the summary comment, labels added and
-removed, reviewers requested, issues opened, merges; anything else is listed
-as is.
+removed, reviewers requested, issues opened, merges, and the dry run's
+notifications and integration calls (captured by the dry run itself, not by
+the code-host client); anything else is listed as is.
 """
 
 from __future__ import annotations
@@ -183,13 +184,19 @@ def summarize(writes: list[dict[str, Any]]) -> dict[str, Any]:
 
     out: dict[str, Any] = {"review_comments": [], "reviews": [], "review_comment_edits": [], "check_runs": [],
                            "summary_comment": None, "comments": [], "comment_edits": [], "labels_added": [],
-                           "labels_removed": [], "reviewers_requested": [], "issues": [], "merges": [], "other": []}
+                           "labels_removed": [], "reviewers_requested": [], "issues": [], "merges": [],
+                           "notifications": [], "integrations": [], "other": []}
     check_runs: dict[int, dict[str, Any]] = {}
     for w in writes:
         method, path, body = w["method"], w["path"], w.get("body") or {}
         body = body if isinstance(body, dict) else {}
         node = w.get("node_id")
-        if m := _match("review", method, path, "POST"):
+        if method == "NOTIFY":  # a dry run's notification, rendered (include.dag_factory.dry_run)
+            out["notifications"].append({"node_id": node, **body})
+        elif path.startswith("integration:"):
+            out["integrations"].append({"node_id": node, "method": method, "target": path[len("integration:"):],
+                                        "body": w.get("body")})
+        elif m := _match("review", method, path, "POST"):
             out["reviews"].append({"node_id": node, "pr_number": int(m[1]), "commit_id": body.get("commit_id"),
                                    "event": body.get("event"), "body": body.get("body")})
             out["review_comments"] += [{"node_id": node, "path": c.get("path"), "line": c.get("line"),
