@@ -79,8 +79,9 @@ class FeedbackClick(BaseModel):
     project: str = Field(pattern=SLUG_PATTERN)
     issue_id: int = Field(ge=1)
     kind: Literal["helpful", "not_helpful", "false_positive", "wrong_severity"]
-    severity: Severity | None = Field(default=None, validate_default=True,
-                                      description="The right severity (with kind wrong_severity).")
+    severity: Severity | None = Field(
+        default=None, validate_default=True, description="The right severity (with kind wrong_severity)."
+    )
     comment: str = Field(default="", max_length=20000, pattern=r"^[^\x00]*$")
     key: str = Field(pattern=r"^[A-Za-z0-9_-]{8,128}$", description="Made once per click by the page.")
 

@@ -161,9 +161,7 @@ def feedback_on(
     """Per issue: counts by kind of each user's latest feedback, and ``username``'s latest (``mine``)."""
     latest: dict[tuple[int, str], MLFeedback] = {}
     if issue_ids:
-        for fb in session.scalars(
-            select(MLFeedback).where(MLFeedback.issue_id.in_(issue_ids)).order_by(MLFeedback.id)
-        ):
+        for fb in session.scalars(select(MLFeedback).where(MLFeedback.issue_id.in_(issue_ids)).order_by(MLFeedback.id)):
             latest[(fb.issue_id, fb.username)] = fb
     counts = {issue_id: {k: 0 for k in FEEDBACK_KINDS} for issue_id in issue_ids}
     mine: dict[int, dict[str, Any]] = {}
@@ -255,9 +253,7 @@ def feedback_by_rule(session: Session, project_id: int, since: datetime) -> list
         .where(ReviewSession.project_id == project_id, ReviewIssue.created_at >= since)
         .subquery()
     )
-    findings = dict(
-        session.execute(select(in_window.c.rule, func.count()).group_by(in_window.c.rule)).all()
-    )
+    findings = dict(session.execute(select(in_window.c.rule, func.count()).group_by(in_window.c.rule)).all())
     latest_ids = (
         select(func.max(MLFeedback.id).label("id"))
         .join(in_window, in_window.c.id == MLFeedback.issue_id)

@@ -34,8 +34,11 @@ def test_review_view_shows_a_new_review_live_and_a_feedback_click_is_stored_and_
 
         # A workflow run reviews pull request #2: its review task stores the review, then succeeds.
         dag_id, run_id = f"autopr__{project}__review", f"manual__{project}"
-        model = {"predicted_severity": "critical", "model_version": "7",
-                 "context": {"shown_confidence": 0.87, "helpfulness": 0.87, "model_confidence": 0.7}}
+        model = {
+            "predicted_severity": "critical",
+            "model_version": "7",
+            "context": {"shown_confidence": 0.87, "helpfulness": 0.87, "model_confidence": 0.7},
+        }
         new, ids = record(
             pg_url, project, "acme/shop",
             [finding("B602", "high", line=12, **model), finding("E501", "medium", line=40),
@@ -52,9 +55,12 @@ def test_review_view_shows_a_new_review_live_and_a_feedback_click_is_stored_and_
         expect(row.locator('[data-severity="high"]')).to_have_attribute("data-count", "1")
         expect(row.locator('[data-severity="medium"]')).to_have_attribute("data-count", "1")
         expect(row.locator(".hidden-count")).to_have_text("1 hidden")
-        expect(row.locator('a[data-link="pull-request"]')).to_have_attribute("href", "https://github.com/acme/shop/pull/2")
+        expect(row.locator('a[data-link="pull-request"]')).to_have_attribute(
+            "href", "https://github.com/acme/shop/pull/2"
+        )
         expect(row.locator('a[data-link="airflow-run"]')).to_have_attribute(
-            "href", f"{sidecar.settings.airflow_ui_url.rstrip('/')}/dags/{dag_id}/runs/{run_id}")
+            "href", f"{sidecar.settings.airflow_ui_url.rstrip('/')}/dags/{dag_id}/runs/{run_id}"
+        )
         expect(page.locator("#plot-quality circle")).to_have_count(2)
 
         # Its findings: file:line, rule, severity, the model's severity and calibrated confidence, hidden as such.
@@ -97,8 +103,12 @@ def test_review_view_shows_a_new_review_live_and_a_feedback_click_is_stored_and_
             expect(phone.locator(f'#findings li[data-issue="{ids[2]}"] select[data-kind="wrong_severity"]')
                    ).to_have_value("medium")  # fmt: skip
             assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-            for control in (item.locator('button[data-kind="false_positive"]'), item.locator("select"),
-                            phone.locator("#plot-quality svg"), item.locator(".where")):
+            for control in (
+                item.locator('button[data-kind="false_positive"]'),
+                item.locator("select"),
+                phone.locator("#plot-quality svg"),
+                item.locator(".where"),
+            ):
                 box = control.bounding_box()
                 assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
             phone.screenshot(path=str(sidecar.log_path.parent / "dashboard-reviews-390.png"), full_page=True)

@@ -48,7 +48,11 @@ def feedback_rows(pg_url: str, issue_ids: list[int]):
 
 
 def client(sidecar, username: str | None) -> httpx.Client:
-    headers = {"Authorization": "Bearer " + mint_token(username, ttl_seconds=900, settings=sidecar.settings)} if username else {}
+    headers = (
+        {"Authorization": "Bearer " + mint_token(username, ttl_seconds=900, settings=sidecar.settings)}
+        if username
+        else {}
+    )
     return httpx.Client(base_url=sidecar.url, headers=headers, timeout=20)
 
 
@@ -60,8 +64,11 @@ def test_pull_requests_with_their_latest_review_and_its_findings(sidecar, pg_url
     project = unique("rv")
     add_member(pg_url, project, "pat", "viewer")
     older, _ = record(pg_url, project, "acme/shop", [finding()], pr_number=7, stats={"quality_score": 60.0})
-    model = {"predicted_severity": "high", "model_version": "4",
-             "context": {"hidden": False, "shown_confidence": 0.81, "helpfulness": 0.81, "model_confidence": 0.66}}
+    model = {
+        "predicted_severity": "high",
+        "model_version": "4",
+        "context": {"hidden": False, "shown_confidence": 0.81, "helpfulness": 0.81, "model_confidence": 0.66},
+    }
     latest, ids = record(
         pg_url, project, "acme/shop",
         [finding("B101", "high", line=3, **model), finding("E501", "low"), finding("E501", "medium"),
@@ -74,7 +81,9 @@ def test_pull_requests_with_their_latest_review_and_its_findings(sidecar, pg_url
         body = http.get("/api/reviews", params={"project": project}).json()
         prs = body["pull_requests"]
         assert [(p["repository"], p["pr_number"], p["id"], p["reviews"]) for p in prs] == [
-            ("acme/api", 8, other, 1), ("acme/shop", 7, latest, 2)]
+            ("acme/api", 8, other, 1),
+            ("acme/shop", 7, latest, 2),
+        ]
         shop = prs[1]
         assert shop["quality_score"] == 82.5 and shop["passed"] is False  # code_review's gate: an error shown
         assert shop["by_severity"] == {"info": 0, "low": 1, "medium": 1, "high": 1, "critical": 0}
@@ -97,7 +106,11 @@ def test_pull_requests_with_their_latest_review_and_its_findings(sidecar, pg_url
         top = found[0]
         assert (top["file_path"], top["line"], top["rule"], top["severity"]) == ("app/main.py", 3, "B101", "high")
         assert (top["predicted_severity"], top["confidence"], top["calibrated"], top["model_confidence"]) == (
-            "high", 0.81, True, 0.66)
+            "high",
+            0.81,
+            True,
+            0.66,
+        )
         assert top["hidden"] is False and found[-1]["hidden"] is True and found[-1]["confidence"] == 0.2
         assert found[1]["calibrated"] is False and found[1]["predicted_severity"] is None
         assert top["feedback"] == {"helpful": 0, "not_helpful": 0, "false_positive": 0, "wrong_severity": 0}
@@ -114,9 +127,9 @@ def test_pull_requests_with_their_latest_review_and_its_findings(sidecar, pg_url
 
 
 def test_dashboard_buttons_land_once_on_the_right_issue_and_replays_add_nothing(sidecar, pg_url):
+    from include.db.models import ReviewIssue
     from include.db.session import session_scope
     from include.reviews.feedback import FeedbackSource, record_feedback
-    from include.db.models import ReviewIssue
 
     project = unique("fb")
     add_member(pg_url, project, "erin", "editor")
@@ -139,7 +152,8 @@ def test_dashboard_buttons_land_once_on_the_right_issue_and_replays_add_nothing(
             assert again.status_code == 200 and again.json()["duplicate"] is True
             assert again.json()["feedback"]["id"] == first.json()["feedback"]["id"]
         assert feedback_rows(pg_url, ids) == [
-            (issue_id, "erin", kind, corrected, "dashboard", "explicit") for issue_id, _, (kind, corrected) in clicks]
+            (issue_id, "erin", kind, corrected, "dashboard", "explicit") for issue_id, _, (kind, corrected) in clicks
+        ]
 
         # A double click sent twice at once is still one row.
         double = {"project": project, "issue_id": ids[0], "key": key(), "kind": "not_helpful"}
@@ -215,7 +229,9 @@ def test_trends_give_quality_per_repository_and_feedback_rates_per_rule(sidecar,
                                                             "key": key()}).status_code == 201  # fmt: skip
         body = http.get("/api/reviews/trends", params={"project": project}).json()
         assert [(s["repository"], [p["score"] for p in s["points"]]) for s in body["quality"]] == [
-            ("acme/api", [40.0]), ("acme/shop", [70.0, 90.0])]
+            ("acme/api", [40.0]),
+            ("acme/shop", [70.0, 90.0]),
+        ]
         rules = {r["rule"]: r for r in body["rules"]}
         # erin's latest word on R1's first finding is false_positive (one per user and finding)
         assert rules["R1"]["findings"] == 3 and rules["R1"]["counts"]["false_positive"] == 1
