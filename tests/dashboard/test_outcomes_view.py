@@ -103,5 +103,6 @@ def test_page_shows_the_workflows_table_and_follows_a_finished_run(browser, side
         sidecar.put(dag_run(project, dag_id, f"r2__{project}", "failed", datetime.now(UTC), started))
         expect(row.locator('[data-field="runs"]')).to_have_text("2", timeout=20_000)
         expect(row.locator('[data-field="success_rate"]')).to_have_text("50% 1/2")
+        page.locator("#outcomes-view").screenshot(path=str(sidecar.log_path.parent / "dashboard-workflows.png"))
     finally:
         page.close()
