@@ -37,6 +37,8 @@
     findings: new Map(),   // issue id -> finding of the open review
     roles: null,           // project slug -> role (who may give feedback)
     timer: null,
+    trends: null,          // the plots' data, kept to redraw them at a new width
+    sending: 0,            // feedback requests in flight (the open review is not redrawn under them)
   };
 
   const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
@@ -71,15 +73,24 @@
     let body;
     try { body = await api("/api/reviews/trends?" + new URLSearchParams({ project, days: "30" })); } catch (err) { return; }
     if (project !== view.project) return;
-    drawQuality(body.quality);
-    drawRules(body.rules);
+    view.trends = body;
+    drawTrends();
   }
 
-  async function openReview(id) {
+  function drawTrends() {
+    if (!view.trends) return;
+    drawQuality(view.trends.quality);
+    drawRules(view.trends.rules);
+  }
+
+  // Plots are drawn at their box's width in pixels (text keeps its size), and again when the window resizes.
+  function plotWidth(box) { return Math.max(240, Math.floor(box.clientWidth || 320)); }
+
+  async function openReview(id, again = false) {
     const project = view.project;
     let body;
     try { body = await api(`/api/reviews/${id}?` + new URLSearchParams({ project })); } catch (err) { reviewsStatus(err.message); return; }
-    if (project !== view.project) return;
+    if (project !== view.project || (again && (view.openId !== id || view.sending))) return;  // closed, or a press in flight
     view.openId = id;
     view.findings = new Map(body.review.findings.map((f) => [f.id, f]));
     renderDetail(body.review);
@@ -95,10 +106,14 @@
     return role !== "viewer";  // the sidecar decides (editor or above, as the platform API); this only greys out
   }
 
-  // Refresh what may have changed: the list, the plots, and the open review's findings.
+  // Refresh what may have changed: the list, the plots, and the open review's findings (feedback given elsewhere).
   function refreshSoon() {
     clearTimeout(view.timer);
-    view.timer = setTimeout(() => { if (!view.project) return; loadPulls(false); loadTrends(); }, REFRESH_DEBOUNCE_MS);
+    view.timer = setTimeout(() => {
+      if (!view.project) return;
+      loadPulls(false); loadTrends();
+      if (view.openId !== null && !view.sending) openReview(view.openId, true);
+    }, REFRESH_DEBOUNCE_MS);
   }
 
   // ------------------------------------------------------------------ the pull requests
@@ -231,6 +246,7 @@
   async function sendFeedback(issueId, what, bar) {
     const body = JSON.stringify(Object.assign({ project: view.project, issue_id: issueId }, what));
     for (const control of bar.querySelectorAll("button, select")) control.disabled = true;
+    view.sending += 1;
     let answer = null, refusal = null;
     // Refused (4xx): said once.  Unreachable or the database down: the same request again, a little later.
     for (let attempt = 0; attempt < 3 && answer === null && refusal === null; attempt++) {
@@ -239,6 +255,7 @@
         else await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
       }
     }
+    view.sending -= 1;
     if (!answer) notify({ level: "error", message: "Feedback not stored: " + (refusal || "the dashboard did not answer; try again") });
     const f = view.findings.get(issueId);
     if (answer && f) { f.feedback = answer.finding.feedback; f.mine = answer.finding.mine; }
@@ -264,18 +281,19 @@
     const legend = $("#plot-quality .legend"); legend.innerHTML = "";
     const points = series.flatMap((s) => s.points.map((p) => Date.parse(p.at)));
     if (!points.length) { box.append(el("p", "muted", "No scored reviews in the last 30 days.")); return; }
-    const W = 320, H = 150, L = 28, R = 8, T = 8, B = 20;
+    const W = plotWidth(box), H = 150, L = 28, R = 8, T = 8, B = 20;
     let t0 = Math.min(...points), t1 = Math.max(...points);
     if (t1 === t0) { t0 -= 3600e3; t1 += 3600e3; }
     const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
     const y = (s) => T + (1 - Math.max(0, Math.min(100, s)) / 100) * (H - T - B);
-    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Quality score per repository over time" });
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": "Quality score per repository over time" });
     for (const v of [0, 50, 100]) {
       root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
       root.append(svg("text", { x: L - 4, y: y(v) + 3, "text-anchor": "end", class: "axis" }, String(v)));
     }
-    root.append(svg("text", { x: L, y: H - 4, class: "axis" }, new Date(t0).toLocaleDateString()));
-    root.append(svg("text", { x: W - R, y: H - 4, "text-anchor": "end", class: "axis" }, new Date(t1).toLocaleDateString()));
+    const when = (t) => (t1 - t0 < 2 * 86400e3 ? new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : new Date(t).toLocaleDateString());
+    root.append(svg("text", { x: L, y: H - 4, class: "axis" }, when(t0)));
+    root.append(svg("text", { x: W - R, y: H - 4, "text-anchor": "end", class: "axis" }, when(t1)));
     series.forEach((s, i) => {
       const colour = PALETTE[i % PALETTE.length];
       const g = svg("g", { "data-repository": s.repository });
@@ -297,9 +315,9 @@
     const box = $("#plot-rules .plot"); box.innerHTML = "";
     const legend = $("#plot-rules .legend"); legend.innerHTML = "";
     if (!rules.length) { box.append(el("p", "muted", "No feedback in the last 30 days.")); return; }
-    const W = 320, row = 24, L = 8, R = 8;
+    const W = plotWidth(box), row = 24, L = 8, R = 8;
     const H = rules.length * row + 4;
-    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Feedback per rule" });
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": "Feedback per rule" });
     rules.forEach((r, i) => {
       const top = i * row + 2;
       const g = svg("g", { "data-rule": r.rule });
@@ -325,7 +343,7 @@
   // ------------------------------------------------------------------ wiring to app.js
 
   document.addEventListener("autopr:project", async (e) => {
-    view.project = e.detail; view.pulls.clear(); view.nextBefore = null; view.openId = null; view.findings.clear();
+    view.project = e.detail; view.trends = null; view.pulls.clear(); view.nextBefore = null; view.openId = null; view.findings.clear();
     $("#review-detail").hidden = true; renderPulls();
     await loadRoles();
     if (view.project !== e.detail) return;
@@ -339,6 +357,8 @@
   });
 
   $("#older-reviews").addEventListener("click", () => loadPulls(true));
+  let resizing = null;
+  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(drawTrends, 200); });
   $("#close-review").addEventListener("click", () => { view.openId = null; $("#review-detail").hidden = true; renderPulls(); });
   setInterval(() => { if (view.project && state.token && document.visibilityState === "visible") refreshSoon(); }, POLL_MS);
 })();

@@ -93,6 +93,7 @@ def test_review_view_shows_a_new_review_live_and_a_feedback_click_is_stored_and_
             (ids[2], "erin", "helpful", "medium", "dashboard", "explicit"),
         ]
         expect(page.locator("#plot-rules g[data-rule]")).to_have_count(3, timeout=10_000)
+        page.screenshot(path=str(sidecar.log_path.parent / "dashboard-reviews.png"), full_page=True)
 
         # From the database alone, at a phone's width: the same words, nothing cut off or scrolling sideways.
         phone = open_logged_in(browser, sidecar, "erin", project, viewport=PHONE)
