@@ -19,7 +19,7 @@ from include.api.types import ProjectSlug, WorkflowSlug
 from include.enums import Role
 from include.workflows.outcomes import project_outcomes, workflow_outcomes
 
-router = APIRouter(prefix="/api/v1/projects/{project}", tags=["outcomes"])
+router = APIRouter(prefix="/api/v1/projects/{project}", tags=["workflows"])
 
 Since = Annotated[
     AwareDatetime | None,
