@@ -279,8 +279,28 @@ class Fanout:
             if not room:
                 del self.rooms[project]
 
-    def watchers(self, project: str) -> list[str]:
-        return sorted({c.username for c in self.rooms.get(project, {}).values()})
+    def broadcast(self, project: str, event: str, data: object) -> int:
+        """One message (not a state event: no ids, no holding) to every client of a project here.
+
+        Encoded once and written like a live event, so a presence message to a
+        large room costs one encode plus one write per recipient, not a task each.
+        """
+        room = self.rooms.get(project)
+        if not room:
+            return 0
+        frames = [encode_frame(event, data)]
+        sent = 0
+        slow: list[str] = []
+        for client in room.values():
+            if client.put(frames):
+                sent += 1
+            elif not client.socket.closed:
+                slow.append(client.sid)
+        for sid in slow:
+            metrics.DROPPED_SLOW.inc()
+            if self.on_slow_client is not None:
+                self.on_slow_client(sid)
+        return sent
 
     # -- delivery -----------------------------------------------------------
     def deliver(self, wire: dict, source: str) -> int:

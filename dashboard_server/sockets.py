@@ -3,11 +3,14 @@
 Client protocol (every payload validated by :mod:`dashboard_server.payloads`):
 
   connect   auth={token, last_event_id?}   refused with a reason if bad
-  join      {project, last_event_id?}      ack {ok, project, role, replayed, watchers, resync?}
+  join      {project, last_event_id?}      ack {ok, project, role, replayed, count, seq,
+                                               watchers | sample, resync?}
   leave     {project}                      ack {ok}
 
-server -> client: ``event`` (a state event), ``notification``, ``presence``,
-``error`` ({event, field, message}); the connection stays up after an error.
+server -> client: ``event`` (a state event), ``notification``, ``presence``
+({project, seq, count, joined, left, watchers?, more_joined?, more_left?}: coalesced deltas, see
+:mod:`dashboard_server.presence`), ``error`` ({event, field, message}); the
+connection stays up after an error.
 
 A join is always answered.  With the app database down the answer is an
 ``error`` {reason: "database", retry: true, message: "history unavailable,
@@ -40,9 +43,6 @@ from include.auth.tokens import TokenError, verify_token
 
 log = logging.getLogger("dashboard_server")
 
-#: Presence is broadcast to a room at most this often (seconds), however many clients join.
-PRESENCE_DEBOUNCE = 0.5
-
 
 def room_of(project: str) -> str:
     return f"project:{project}"
@@ -60,7 +60,6 @@ class SocketHandlers:
         self.sidecar = sidecar
         self.sio = sidecar.sio
         self.fanout = sidecar.fanout
-        self._presence_due: set[str] = set()
 
     def register(self) -> None:
         sio = self.sio
@@ -70,6 +69,10 @@ class SocketHandlers:
         sio.on("leave", self.leave)
         sio.on("*", self.unknown_event)
         self.fanout.on_slow_client = self.drop_slow
+        presence = self.sidecar.presence
+        presence.send = self.fanout.broadcast
+        presence.interval = self.sidecar.settings.dashboard_presence_interval
+        presence.list_max = self.sidecar.settings.dashboard_presence_list_max
         if self.sidecar.settings.dashboard_fanout == "library":
             self.fanout.library_emit = sio.emit
 
@@ -129,25 +132,6 @@ class SocketHandlers:
         log.warning("client %s is too far behind; disconnecting it (it will reconnect and replay)", sid)
         asyncio.ensure_future(self.sio.disconnect(sid))
 
-    async def _broadcast_presence(self, project: str) -> None:
-        """Tell a project's room who is watching, at most every PRESENCE_DEBOUNCE seconds.
-
-        Broadcasting on every join would cost O(room size) per join, O(n^2) when a
-        room fills up after a deploy; coalescing keeps it O(n).
-        """
-        if project in self._presence_due:
-            return
-        self._presence_due.add(project)
-
-        async def later() -> None:
-            await asyncio.sleep(PRESENCE_DEBOUNCE)
-            self._presence_due.discard(project)
-            watchers = await self.sidecar.presence.watchers(project)
-            body = {"project": project, "watchers": watchers, "count": len(watchers)}
-            await self.sio.emit("presence", body, room=room_of(project))
-
-        asyncio.ensure_future(later())
-
     # -- handlers ------------------------------------------------------------
 
     async def connect(self, sid, environ, auth):
@@ -193,8 +177,7 @@ class SocketHandlers:
         if client is None:
             return
         for project in projects:
-            await self.sidecar.presence.left(client.username, sid, project)
-            await self._broadcast_presence(project)
+            self.sidecar.presence.left(client.username, sid, project)
 
     async def join(self, sid, data=None):
         admitted = await self._admit_request(sid, "join", JoinRequest, data)
@@ -249,11 +232,11 @@ class SocketHandlers:
                 await self.sio.leave_room(sid, room_of(project))
                 return await self._unavailable(sid, project, exc)
             fanout.finish_replay(client, project, cursor)
+        # O(1) whatever the room's size: a counter moves, the room hears of it in the next coalesced
+        # delta, and the ack's names are bounded (dashboard_server/presence.py).
         presence = self.sidecar.presence
-        await presence.joined(client.username, sid, project)
-        await self._broadcast_presence(project)
-        watchers = await presence.watchers(project)
-        ack = {"ok": True, "project": project, "role": role, "replayed": replayed, "watchers": watchers}
+        presence.joined(client.username, sid, project)
+        ack = {"ok": True, "project": project, "role": role, "replayed": replayed, **presence.snapshot(project)}
         if resync is not None:
             ack["resync"] = resync
         return ack
@@ -266,8 +249,7 @@ class SocketHandlers:
         if request.project in client.projects:
             self.fanout.leave(client, request.project)
             await self.sio.leave_room(sid, room_of(request.project))
-            await self.sidecar.presence.left(client.username, sid, request.project)
-            await self._broadcast_presence(request.project)
+            self.sidecar.presence.left(client.username, sid, request.project)
         return {"ok": True, "project": request.project}
 
     async def unknown_event(self, event, sid, data=None):

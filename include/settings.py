@@ -138,6 +138,18 @@ class Settings(BaseSettings):
         description="Seconds between the sidecar's freezes of long-lived objects out of the garbage collector's "
         "reach, so a full collection never stalls live delivery (0: Python's default collector).",
     )
+    dashboard_presence_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="Seconds between the dashboard's presence messages to a room: every join and leave in that "
+        "time goes out as one delta (count, names joined and left).",
+    )
+    dashboard_presence_list_max: int = Field(
+        default=50,
+        ge=0,
+        description="Dashboard rooms with at most this many watchers get the whole watcher list in join acks and "
+        "presence messages; larger rooms get the count, a sample and at most this many names per delta.",
+    )
     mlflow_port: int = Field(default=5000, ge=1, le=65535, description="Port of the MLflow server and UI.")
     airflow_api_url: str = Field(
         default="",

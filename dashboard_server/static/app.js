@@ -189,7 +189,7 @@ function connect() {
   });
   socket.on("event", (ev) => applyEvent(ev));
   socket.on("notification", notify);
-  socket.on("presence", (p) => { if (p.project === state.project) showWatchers(p.watchers); });
+  socket.on("presence", (p) => { if (p.project === state.project) applyPresence(p); });
   socket.on("error", (e) => {
     if (e && e.field === "token") { sessionEnded("Session ended (" + e.message + "); log in again."); return; }
     if (e && e.reason === "database") return;  // the join's ack says it too, and is retried (join)
@@ -203,7 +203,7 @@ function join(project) {
     if (ack.ok === false && ack.retry) { unavailable(ack.message, () => { if (state.socket && state.socket.connected) join(project); }); return; }
     if (!ack.ok) return;
     available(); setStatus("live", "on");
-    if (ack.watchers) showWatchers(ack.watchers);
+    presenceFromAck(ack);
     // The sidecar's history restarted below what this page held (a restored database): start over.
     if (ack.resync) { notify({ level: "warning", message: "Resynchronised: " + ack.resync }); selectProject(project); }
   });
@@ -486,7 +486,43 @@ function relabelFeed() {
   }
 }
 
-function showWatchers(watchers) { $("#watchers").textContent = "Watching: " + (watchers.length ? watchers.join(", ") : "nobody else"); }
+// Presence comes as deltas (dashboard_server/presence.py): the join ack is the base (count, seq and
+// every name in a small room, a sample in a large one), each later message ({seq, count, joined,
+// left, watchers?, more_joined?, more_left?}) moves it on; messages at or below the base's seq
+// are already in it.
+const presence = { project: null, seq: -1, count: 0, names: new Set() };
+const PRESENCE_SHOWN = 10;  // names shown beside the count in a room too large to list
+
+function presenceFromAck(ack) {
+  if (typeof ack.count !== "number") return;
+  presence.project = ack.project; presence.seq = ack.seq; presence.count = ack.count;
+  presence.names = new Set(ack.watchers || ack.sample || []);
+  showWatchers();
+}
+
+function applyPresence(p) {
+  if (p.project !== presence.project || typeof p.seq !== "number" || p.seq <= presence.seq) return;
+  presence.seq = p.seq; presence.count = p.count;
+  if (p.watchers) presence.names = new Set(p.watchers);
+  else {
+    if (p.more_left) presence.names = new Set();  // some who left are not named: only the count is sure
+    for (const name of p.left || []) presence.names.delete(name);
+    for (const name of p.joined || []) presence.names.add(name);
+  }
+  showWatchers();
+}
+
+function showWatchers() {
+  const names = [...presence.names].sort();
+  let text;
+  if (!presence.count) text = "nobody else";
+  else if (names.length === presence.count) text = names.join(", ");
+  else {
+    const shown = names.slice(0, PRESENCE_SHOWN);
+    text = presence.count + (shown.length ? " (" + shown.join(", ") + ", …)" : "");
+  }
+  $("#watchers").textContent = "Watching: " + text;
+}
 
 function notify(n) {
   const div = document.createElement("div");
