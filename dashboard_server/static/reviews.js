@@ -21,7 +21,8 @@
 
   const KINDS = [["helpful", "Helpful"], ["not_helpful", "Not helpful"], ["false_positive", "False positive"]];
   const SEVERITIES = ["critical", "high", "medium", "low", "info"];
-  const REFRESH_DEBOUNCE_MS = 400;
+  const REFRESH_EVERY_MS = 1000;   // at most one refresh of the list per this, however many events come
+  const TRENDS_EVERY_MS = 10000;   // the plots' queries read a month of reviews: asked less often
   const POLL_MS = 30000;
   const PALETTE = ["#1565c0", "#2e7d32", "#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457"];
   const KIND_COLOURS = { helpful: "#2e7d32", not_helpful: "#9e9e9e", false_positive: "#c62828", wrong_severity: "#ef6c00" };
@@ -36,7 +37,7 @@
     openId: null,          // the review whose findings are shown
     findings: new Map(),   // issue id -> finding of the open review
     roles: null,           // project slug -> role (who may give feedback)
-    timer: null,
+    timer: null,           // a refresh is due (see refreshSoon)
     trends: null,          // the plots' data, kept to redraw them at a new width
     sending: 0,            // feedback requests in flight (the open review is not redrawn under them)
   };
@@ -106,14 +107,18 @@
     return role !== "viewer";  // the sidecar decides (editor or above, as the platform API); this only greys out
   }
 
-  // Refresh what may have changed: the list, the plots, and the open review's findings (feedback given elsewhere).
+  // Refresh what may have changed: the list, the open review's findings (feedback given elsewhere) and, less
+  // often, the plots.  Throttled, not debounced: a project whose events never pause is still refreshed.
+  let trendsAt = 0;
   function refreshSoon() {
-    clearTimeout(view.timer);
+    if (view.timer !== null) return;
     view.timer = setTimeout(() => {
+      view.timer = null;
       if (!view.project) return;
-      loadPulls(false); loadTrends();
+      loadPulls(false);
       if (view.openId !== null && !view.sending) openReview(view.openId, true);
-    }, REFRESH_DEBOUNCE_MS);
+      if (Date.now() - trendsAt >= TRENDS_EVERY_MS) { trendsAt = Date.now(); loadTrends(); }
+    }, REFRESH_EVERY_MS);
   }
 
   // ------------------------------------------------------------------ the pull requests
