@@ -3,7 +3,8 @@
 A review is stored the way a workflow's review task stores it (``record_review``), then the task's
 terminal event goes in through the outbox as the Airflow listener puts it: the page shows the new
 review without a reload.  A feedback button press is stored once as a dashboard ``ml_feedback`` row
-on that finding and the page shows it; a double click adds nothing; the view holds at a phone's width.
+on that finding and the page shows it; a double click adds nothing; a viewer sees the feedback but
+cannot press; the view holds at a phone's width.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def test_review_view_shows_a_new_review_live_and_a_feedback_click_is_stored_and_
 
     project = unique("rvpage")
     add_member(pg_url, project, "erin", "editor")
+    add_member(pg_url, project, "vic", "viewer")
     old, _ = record(pg_url, project, "acme/shop", [finding("E501", "low")], pr_number=1,
                     stats={"quality_score": 90.0, "passed": True})  # fmt: skip
     page = open_logged_in(browser, sidecar, "erin", project)
@@ -95,14 +97,18 @@ def test_review_view_shows_a_new_review_live_and_a_feedback_click_is_stored_and_
         expect(page.locator("#plot-rules g[data-rule]")).to_have_count(3, timeout=10_000)
         page.screenshot(path=str(sidecar.log_path.parent / "dashboard-reviews.png"), full_page=True)
 
-        # From the database alone, at a phone's width: the same words, nothing cut off or scrolling sideways.
-        phone = open_logged_in(browser, sidecar, "erin", project, viewport=PHONE)
+        # A viewer, from the database alone, at a phone's width: the feedback counted, no buttons to press
+        # (feedback needs the editor role, as in the platform API), nothing cut off or scrolling sideways.
+        phone = open_logged_in(browser, sidecar, "vic", project, viewport=PHONE)
         try:
             phone.locator(f'#pulls tr[data-review="{new}"] button.open-review').click(timeout=20_000)
             item = phone.locator(f'#findings li[data-issue="{ids[0]}"]')
-            expect(item.locator('button[data-kind="helpful"]')).to_have_attribute("aria-pressed", "true")
-            expect(phone.locator(f'#findings li[data-issue="{ids[2]}"] select[data-kind="wrong_severity"]')
-                   ).to_have_value("medium")  # fmt: skip
+            expect(item.locator('button[data-kind="helpful"] .fb-count')).to_have_text(" 1")
+            expect(item.locator('button[data-kind="helpful"]')).to_have_attribute("aria-pressed", "false")
+            expect(item.locator('button[data-kind="helpful"]')).to_be_disabled()
+            wrong = phone.locator(f'#findings li[data-issue="{ids[2]}"] select[data-kind="wrong_severity"]')
+            expect(wrong).to_be_disabled()
+            expect(wrong.locator("option").first).to_have_text("Wrong severity… 1")
             assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
             for control in (
                 item.locator('button[data-kind="false_positive"]'),
