@@ -21,11 +21,12 @@ same ``ml_feedback`` rows the API, reply commands and reactions write, so the
 learning system reads one shape.  Who may give it is the platform API's rule for
 ``POST .../issues/{id}/feedback`` (``include.api.routes.reviews``): the
 ``editor`` role in the issue's project, since feedback becomes training labels;
-viewers read only.  Each click carries a key the page makes once per click
-(``key``); the stored idempotency key is that key bound to the user and the
-issue, so a double click, a retried request or a replayed one adds nothing (the
-answer says ``duplicate``), and no one's key can stand in for another user's
-click or another issue.
+viewers read only.  Each press carries the key the page made for that button
+(``key``; ``static/reviews.js`` makes one per drawn button); the stored
+idempotency key is that key bound to the user and the issue, so a double click,
+a retried request or a replayed one adds nothing (the answer says
+``duplicate``), and no one's key can stand in for another user's click or
+another issue.
 
 Why the page refreshes the list on execution events instead of being pushed a
 "review recorded" event: the events this sidecar relays are Airflow state
@@ -58,6 +59,7 @@ from dashboard_server.history import code_host_web_url
 from dashboard_server.http import HttpRoutes, _int_param, _problem
 from dashboard_server.payloads import describe
 from dashboard_server.sidecar import Sidecar
+from include.auth.access import role_in_project
 from include.auth.tokens import Identity
 from include.db.session import session_scope
 from include.enums import FeedbackType, Role, Severity
@@ -83,7 +85,9 @@ class FeedbackClick(BaseModel):
         default=None, validate_default=True, description="The right severity (with kind wrong_severity)."
     )
     comment: str = Field(default="", max_length=20000, pattern=r"^[^\x00]*$")
-    key: str = Field(pattern=r"^[A-Za-z0-9_-]{8,128}$", description="Made once per click by the page.")
+    key: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{8,128}$", description="The page's key of one button press (see module doc)."
+    )
 
     @field_validator("severity")
     @classmethod
@@ -117,8 +121,6 @@ class FeedbackRefused(Exception):
 
 def store_click(username: str, click: FeedbackClick) -> dict[str, Any]:
     """Store one click through :func:`record_feedback` (committed before the answer); raises FeedbackRefused."""
-    from include.auth.access import role_in_project
-
     with session_scope() as session:
         role = role_in_project(session, username, click.project)
         if role is None:
@@ -172,7 +174,7 @@ class ReviewRoutes(HttpRoutes):
             run = f"{self.airflow_url}/dags/{review['dag_id']}/runs/{review['run_id']}"
         return {"pull_request": pull, "airflow_run": run}
 
-    async def list(self, request: Request) -> JSONResponse:
+    async def pulls(self, request: Request) -> JSONResponse:
         """``GET /api/reviews``: pull requests with their latest review, newest first; page on with ``before``."""
         params = request.query_params
         project = params.get("project", "")
@@ -263,7 +265,7 @@ def mount_reviews(http_app: Starlette, sidecar: Sidecar) -> Starlette:
     """Put the review routes in front of ``http_app``'s (its last route serves the page at ``/``)."""
     routes_of = ReviewRoutes(sidecar)
     http_app.router.routes[0:0] = [
-        Route("/api/reviews", routes_of.list),
+        Route("/api/reviews", routes_of.pulls),
         Route("/api/reviews/trends", routes_of.trends),
         Route("/api/reviews/feedback", routes_of.feedback, methods=["POST"]),
         Route("/api/reviews/{review_id:int}", routes_of.detail),
