@@ -10,7 +10,7 @@
 
 (() => {
   const REFRESH_MS = 60000;
-  const DEBOUNCE_MS = 1500;
+  const DEBOUNCE_MS = 2000;
   const view = document.querySelector("#outcomes-view");
   const table = document.querySelector("#outcomes");
   const sinceFilter = document.querySelector("#filter-since");
@@ -81,7 +81,8 @@
     if (!project || !state.token) return;
     const params = new URLSearchParams({ project });
     const since = Number(sinceFilter.value);
-    if (since) params.set("since", new Date(Date.now() - since * 1000).toISOString());
+    // Whole minutes: pages with the same filter then share the sidecar's answer (dashboard_server/outcomes.py).
+    if (since) params.set("since", new Date(Math.floor((Date.now() - since * 1000) / 60000) * 60000).toISOString());
     try {
       const body = await api("/api/outcomes?" + params);
       if (project === state.project) render(body);

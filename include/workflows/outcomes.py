@@ -175,16 +175,24 @@ def _when(value: Any) -> datetime | None:
     return None
 
 
-def _run_outcome(dag_id: str, run_id: str, events: list[Any]) -> RunOutcome:
-    current = max(events, key=ordering.precedence)
-    payloads = [current.payload or {}] + [e.payload or {} for e in events if e is not current]
-    first_seen = min(_when(e.occurred_at) for e in events)
-    started = next((t for p in payloads if (t := _when(p.get("start_date"))) is not None), None) or first_seen
+def _run_outcome(dag_id: str, run_id: str, events: list[dict[str, Any]]) -> RunOutcome:
+    """One run from its DAG-run events (dicts: id, state, try_number, occurred_at, start_date, end_date)."""
+    terminal = [e for e in events if e["state"] in ordering.TERMINAL_STATES]
+    # The one ordering rule, short-cut where it cannot be in doubt: DAG-run events carry no try, so a run's only
+    # terminal event is its current one; a run without one is in progress whichever state leads.
+    if len(terminal) == 1:
+        current = terminal[0]
+    else:
+        current = max(terminal or events, key=ordering.precedence)
+    others = (e for e in events if e is not current)
+    started = _when(current["start_date"]) or next(
+        (t for e in others if (t := _when(e["start_date"])) is not None), None
+    ) or min(e["occurred_at"] for e in events)
     duration = None
-    if current.state in ("success", "failed"):
-        ended = _when((current.payload or {}).get("end_date")) or _when(current.occurred_at)
+    if current["state"] in ("success", "failed"):
+        ended = _when(current["end_date"]) or current["occurred_at"]
         duration = max(0.0, (ended - started).total_seconds())
-    return RunOutcome(dag_id=dag_id, run_id=run_id, state=current.state, started_at=started, duration=duration)
+    return RunOutcome(dag_id=dag_id, run_id=run_id, state=current["state"], started_at=started, duration=duration)
 
 
 def _runs(session: Session, project: str, dag_ids: list[str], since: datetime | None) -> list[RunOutcome]:
@@ -193,16 +201,20 @@ def _runs(session: Session, project: str, dag_ids: list[str], since: datetime | 
         return []
     event = ExecutionEvent
     scope = [event.project == project, event.event_type == "dag_run", event.dag_id.in_(dag_ids)]
-    stmt = select(event.id, event.dag_id, event.run_id, event.state, event.try_number, event.occurred_at,
-                  event.payload, event.event_type).where(*scope)  # fmt: skip
+    # Only the two payload fields read here, extracted by the database (the whole JSON is not parsed per row).
+    stmt = select(event.dag_id, event.run_id, event.id, event.state, event.try_number, event.occurred_at,
+                  event.payload["start_date"].as_string(), event.payload["end_date"].as_string()).where(*scope)
     if since is not None:
         # A run with an event at or after ``since``, with all its events (its start may lie before: filtered below).
         recent = select(event.dag_id, event.run_id).where(*scope, event.occurred_at >= since).distinct()
         stmt = stmt.where(tuple_(event.dag_id, event.run_id).in_(recent))
-    by_run: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in session.execute(stmt):
-        if row.run_id is not None:
-            by_run[(row.dag_id, row.run_id)].append(row)
+    by_run: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for dag_id, run_id, event_id, state, try_number, occurred_at, start_date, end_date in session.execute(stmt):
+        if run_id is not None:
+            by_run[(dag_id, run_id)].append({
+                "event_type": "dag_run", "id": event_id, "state": state, "try_number": try_number,
+                "occurred_at": occurred_at, "start_date": start_date, "end_date": end_date,
+            })  # fmt: skip
     runs = [_run_outcome(dag_id, run_id, events) for (dag_id, run_id), events in by_run.items()]
     return [r for r in runs if since is None or r.started_at >= since]
 

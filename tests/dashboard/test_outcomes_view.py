@@ -66,6 +66,10 @@ def test_outcomes_route(sidecar, pg_url):
     assert total["duration_seconds"]["p50"] == 12.0 and total["findings_per_run"] == 4.0
     assert total["feedback"]["helpful_share"] == 1.0 and total["feedback"]["findings_with_feedback"] == 1
     assert rows["idle"]["total"]["runs"] == 0
+    # Answers are shared between pages, but keyed by the newest run event: a run that ends is in the next one.
+    finished_run(pg_url, project, dag_id, f"r2__{project}", 20.0, findings=1)
+    again = {w["workflow"]: w for w in _get(sidecar, "pat", project=project).json()["workflows"]}
+    assert again["quality"]["total"]["runs"] == 2 and again["quality"]["total"]["findings_per_run"] == 2.5
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert _get(sidecar, "pat", project=project, since=later).json()["workflows"][0]["total"]["runs"] == 0
 
