@@ -65,21 +65,21 @@ class VersionOutcome(OutcomeStats):
     saved_at: datetime | None = Field(description="When that version was saved")
 
 
-class WorkflowOutcome(BaseModel):
+class WorkflowOutcomeSummary(BaseModel):
     workflow: str = Field(description="Workflow id (slug)")
     name: str
     current_version: int
     total: OutcomeStats
 
 
-class WorkflowOutcomeDetail(WorkflowOutcome):
+class WorkflowOutcomeDetail(WorkflowOutcomeSummary):
     versions: list[VersionOutcome] = Field(description="One row per version that ran, newest first")
 
 
 class ProjectOutcomes(BaseModel):
     project: str
     since: datetime | None
-    workflows: list[WorkflowOutcome] = Field(description="Every workflow of the project (not deleted), by id")
+    workflows: list[WorkflowOutcomeSummary] = Field(description="Every workflow of the project (not deleted), by id")
 
 
 class WorkflowOutcomes(WorkflowOutcomeDetail):
@@ -99,7 +99,7 @@ def get_project_outcomes(project: ProjectSlug, user: CurrentUser, session: DbSes
     authorize(session, user, project, Role.viewer)
     rows = project_outcomes(session, project, since=since)
     return ProjectOutcomes(project=project, since=since,
-                           workflows=[WorkflowOutcome(**row.as_dict()) for row in rows])  # fmt: skip
+                           workflows=[WorkflowOutcomeSummary(**row.as_dict()) for row in rows])  # fmt: skip
 
 
 @router.get("/workflows/{workflow}/outcomes", response_model=WorkflowOutcomes,
