@@ -165,7 +165,7 @@ function Editor() {
             Export JSON
           </button>
           <span className="sep" />
-          <button type="button" onClick={() => setDialog("dryrun")} disabled={problems.length > 0} title="Show the DAG the compiler makes">
+          <button type="button" onClick={() => setDialog("dryrun")} disabled={problems.length > 0} title="Show the DAG the compiler makes, and what the saved version would post on a real event">
             Dry run
           </button>
           <button type="button" onClick={() => setDialog("versions")} disabled={!saved}>
@@ -312,7 +312,7 @@ function Editor() {
           <TemplatesDialog canSaveCurrent={saved && !dirty} onUse={selection.startFromTemplate} onSaveCurrent={saveAsTemplate} onClose={closeDialog} />
         )}
         {dialog === "import" && <ImportDialog onImport={selection.importDoc} onClose={closeDialog} />}
-        {dialog === "dryrun" && <DryRunDialog workflow={complete(workflow)} onClose={closeDialog} />}
+        {dialog === "dryrun" && <DryRunDialog workflow={complete(workflow)} saved={saved && !dirty} onClose={closeDialog} />}
         {dialog === "run" && <RunDialog workflow={workflow} config={config} onStates={setRunStates} onClose={closeDialog} />}
       </div>
     </NodeStatusContext.Provider>

@@ -189,6 +189,64 @@ export interface DryRunOut {
   [key: string]: unknown;
 }
 
+/** A stored webhook delivery as listed by GET /webhooks/deliveries (what a dry run can replay). */
+export interface DeliveryOut {
+  id: number;
+  delivery_id: string;
+  event: string;
+  action?: string | null;
+  repository: string | null;
+  status: string;
+  received_at: string;
+}
+
+/** What a dry run on a real event would have written, grouped (include/codehost/capture.py `summarize`). */
+export interface WouldPost {
+  review_comments: { node_id: string | null; path: string; line: number | null; side: string; body: string }[];
+  reviews: { pr_number: number; commit_id: string | null; body: string | null }[];
+  review_comment_edits: { comment_id: number; body: string | null }[];
+  check_runs: {
+    name: string | null;
+    head_sha: string | null;
+    status: string | null;
+    conclusion: string | null;
+    title: string | null;
+    annotations: { path: string; start_line?: number; annotation_level?: string; title?: string; message?: string }[];
+  }[];
+  summary_comment: { body: string | null; edit_of: number | null } | null;
+  comments: { pr_number: number; body: string | null }[];
+  comment_edits: { comment_id: number; body: string | null }[];
+  labels_added: string[];
+  labels_removed: string[];
+  reviewers_requested: { reviewers: string[]; team_reviewers: string[] }[];
+  issues: { title: string | null }[];
+  merges: { pr_number: number; merge_method?: string }[];
+  notifications: { channel: string; message: string }[];
+  integrations: { method: string; target: string }[];
+  other: { method: string; path: string }[];
+}
+
+/** One dry run on a real event (POST/GET …/workflows/{id}/dry-runs). */
+export interface EventDryRun {
+  id: number;
+  run_id: string;
+  dag_id: string;
+  state: string;
+  source: Record<string, unknown>;
+  event: Record<string, unknown>;
+  detail: string;
+  writes_count: number;
+  url: string;
+  nodes?: Record<string, { state: string; error?: string; reason?: string }>;
+  would_post?: WouldPost;
+}
+
+/** Where a dry run's event comes from: a stored delivery, a past pull request or an event typed by hand. */
+export type DryRunSource =
+  | { delivery: number }
+  | { pull_request: number; repository: string }
+  | { event: Record<string, unknown> };
+
 export interface NodeTypeSchemas {
   [type: string]: {
     title: string;
@@ -292,6 +350,15 @@ export const api = {
   },
   async run(project: string, slug: string, runId: string): Promise<RunDetail> {
     return (await request<RunDetail>("GET", `${wf(project, slug)}/runs/${encodeURIComponent(runId)}`)).data;
+  },
+  async deliveries(project: string): Promise<DeliveryOut[]> {
+    return items<DeliveryOut>((await request("GET", `/webhooks/deliveries?project=${encodeURIComponent(project)}&limit=20`)).data);
+  },
+  async startEventDryRun(project: string, slug: string, source: DryRunSource): Promise<EventDryRun> {
+    return (await request<EventDryRun>("POST", `${wf(project, slug)}/dry-runs`, { body: source })).data;
+  },
+  async eventDryRun(project: string, slug: string, runId: string): Promise<EventDryRun> {
+    return (await request<EventDryRun>("GET", `${wf(project, slug)}/dry-runs/${encodeURIComponent(runId)}`)).data;
   },
   async runs(project: string, slug: string): Promise<RunOut[]> {
     return items<RunOut>((await request("GET", `${wf(project, slug)}/runs?limit=10`)).data);

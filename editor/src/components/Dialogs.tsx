@@ -1,5 +1,6 @@
 /**
- * The editor's dialogs: open, versions, templates, import, dry run and run.
+ * The editor's dialogs: open, versions, templates, import, dry run (the DAG, and the saved version on a
+ * real event with nothing posted) and run.
  * Each loads what it shows from the platform API when it opens.
  */
 import { useCallback, useEffect, useState } from "react";
@@ -8,6 +9,7 @@ import {
   api,
   type DryRunOut,
   type EditorConfig,
+  type EventDryRun,
   type TemplateOut,
   type VersionOut,
   type WorkflowSummary,
@@ -15,7 +17,8 @@ import {
 import { useRunPolling } from "../hooks/useRunPolling";
 import { ImportError, importWorkflow } from "../model/io";
 import type { Workflow } from "../model/types";
-import { sampleEvent } from "../state/runs";
+import { type SourceForm, type SourceKind, dryRunSource, writeLines } from "../state/dryRuns";
+import { POLL_DELAY_MS, isFinished, sampleEvent } from "../state/runs";
 import { Modal } from "./Modal";
 
 function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
@@ -260,7 +263,7 @@ export function ImportDialog({ onImport, onClose }: { onImport: (workflow: Workf
 
 // --- dry run --------------------------------------------------------------------------------------
 
-export function DryRunDialog({ workflow, onClose }: { workflow: Workflow; onClose: () => void }) {
+export function DryRunDialog({ workflow, saved = false, onClose }: { workflow: Workflow; saved?: boolean; onClose: () => void }) {
   const [problems, setProblems] = useState<string[]>([]);
   const { data, error } = useLoad<DryRunOut>(
     () =>
@@ -282,7 +285,155 @@ export function DryRunDialog({ workflow, onClose }: { workflow: Workflow; onClos
       )}
       {!data && !error && <p>Compiling…</p>}
       {data && <DryRunView result={data} />}
+      <h3>On a real event</h3>
+      {saved ? (
+        <EventDryRunPanel workflow={workflow} />
+      ) : (
+        <p className="muted small">Save the workflow first: a dry run on an event runs the saved version.</p>
+      )}
     </Modal>
+  );
+}
+
+/**
+ * The saved version on a stored delivery, a past pull request or a typed event, enabled or not:
+ * every code-host write is captured instead of sent, and listed here once the dry run finishes.
+ */
+export function EventDryRunPanel({ workflow }: { workflow: Workflow }) {
+  const trigger = workflow.nodes.find((n) => n.type === "trigger");
+  const [form, setForm] = useState<SourceForm>(() => ({
+    kind: "delivery",
+    delivery: "",
+    pullRequest: "",
+    repository: "",
+    eventText: JSON.stringify(sampleEvent(trigger?.config.event as string | undefined), null, 2),
+  }));
+  const deliveries = useLoad(() => api.deliveries(workflow.project), [workflow.project]);
+  const [dry, setDry] = useState<EventDryRun | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [starting, setStarting] = useState(false);
+
+  useEffect(() => {
+    if (!dry || isFinished(dry.state)) return;
+    const timer = setTimeout(() => {
+      api.eventDryRun(workflow.project, workflow.id, dry.run_id).then(setDry, (err: Error) => setError(err.message));
+    }, POLL_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [dry, workflow.project, workflow.id]);
+
+  const start = async () => {
+    const parsed = dryRunSource(form);
+    if ("error" in parsed) return setError(parsed.error);
+    setError(null);
+    setStarting(true);
+    try {
+      setDry(await api.startEventDryRun(workflow.project, workflow.id, parsed.source));
+    } catch (err) {
+      const problems = err instanceof ApiError ? err.problems.map((p) => p.message).join("; ") : "";
+      setError(problems || (err as Error).message);
+    } finally {
+      setStarting(false);
+    }
+  };
+  const set = (patch: Partial<SourceForm>) => setForm((f) => ({ ...f, ...patch }));
+  return (
+    <div data-testid="event-dry-run">
+      <p className="muted small">
+        Runs the saved version, enabled or not: reads from the code host are real, every write is captured and shown here, nothing is
+        posted.
+      </p>
+      <div className="row">
+        <select value={form.kind} onChange={(e) => set({ kind: e.target.value as SourceKind })} data-testid="dry-run-kind">
+          <option value="delivery">Stored delivery</option>
+          <option value="pull_request">Past pull request</option>
+          <option value="event">Event (JSON)</option>
+        </select>
+        {form.kind === "delivery" && (
+          <select value={form.delivery} onChange={(e) => set({ delivery: e.target.value })} data-testid="dry-run-delivery">
+            <option value="">{deliveries.data?.length === 0 ? "No stored deliveries" : "Pick a delivery…"}</option>
+            {deliveries.data?.map((d) => (
+              <option key={d.id} value={String(d.id)}>
+                #{d.id} {d.event}
+                {d.action ? `.${d.action}` : ""} {d.repository ?? ""} · {when(d.received_at)}
+              </option>
+            ))}
+          </select>
+        )}
+        {form.kind === "pull_request" && (
+          <>
+            <input placeholder="owner/name" value={form.repository} onChange={(e) => set({ repository: e.target.value })} data-testid="dry-run-repository" />
+            <input placeholder="PR number" value={form.pullRequest} onChange={(e) => set({ pullRequest: e.target.value })} data-testid="dry-run-pr" />
+          </>
+        )}
+        <button type="button" className="primary" onClick={() => void start()} disabled={starting || (!!dry && !isFinished(dry.state))} data-testid="start-dry-run">
+          {starting ? "Starting…" : "Dry run on this event"}
+        </button>
+      </div>
+      {form.kind === "event" && (
+        <textarea rows={6} className="code" value={form.eventText} onChange={(e) => set({ eventText: e.target.value })} data-testid="dry-run-event" />
+      )}
+      {deliveries.error && <p className="text-danger small">{deliveries.error}</p>}
+      {error && <p className="text-danger" data-testid="dry-run-error">{error}</p>}
+      {dry && <EventDryRunView dry={dry} />}
+    </div>
+  );
+}
+
+export function EventDryRunView({ dry }: { dry: EventDryRun }) {
+  const lines = dry.would_post ? writeLines(dry.would_post) : [];
+  return (
+    <div className="run" data-testid="event-dry-run-result">
+      <p>
+        Dry run <code>{dry.run_id}</code>:{" "}
+        <strong className={`state state-${dry.state}`} data-testid="event-dry-run-state">
+          {dry.state}
+        </strong>{" "}
+        · {dry.writes_count} write(s) captured, none sent{" "}
+        <a href={dry.url} target="_top">
+          Open in the Airflow grid
+        </a>
+      </p>
+      {dry.detail && <p className="small muted">{dry.detail}</p>}
+      {dry.nodes && (
+        <ul className="list small">
+          {Object.entries(dry.nodes).map(([id, n]) => (
+            <li key={id}>
+              <code>{id}</code>: <span className={`state state-${n.state}`}>{n.state}</span>
+              {n.error ? ` — ${n.error}` : n.reason ? ` — ${n.reason}` : ""}
+            </li>
+          ))}
+        </ul>
+      )}
+      {isFinished(dry.state) && (
+        <>
+          <h3>Would have posted</h3>
+          {lines.length === 0 ? (
+            <p className="muted">Nothing: this run would have written nothing to the code host.</p>
+          ) : (
+            <table className="table" data-testid="would-post">
+              <thead>
+                <tr>
+                  <th>What</th>
+                  <th>Where</th>
+                  <th>Says</th>
+                </tr>
+              </thead>
+              <tbody>
+                {lines.map((l, i) => (
+                  <tr key={i}>
+                    <td>{l.kind}</td>
+                    <td>
+                      <code>{l.where}</code>
+                    </td>
+                    <td className="small">{l.text}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+    </div>
   );
 }
 
