@@ -1,5 +1,6 @@
 // The Workflows table: per workflow of the shown project its runs, success rate, p50/p95 duration, findings per
-// run and the shares of findings reviewers marked helpful or false positive (explicit feedback only).
+// run and the shares of findings reviewers marked helpful or false positive (explicit feedback only); a workflow's
+// "by version" button opens one row per version that ran.
 //
 // Numbers come from GET /api/outcomes, the read model (include/workflows/outcomes.py) the platform API's
 // /projects/{project}/outcomes serves too; what each one means is said there.  The table follows app.js's
@@ -16,6 +17,7 @@
   const sinceFilter = document.querySelector("#filter-since");
   view.style.overflowX = "auto";  // seven columns scroll inside their box at a phone's width, not the page
   let shownProject = null, hookedSocket = null, timer = null;
+  const expanded = new Set();  // workflows whose version rows are open (kept across refreshes)
 
   function percent(share) { return share === null || share === undefined ? "–" : `${Math.round(share * 1000) / 10}%`; }
   function seconds(s) { return s === null || s === undefined ? "–" : formatDuration(s); }
@@ -42,14 +44,10 @@
     return thead;
   }
 
-  function row(w) {
-    const t = w.total, f = t.feedback, finished = t.succeeded + t.failed;
-    const tr = document.createElement("tr");
-    tr.dataset.workflow = w.workflow;
-    const name = td("Workflow", "name", w.name, `v${w.current_version}`);
-    name.querySelector(".muted").classList.add("version");
-    tr.append(
-      name,
+  // The numbers of one slice (a workflow in all, or one of its versions), after its first cell.
+  function cells(t) {
+    const f = t.feedback, finished = t.succeeded + t.failed;
+    return [
       td("Runs", "runs", String(t.runs), t.in_progress ? `(${t.in_progress} in progress)` : ""),
       td("Success", "success_rate", percent(t.success_rate), finished ? `${t.succeeded}/${finished}` : ""),
       td("Duration p50 / p95", "duration", `${seconds(t.duration_seconds.p50)} / ${seconds(t.duration_seconds.p95)}`,
@@ -59,15 +57,44 @@
       td("Helpful", "helpful_share", percent(f.helpful_share), f.findings_with_feedback ? `of ${f.findings_with_feedback}` : ""),
       td("False positive", "false_positive_share", percent(f.false_positive_share),
         f.findings_with_feedback ? `of ${f.findings_with_feedback}` : ""),
-    );
-    return tr;
+    ];
+  }
+
+  function rows(w) {
+    const tr = document.createElement("tr");
+    tr.dataset.workflow = w.workflow;
+    const name = td("Workflow", "name", w.name, `v${w.current_version}`);
+    name.querySelector(".muted").classList.add("version");
+    const versionRows = w.versions.map((v) => {
+      const vr = document.createElement("tr");
+      vr.className = "version-row"; vr.dataset.workflow = w.workflow; vr.dataset.version = v.version === null ? "" : v.version;
+      const saved = v.saved_at ? "saved " + new Date(v.saved_at).toLocaleString() : "";
+      vr.append(td("Workflow", "name", v.version === null ? "version unknown" : `v${v.version}`, saved), ...cells(v));
+      vr.firstChild.style.paddingLeft = "1.5rem";  // under its workflow
+      vr.hidden = !expanded.has(w.workflow);
+      return vr;
+    });
+    if (versionRows.length) {
+      const toggle = document.createElement("button");
+      toggle.type = "button"; toggle.className = "versions-toggle"; toggle.dataset.versions = w.workflow;
+      const label = () => `${expanded.has(w.workflow) ? "hide" : "by"} version (${versionRows.length})`;
+      toggle.textContent = label();
+      toggle.addEventListener("click", () => {
+        if (expanded.has(w.workflow)) expanded.delete(w.workflow); else expanded.add(w.workflow);
+        for (const vr of versionRows) vr.hidden = !expanded.has(w.workflow);
+        toggle.textContent = label();
+      });
+      name.append(document.createElement("br"), toggle);
+    }
+    tr.append(name, ...cells(w.total));
+    return [tr, ...versionRows];
   }
 
   function render(body) {
     table.innerHTML = "";
     table.append(header());
     const tbody = document.createElement("tbody");
-    for (const w of body.workflows) tbody.append(row(w));
+    for (const w of body.workflows) tbody.append(...rows(w));
     if (!body.workflows.length) {
       const tr = document.createElement("tr"), cell = document.createElement("td");
       cell.colSpan = 7; cell.className = "muted"; cell.textContent = "No workflows in this project yet.";

@@ -27,7 +27,8 @@ def dag_run(project: str, dag_id: str, run_id: str, state: str, at: datetime, st
                       payload={"start_date": started.isoformat(), "end_date": at.isoformat()})  # fmt: skip
 
 
-def finished_run(pg_url: str, project: str, dag_id: str, run_id: str, seconds: float, findings: int) -> None:
+def finished_run(pg_url: str, project: str, dag_id: str, run_id: str, seconds: float, findings: int,
+                 version: int | None = None) -> None:
     """A run that succeeded after ``seconds`` and stored a review with ``findings``; the first one is marked helpful."""
     from include.db.session import session_scope
     from include.events.store import persist
@@ -40,9 +41,21 @@ def finished_run(pg_url: str, project: str, dag_id: str, run_id: str, seconds: f
         issues = record_review(
             session, project, "acme/app", [{"file_path": "a.py", "line": n + 1, "rule": "E1", "analyzer": "ruff",
                                             "severity": "low", "message": "m"} for n in range(findings)],
-            dag_id=dag_id, run_id=run_id,
+            dag_id=dag_id, run_id=run_id, workflow_version=version,
         ).issues  # fmt: skip
         record_feedback(session, issues[0], "pat", {"feedback_type": "helpful"})
+
+
+def saved_version(pg_url: str, project: str, slug: str, version: int, at: datetime) -> None:
+    from sqlalchemy import select
+
+    from include.db.models import Project, Workflow, WorkflowVersion
+    from include.db.session import session_scope
+
+    with session_scope(pg_url) as session:
+        workflow_id = session.scalar(select(Workflow.id).join(Project, Project.id == Workflow.project_id)
+                                     .where(Project.slug == project, Workflow.slug == slug))  # fmt: skip
+        session.add(WorkflowVersion(workflow_id=workflow_id, version=version, spec={}, created_by="t", created_at=at))
 
 
 def _get(sidecar, username: str | None, **params) -> httpx.Response:
@@ -90,16 +103,21 @@ def test_page_shows_the_workflows_table_and_follows_a_finished_run(browser, side
     project = unique("wftable")
     add_member(pg_url, project, "pat")
     dag_id = add_workflow(pg_url, project, "quality", "Quality gate", version=3)
-    finished_run(pg_url, project, dag_id, f"r1__{project}", 30.0, findings=2)
+    saved_version(pg_url, project, "quality", 3, datetime.now(UTC) - timedelta(hours=1))
+    finished_run(pg_url, project, dag_id, f"r1__{project}", 30.0, findings=2, version=3)
     page = open_logged_in(browser, sidecar, "pat", project)
     try:
-        row = page.locator('#outcomes tr[data-workflow="quality"]')
-        expect(row.locator('[data-field="name"]')).to_have_text("Quality gate v3", timeout=20_000)
+        row = page.locator('#outcomes tr[data-workflow="quality"]:not(.version-row)')
+        expect(row.locator('[data-field="name"]')).to_contain_text("Quality gate v3", timeout=20_000)
         expect(row.locator('[data-field="runs"]')).to_have_text("1")
         expect(row.locator('[data-field="success_rate"]')).to_have_text("100% 1/1")
         expect(row.locator('[data-field="findings_per_run"]')).to_have_text("2")
         expect(row.locator('[data-field="helpful_share"]')).to_have_text("100% of 1")
         expect(row.locator('[data-field="duration"]')).to_have_text("30 s / 30 s")
+        version_row = page.locator('#outcomes tr.version-row[data-workflow="quality"][data-version="3"]')
+        expect(version_row).to_be_hidden()
+        page.click('#outcomes [data-versions="quality"]')
+        expect(version_row.locator('[data-field="runs"]')).to_have_text("1")
 
         # A second run fails live: its event reaches the page over the socket and the table is asked again.
         expect(page.get_by_test_id("status")).to_have_text("live", timeout=20_000)
@@ -107,6 +125,8 @@ def test_page_shows_the_workflows_table_and_follows_a_finished_run(browser, side
         sidecar.put(dag_run(project, dag_id, f"r2__{project}", "failed", datetime.now(UTC), started))
         expect(row.locator('[data-field="runs"]')).to_have_text("2", timeout=20_000)
         expect(row.locator('[data-field="success_rate"]')).to_have_text("50% 1/2")
+        # Still open after the refresh; the failed run stored no review: its version is the one saved before it.
+        expect(version_row.locator('[data-field="runs"]')).to_have_text("2")
         page.locator("#outcomes-view").screenshot(path=str(sidecar.log_path.parent / "dashboard-workflows.png"))
     finally:
         page.close()
