@@ -25,15 +25,13 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PG_ADMIN = os.environ.get("AUTOPR_TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+from bench.temp_platform import temp_platform
 
 RULES = [  # analyzer, rule, message template, severity
     ("ruff", "F401", "`{name}` imported but unused", "low"),
@@ -85,31 +83,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500, help="issues per review session")
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, insert, text
+    from sqlalchemy import insert
 
-    state = Path(tempfile.mkdtemp(prefix="autopr-bench-loop-"))
-    db_name = f"autopr_bench_{uuid.uuid4().hex[:8]}"
-    db_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{db_name}"
-    os.environ.update({
-        "AUTOPR_STATE_DIR": str(state), "AUTOPR_DATABASE_URL": db_url,
-        "AUTOPR_MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}",
-        "AUTOPR_MLFLOW_ARTIFACT_ROOT": str(state / "mlartifacts"), "AUTOPR_DATASET_DIR": str(state / "datasets"),
-        "GX_ANALYTICS_ENABLED": "False",
-    })
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-    try:
-        from include.db.migrate import upgrade
+    with temp_platform("autopr-bench-loop-") as (engine, _settings):
         from include.db.models import MLFeedback, Project
-        from include.db.session import get_engine, reset_engine, session_scope
+        from include.db.session import session_scope
         from include.enums import FeedbackType
         from include.reviews.store import record_review
         from include.settings import get_settings
 
-        get_settings.cache_clear()
-        upgrade(db_url)
-        engine = get_engine(db_url)
         rng = random.Random(7)
         timings: dict[str, float] = {}
 
@@ -168,11 +150,6 @@ def main() -> None:
         print(f"  {'LOOP export→retrain→promote':40s} {loop:7.1f} s {loop_cpu:7.1f} s   (target < 180 s wall)")
         print(f"  {'TOTAL incl. ingest':40s} {loop + timings['ingest (record_review + feedback)']:7.1f} s")
         print(f"  cpu count {os.cpu_count()}, load avg {os.getloadavg()[0]:.1f}")
-        reset_engine()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
