@@ -274,7 +274,7 @@ export function DryRunDialog({ workflow, saved = false, onClose }: { workflow: W
     [JSON.stringify(workflow)],
   );
   return (
-    <Modal title="Dry run: the DAG Airflow will run" onClose={onClose} wide>
+    <Modal title="Dry run: the DAG Airflow will run, and what it would post" onClose={onClose} wide>
       {error && <p className="text-danger">{error}</p>}
       {problems.length > 0 && (
         <ul className="problems">
@@ -374,13 +374,15 @@ export function EventDryRunPanel({ workflow }: { workflow: Workflow }) {
       )}
       {deliveries.error && <p className="text-danger small">{deliveries.error}</p>}
       {error && <p className="text-danger" data-testid="dry-run-error">{error}</p>}
-      {dry && <EventDryRunView dry={dry} />}
+      {dry && <EventDryRunView dry={dry} order={workflow.nodes.map((n) => n.id)} />}
     </div>
   );
 }
 
-export function EventDryRunView({ dry }: { dry: EventDryRun }) {
+export function EventDryRunView({ dry, order = [] }: { dry: EventDryRun; order?: string[] }) {
   const lines = dry.would_post ? writeLines(dry.would_post) : [];
+  const rank = (id: string) => (order.includes(id) ? order.indexOf(id) : order.length);
+  const nodes = Object.entries(dry.nodes ?? {}).sort(([a], [b]) => rank(a) - rank(b)); // the database keeps no key order
   return (
     <div className="run" data-testid="event-dry-run-result">
       <p>
@@ -394,9 +396,9 @@ export function EventDryRunView({ dry }: { dry: EventDryRun }) {
         </a>
       </p>
       {dry.detail && <p className="small muted">{dry.detail}</p>}
-      {dry.nodes && (
+      {nodes.length > 0 && (
         <ul className="list small">
-          {Object.entries(dry.nodes).map(([id, n]) => (
+          {nodes.map(([id, n]) => (
             <li key={id}>
               <code>{id}</code>: <span className={`state state-${n.state}`}>{n.state}</span>
               {n.error ? ` — ${n.error}` : n.reason ? ` — ${n.reason}` : ""}
