@@ -65,7 +65,8 @@ class DryRunCreate(BaseModel):
     repository: str | None = Field(None, pattern=REPOSITORY_PATTERN, max_length=140,
                                    description='The pull request\'s repository ("owner/name")')
     event: dict[str, Any] | None = Field(None, description="An event typed by hand (CodeHostEvent shape)")
-    version: int | None = Field(None, ge=1, description="The workflow version to run (default: the current one)")
+    version: int | None = Field(None, ge=1, le=2**31 - 1,
+                                description="The workflow version to run (default: the current one)")
 
     @model_validator(mode="after")
     def _one_source(self) -> DryRunCreate:
