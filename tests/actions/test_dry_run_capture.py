@@ -87,3 +87,43 @@ def test_actions_with_a_capture_in_their_context_post_nothing(github):
     run_node({"id": "l", "type": "action", "config": {"action": "label_pr", "labels": ["x"]}}, ctx)
     assert _writes(github) == []
     assert [(w.method, w.body) for w in sink.writes] == [("POST", {"body": "hi 7"}), ("POST", {"labels": ["x"]})]
+
+
+def _workflow(trigger: dict, retries: int = 0):
+    from include.workflows.validation import load_workflow
+
+    return load_workflow({
+        "id": "greeter", "name": "Greeter", "project": "acme",
+        "nodes": [
+            {"id": "opened", "type": "trigger", "config": trigger},
+            {"id": "hello", "type": "action", "config": {"action": "post_comment", "template": "Thanks {author}!",
+                                                          "retries": retries, "retry_delay_seconds": 1}},
+            {"id": "tag", "type": "action", "config": {"action": "label_pr", "labels": ["triaged"]}},
+        ],
+        "edges": [{"id": "e1", "source": "opened", "target": "hello"}, {"id": "e2", "source": "hello", "target": "tag"}],
+    })
+
+
+def test_the_dry_run_walk_follows_the_trigger_filters_and_stops_behind_a_failed_node(github):
+    from include.dag_factory.dry_run import walk
+
+    github.add_pull("acme/app", 7, head_sha=HEAD)
+    event = {**EVENT, "base_ref": "main"}
+
+    sink = CapturedWrites()
+    out = walk(_workflow({"event": "pr_opened", "branches": ["release/*"]}), event, run_id="r1", capture=sink)
+    assert out["failed"] is False and "filters do not match" in out["detail"]
+    assert {n: s["state"] for n, s in out["nodes"].items()} == {"opened": "success", "hello": "skipped", "tag": "skipped"}
+    assert sink.writes == []
+
+    out = walk(_workflow({"event": "pr_opened"}), event, run_id="r2", capture=sink)
+    assert {n: s["state"] for n, s in out["nodes"].items()} == {"opened": "success", "hello": "success", "tag": "success"}
+    assert [(w.node_id, w.method) for w in sink.writes] == [("hello", "POST"), ("tag", "POST")]
+
+    sink = CapturedWrites()  # an event without a repository: the comment's node fails, the label never runs
+    out = walk(_workflow({"event": "pr_opened"}), {k: v for k, v in event.items() if k != "repository"},
+               run_id="r3", capture=sink)
+    assert out["failed"] is True and "event.repository" in out["nodes"]["hello"]["error"]
+    assert {n: s["state"] for n, s in out["nodes"].items()} == {
+        "opened": "success", "hello": "failed", "tag": "upstream_failed"}
+    assert sink.writes == [] and _writes(github) == []
