@@ -20,6 +20,7 @@ from include.db.models import (
     Base,
     CodeChange,
     CodeHostIdentity,
+    DryRun,
     ExecutionEvent,
     FeedbackPollCursor,
     FeedbackType,
@@ -51,7 +52,7 @@ INPUTS = {
 }
 MODELS = [Project, ProjectMember, Workflow, WorkflowVersion, WorkflowTemplate, ExecutionEvent, ReviewSession,
           ReviewIssue, MLFeedback, WebhookDelivery, MLPrediction, CodeChange, ProjectRepository,
-          CodeHostIdentity, FindingComment, FeedbackPollCursor]
+          CodeHostIdentity, FindingComment, FeedbackPollCursor, DryRun]
 
 
 def _datetime_columns(model) -> list[str]:
@@ -107,6 +108,8 @@ def _one_of_each(session: Session, when: datetime, tag: str) -> None:
         FindingComment(repository_key=f"acme/{tag}", comment_id=1, pr_number=1, fingerprint="0" * 16,
                        author_login="autopr[bot]"),
         FeedbackPollCursor(repository_key=f"acme/{tag}"),
+        DryRun(project_id=project.id, workflow_id=workflow.id, workflow_version=1, run_id=f"dry_run__{tag}",
+               created_by="alice"),
     ]
     assert {type(r) for r in rows} == set(MODELS)
     for row in rows:
