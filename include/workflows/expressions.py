@@ -14,6 +14,7 @@ evaluated on every run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -35,19 +36,40 @@ class ExpressionError(ValueError):
 
 
 @lru_cache(maxsize=1024)
-def _compile(expr: str) -> tuple[Any, frozenset[str], frozenset[str], frozenset[str]]:
-    """(program, free variable names, node ids referenced as nodes.<id> / nodes["id"], functions called)."""
+def _compile(expr: str) -> tuple[Any, frozenset[str], frozenset[str], frozenset[str], frozenset[OutputRef]]:
+    """(program, free variable names, node ids referenced as nodes.<id> / nodes["id"], functions called,
+    outputs read as nodes.<id>.<output> / nodes["id"]["output"])."""
     ast = _env.compile(expr)
-    free, refs, calls = _scan(ast)
-    return _env.program(ast), free, refs, calls
+    free, refs, calls, outputs = _scan(ast)
+    return _env.program(ast), free, refs, calls, outputs
 
 
-def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Free identifiers (minus macro-bound ones), ``nodes.<id>`` references and called functions."""
+@dataclass(frozen=True)
+class OutputRef:
+    """One ``nodes.<node_id>.<output>`` read in an expression, with where the output name starts."""
+
+    node_id: str
+    output: str
+    line: int | None = None
+    column: int | None = None
+
+
+_WRAPPERS = ("member", "primary", "expr", "conditionalor", "conditionaland", "relation", "addition",
+             "multiplication", "unary")
+
+
+def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[OutputRef]]:
+    """Free identifiers (minus macro-bound ones), ``nodes.<id>`` references, called functions, outputs read."""
     calls: set[str] = set()
     idents: set[str] = set()
     bound: set[str] = set()
     refs: set[str] = set()
+    outputs: set[OutputRef] = set()
+
+    def unwrap(t: Any) -> Any:
+        while isinstance(t, Tree) and t.data in _WRAPPERS and len(t.children) == 1:
+            t = t.children[0]
+        return t
 
     def ident_of(t: Any) -> str | None:
         # member -> primary -> ident <name>
@@ -70,7 +92,29 @@ def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
                 return None
         return None
 
+    def node_ref(t: Any) -> str | None:
+        """The node id when ``t`` is ``nodes.<id>`` or ``nodes["id"]``."""
+        t = unwrap(t)
+        if isinstance(t, Tree) and len(t.children) == 2 and ident_of(t.children[0]) == "nodes":
+            if t.data == "member_dot":
+                return str(t.children[1])
+            if t.data == "member_index":
+                return string_literal(t.children[1])
+        return None
+
+    def position(t: Any) -> tuple[int | None, int | None]:
+        line, column = getattr(t, "line", None), getattr(t, "column", None)
+        if line is None and isinstance(t, Tree) and not t.meta.empty:
+            line, column = t.meta.line, t.meta.column
+        return line, column
+
     for node in tree.iter_subtrees():
+        if node.data in ("member_dot", "member_index") and len(node.children) == 2:
+            owner = node_ref(node.children[0])
+            if owner is not None:
+                name = str(node.children[1]) if node.data == "member_dot" else string_literal(node.children[1])
+                if name is not None:
+                    outputs.add(OutputRef(owner, name, *position(node.children[1])))
         if node.data == "ident" and node.children:
             idents.add(str(node.children[0]))
         elif node.data == "ident_arg" and node.children:
@@ -88,7 +132,7 @@ def _scan(tree: Tree) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
             key = string_literal(node.children[1])
             if key is not None:
                 refs.add(key)
-    return frozenset(idents - bound), frozenset(refs), frozenset(calls)
+    return frozenset(idents - bound), frozenset(refs), frozenset(calls), frozenset(outputs)
 
 
 def check(expr: str) -> str | None:
@@ -96,10 +140,9 @@ def check(expr: str) -> str | None:
     if not isinstance(expr, str) or not expr.strip():
         return "expression is empty"
     try:
-        _program, free, _refs, calls = _compile(expr)
+        _program, free, _refs, calls, _outputs = _compile(expr)
     except celpy.CELParseError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
-        return f"CEL syntax error: {first}"
+        return _syntax_error(exc)
     except Exception as exc:  # noqa: BLE001 - celpy raises assorted errors for bad input
         return f"CEL error: {exc}"
     unknown = sorted(free - set(VARIABLES))
@@ -109,6 +152,32 @@ def check(expr: str) -> str | None:
     if unknown:
         return f"unknown function {unknown[0]!r}; CEL offers: {', '.join(sorted(FUNCTIONS))}"
     return None
+
+
+def _syntax_error(exc: Any) -> str:
+    """``CEL syntax error at line L, column C: unexpected ...`` from celpy's error and lark's cause."""
+    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+    where = f" at line {line}, column {column}" if line is not None and column is not None else ""
+    cause = exc.__cause__ or exc.__context__
+    token = getattr(cause, "token", None)
+    char = getattr(cause, "char", None)
+    if token is not None and getattr(token, "type", None) == "$END":
+        what = "the expression ends too early"
+    elif token is not None:
+        what = f"unexpected {str(token)!r}"
+    elif char is not None:
+        what = f"unexpected character {char!r}"
+    else:
+        what = "invalid syntax"
+    return f"CEL syntax error{where}: {what}"
+
+
+def referenced_outputs(expr: str) -> frozenset[OutputRef]:
+    """The ``nodes.<id>.<output>`` reads of an expression (for checking them against declared outputs)."""
+    try:
+        return _compile(expr)[4]
+    except Exception:  # noqa: BLE001 - invalid expressions are reported by check()
+        return frozenset()
 
 
 def referenced_nodes(expr: str) -> frozenset[str]:

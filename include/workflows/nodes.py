@@ -14,8 +14,9 @@ strings (``Literal``), so exported JSON/YAML stays readable and lossless.
 
 from __future__ import annotations
 
+import difflib
 import string
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
@@ -58,9 +59,17 @@ TriggerEvent = Literal[tuple(kind.value for kind in EventKind)]  # type: ignore[
 
 
 class StrictModel(BaseModel):
-    """Base of every config: unknown fields are errors, values are checked on assignment too."""
+    """Base of every config: unknown fields are errors, values are checked on assignment too.
+
+    ``OUTPUTS`` names what a node of this config hands to downstream nodes (its XCom):
+    ``{output name: what it holds}``.  It is declared here, next to the config, once:
+    the validator checks ``nodes.<id>.<output>`` in conditions against it, the schema
+    endpoint the editor reads publishes it, and a test compares it with what the action
+    in :mod:`include.actions` really returns.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    OUTPUTS: ClassVar[dict[str, str]] = {}
 
 
 def check_template(value: str) -> str:
@@ -81,6 +90,9 @@ def check_template(value: str) -> str:
         if field_name == "":
             raise ValueError(f"empty placeholder {{}}; use one of: {known}")
         if field_name not in TEMPLATE_PLACEHOLDERS:
+            close = difflib.get_close_matches(field_name, list(TEMPLATE_PLACEHOLDERS), n=1, cutoff=0.6)
+            if close:
+                raise ValueError(f"unknown placeholder {{{field_name}}}; did you mean {{{close[0]}}}?")
             raise ValueError(f"unknown placeholder {{{field_name}}}; use one of: {known}")
     return value
 
@@ -125,6 +137,8 @@ TRIGGER_FILTERS: dict[str, frozenset[str]] = {
 class TriggerConfig(StrictModel):
     """What starts a run: a code-host event, a cron schedule, a webhook or a person."""
 
+    OUTPUTS: ClassVar[dict[str, str]] = {"event": "the (normalised) event that started the run"}
+
     event: TriggerEvent = Field(description="The event that starts the workflow.")
     cron: str | None = Field(
         None, description="Cron expression (5 fields, UTC); required for and only for the schedule event."
@@ -163,6 +177,20 @@ class TriggerConfig(StrictModel):
 class QualityCheckConfig(RetryPolicy):
     """Run analysers on a checkout of the event's repository and score the result."""
 
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "session_id": "id of the review session the findings were stored in",
+        "issues_count": "number of issues found",
+        "errors_count": "number of error-level (high or critical) issues",
+        "by_severity": "issues per severity: {critical, high, medium, low, info}",
+        "quality_score": "quality score 0-100",
+        "passed": "quality_score >= quality_threshold (and, with fail_on_error, no error-level issue)",
+        "commit_sha": "the commit that was analysed",
+        "files_analysed": "number of files the analysers read",
+        "scope": "which files: event (its file list), commits (the change's commits) or all",
+        "changed_files": "the change's files (empty when the whole repository was analysed)",
+        "summary": "a markdown report of the findings",
+    }
+
     action: Literal["quality_check"]
     mode: Literal["fast", "full"] = Field("fast", description="fast: changed files only; full: whole repository.")
     analyzers: list[Analyzer] = Field(
@@ -180,6 +208,23 @@ class QualityCheckConfig(RetryPolicy):
 class CodeReviewConfig(RetryPolicy):
     """Produce review issues with severity and confidence (model-scored when a model is served)."""
 
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "session_id": "id of the review session the findings were stored in",
+        "issues_count": "number of issues found",
+        "errors_count": "number of error-level (high or critical) issues",
+        "by_severity": "issues per severity: {critical, high, medium, low, info}",
+        "quality_score": "quality score 0-100",
+        "hidden_count": "issues below min_confidence (stored, not shown)",
+        "passed": "no error-level issue among the shown ones",
+        "model_version": "version of the model that graded the issues (null: the analysers' severities)",
+        "severity_source": "model or analyzers",
+        "commit_sha": "the commit that was reviewed",
+        "scope": "which files: event (its file list), commits (the change's commits) or all",
+        "changed_files": "the change's files (empty when the whole repository was reviewed)",
+        "issues": "the worst shown issues (file_path, line, rule, analyzer, severity, message, confidence)",
+        "summary": "a markdown report of the findings",
+    }
+
     action: Literal["code_review"]
     analyzers: list[Analyzer] = Field(default_factory=lambda: ["ruff", "bandit", "radon"], min_length=1)
     min_confidence: float = Field(0.5, ge=0, le=1, description="Drop issues below this confidence.")
@@ -193,6 +238,8 @@ class CodeReviewConfig(RetryPolicy):
 
 class CreateIssueConfig(RetryPolicy):
     """Open an issue on the code host."""
+
+    OUTPUTS: ClassVar[dict[str, str]] = {"issue_number": "number of the new issue", "issue_url": "its web URL"}
 
     action: Literal["create_issue"]
     title_template: str = Field(min_length=1, max_length=256, description="Issue title; placeholders allowed.")
@@ -208,6 +255,13 @@ class CreateIssueConfig(RetryPolicy):
 class PostCommentConfig(RetryPolicy):
     """Comment on the pull request (or issue) of the event."""
 
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "comment_id": "id of the new comment",
+        "comment_url": "its web URL",
+        "pr_number": "pull request (or issue) number commented on",
+        "body_length": "length of the rendered comment",
+    }
+
     action: Literal["post_comment"]
     template: str = Field(min_length=1, max_length=65536, description="Comment body (Markdown); placeholders allowed.")
 
@@ -220,6 +274,12 @@ class PostCommentConfig(RetryPolicy):
 class LabelPrConfig(RetryPolicy):
     """Add (and optionally remove) labels on the pull request."""
 
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "pr_number": "pull request number",
+        "added": "labels added",
+        "removed": "labels removed (those that were there)",
+    }
+
     action: Literal["label_pr"]
     labels: NameList = Field(min_length=1, description="Labels to add.")
     remove: NameList = Field(default_factory=list, description="Labels to remove.")
@@ -227,6 +287,14 @@ class LabelPrConfig(RetryPolicy):
 
 class RequestReviewConfig(RetryPolicy):
     """Request reviewers: named people, teams, and/or the learning system's recommendations."""
+
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "requested_reviewers": "user logins asked to review",
+        "requested_teams": "team slugs asked to review",
+        "pr_number": "pull request number",
+        "recommendation_source": "config, learned, path-share or why there was no recommendation",
+        "skipped": "only when nobody was requested: why",
+    }
 
     action: Literal["request_review"]
     reviewers: NameList = Field(default_factory=list, description="User logins.")
@@ -243,6 +311,16 @@ class RequestReviewConfig(RetryPolicy):
 class MergePrConfig(RetryPolicy):
     """Merge the pull request once the named checks passed."""
 
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "merged": "whether the code host merged it",
+        "merge_sha": "the merge commit",
+        "message": "the code host's message",
+        "pr_number": "pull request number",
+        "head_sha": "the head commit that was merged",
+        "method": "merge, squash or rebase",
+        "checks": "the required checks that had passed",
+    }
+
     action: Literal["merge_pr"]
     method: Literal["merge", "squash", "rebase"] = "squash"
     required_checks: NameList = Field(default_factory=list, description="Check names that must have succeeded.")
@@ -250,6 +328,25 @@ class MergePrConfig(RetryPolicy):
 
 class PublishReviewConfig(RetryPolicy):
     """Put the upstream review on the pull request: comments on its lines, a check run, one summary comment."""
+
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "pr_number": "pull request number",
+        "head_sha": "the commit reviewed",
+        "filter_mode": "the filter mode used",
+        "comments_added": "new inline comments",
+        "comments_unchanged": "inline comments already there",
+        "comments_fixed": "earlier comments marked fixed",
+        "outside_filter": "findings the filter mode kept out of comments",
+        "outside_diff": "findings outside the diff",
+        "review_id": "only when a review was posted: its id",
+        "passed": "no kept finding at or above fail_level",
+        "check_run_id": "only with check_run: the check run's id",
+        "conclusion": "only with check_run: success or failure",
+        "annotations": "only with check_run: number of annotations",
+        "check_run_requests": "only with check_run: requests it took",
+        "summary_comment_id": "only with summary_comment: the summary comment's id",
+        "summary_edited": "only with summary_comment: whether an earlier summary was edited",
+    }
 
     action: Literal["publish_review"]
     filter_mode: Literal["added", "diff_context", "file", "nofilter"] = Field(
@@ -300,6 +397,8 @@ ACTION_CONFIGS: dict[str, type[RetryPolicy]] = {
 class ConditionConfig(StrictModel):
     """A CEL expression over ``event`` and ``nodes.<node_id>.<output>``; picks the true or false branch."""
 
+    OUTPUTS: ClassVar[dict[str, str]] = {"result": "the expression's value (true or false)"}
+
     expression: str = Field(min_length=1, max_length=4000, description="CEL expression that yields a bool.")
 
     @field_validator("expression")
@@ -318,6 +417,12 @@ class ConditionConfig(StrictModel):
 
 class IntegrationConfig(RetryPolicy):
     """An HTTP call through an Airflow HTTP connection (host, auth and base headers live there)."""
+
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "status_code": "the HTTP status",
+        "response_json": "the JSON response (null when not JSON or too long)",
+        "response_text": "the start of a non-JSON response (null for JSON)",
+    }
 
     connection_id: str = Field(min_length=1, max_length=250, description="Airflow connection id (HTTP type).")
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
@@ -342,6 +447,11 @@ class IntegrationConfig(RetryPolicy):
 class SlackNotification(RetryPolicy):
     """Post to Slack through an incoming-webhook connection."""
 
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "channel": "slack", "connection_id": "the connection used", "via": "which provider sent it",
+        "message": "the rendered message",
+    }
+
     channel: Literal["slack"]
     connection_id: str = Field(min_length=1, max_length=250, description="Airflow connection holding the webhook.")
     message: str = Field(min_length=1, max_length=40000)
@@ -354,6 +464,11 @@ class SlackNotification(RetryPolicy):
 
 class EmailNotification(RetryPolicy):
     """Send an email through Airflow's SMTP connection."""
+
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "channel": "email", "connection_id": "the connection used", "to": "recipients", "subject": "rendered subject",
+        "message": "the rendered message",
+    }
 
     channel: Literal["email"]
     connection_id: str = Field("smtp_default", min_length=1, max_length=250, description="Airflow SMTP connection.")
@@ -369,6 +484,11 @@ class EmailNotification(RetryPolicy):
 
 class DashboardNotification(RetryPolicy):
     """Show a message on the live dashboard of the workflow's project."""
+
+    OUTPUTS: ClassVar[dict[str, str]] = {
+        "channel": "dashboard", "event_key": "key of the live-dashboard event", "level": "info, warning or error",
+        "message": "the rendered message",
+    }
 
     channel: Literal["dashboard"]
     message: str = Field(min_length=1, max_length=4000)
@@ -411,5 +531,26 @@ def config_model(node_type: str, config: Any) -> type[StrictModel]:
     assert isinstance(models, dict)
     sub = config.get(key) if isinstance(config, dict) else None
     if sub not in models:
-        raise ValueError(f"{key}: must be one of {', '.join(models)} (got {sub!r})")
+        hint = did_you_mean(sub, models) if isinstance(sub, str) else ""
+        given = "missing" if sub is None else f"{sub!r} is not one of them"
+        raise ValueError(f"{key}: must be one of {', '.join(models)} ({given}){hint}")
     return models[sub]
+
+
+def outputs_of(node_type: Any, config: Any) -> dict[str, str] | None:
+    """The declared outputs of a node (``{name: description}``), or None when its type/subtype is unknown."""
+    if node_type not in NODE_TYPES:
+        return None
+    key, models = NODE_TYPES[node_type]
+    if key is None:
+        return dict(models.OUTPUTS)  # type: ignore[union-attr]
+    assert isinstance(models, dict)
+    sub = config.get(key) if isinstance(config, dict) else None
+    model = models.get(sub) if isinstance(sub, str) else None
+    return dict(model.OUTPUTS) if model is not None else None
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """`` did you mean 'x'?`` for the closest of ``choices`` (difflib), or "" when none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

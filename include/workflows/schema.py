@@ -71,7 +71,11 @@ def node_type_schemas() -> dict[str, Any]:
     """Per node type: title, description, the config schema and, for typed configs, one schema per subtype.
 
     ``{"action": {"title", "description", "discriminator": "action", "config": {...oneOf...},
-    "subtypes": {"quality_check": {...}, ...}}, "trigger": {..., "discriminator": null, "config": {...}}}``
+    "subtypes": {"quality_check": {...}, ...}, "subtype_outputs": {"quality_check": {"quality_score": "..."}}},
+    "trigger": {..., "discriminator": null, "config": {...}, "outputs": {"event": "..."}}}``
+
+    The outputs (what ``nodes.<id>.<output>`` may read) are the models' ``OUTPUTS``, the same
+    declaration the validator checks conditions against.
     """
     out: dict[str, Any] = {}
     for node_type, tp in _CONFIG_TYPES.items():
@@ -83,6 +87,9 @@ def node_type_schemas() -> dict[str, Any]:
         }
         if isinstance(models, dict):
             entry["subtypes"] = {name: json_schema_of(model) for name, model in models.items()}
+            entry["subtype_outputs"] = {name: dict(model.OUTPUTS) for name, model in models.items()}
+        else:
+            entry["outputs"] = dict(models.OUTPUTS)
         out[node_type] = entry
     return out
 

@@ -4,7 +4,9 @@ Exports always carry ``format_version`` and put keys in a reading order
 (id, type, label, position, config; the subtype first inside config).
 Imports parse the text, then validate; syntax errors name the line and
 column, content errors are :class:`~include.workflows.validation.WorkflowInvalid`
-with a pointer per problem.  YAML is read with ``yaml.safe_load`` only.
+with a pointer per problem.  YAML is read with a ``SafeLoader`` only, one that
+refuses a key given twice in a mapping (PyYAML would keep the last one silently,
+so a config would lose a setting without a word); JSON refuses them too.
 """
 
 from __future__ import annotations
@@ -87,6 +89,46 @@ def dump(workflow: Workflow, fmt: Format) -> str:
     raise ValueError(f"format: must be 'json' or 'yaml', not {fmt!r}")
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate mapping keys, naming the key and both lines."""
+
+
+def _construct_unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, Any] = {}
+    for key_node, _value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # a key given here overrides one merged in with <<: not a duplicate
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # an unhashable key: let the base constructor report it
+            break
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                f"duplicate key {key!r} (first given at line {first.line + 1})", key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (a ``yaml.MarkedYAMLError`` naming the key and line)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - UniqueKeyLoader is a SafeLoader
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise WorkflowParseError(f"invalid JSON: duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
 def parse_text(text: str | bytes, fmt: Format) -> Any:
     """Parse JSON/YAML text into plain data (no validation); WorkflowParseError on bad syntax."""
     if isinstance(text, bytes):
@@ -96,12 +138,12 @@ def parse_text(text: str | bytes, fmt: Format) -> Any:
             raise WorkflowParseError(f"not UTF-8 text ({exc.reason})") from None
     if fmt == "json":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_pairs)
         except json.JSONDecodeError as exc:
             raise WorkflowParseError(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     if fmt == "yaml":
         try:
-            return yaml.safe_load(text)
+            return load_yaml(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             msg = f"invalid YAML: {exc.problem or exc}"

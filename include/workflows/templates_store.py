@@ -4,7 +4,7 @@ Like :mod:`include.workflows.store`, every function takes a ``Session`` and
 leaves committing to the caller.  A template's spec is a validated workflow
 whose project is the placeholder :data:`TEMPLATE_PROJECT`; instantiating one
 (:func:`include.workflows.service.instantiate_template`) validates it again
-with the target project and id, and saves it like any new workflow.  Someone
+with the target project and id, and saves it like any new workflow — disabled.  Someone
 else's private template is reported as missing, never as forbidden.
 """
 
@@ -14,14 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from include.db import models as m
 from include.workflows.model import SLUG_PATTERN, Workflow
 from include.workflows.records import TemplateExists, TemplateNotFound, TemplateRecord
-from include.workflows.serialization import to_dict
+from include.workflows.serialization import load_yaml, to_dict
 from include.workflows.store import validated
 from include.workflows.validation import Problem, WorkflowInvalid, load_workflow
 
@@ -91,9 +90,14 @@ def save_as_template(
 def spec_for_new_workflow(
     session: Session, template_id: int, project: str, new_id: str, user: str, name: str | None = None
 ) -> tuple[Workflow, str]:
-    """(validated spec, version comment) of a new workflow in ``project`` from a template the user can see."""
+    """(validated spec, version comment) of a new workflow in ``project`` from a template the user can see.
+
+    The new workflow is always disabled, whatever the template says: a template is someone
+    else's idea of a workflow, so nothing it does reaches a pull request (no DAG is compiled,
+    no webhook starts it) until a person here has tried it (a dry run) and enabled it.
+    """
     template = get_template(session, template_id, user)
-    overrides: dict[str, Any] = {"project": project, "id": new_id, "version": 1}
+    overrides: dict[str, Any] = {"project": project, "id": new_id, "version": 1, "enabled": False}
     if name:
         overrides["name"] = name
     return validated(template.spec, **overrides), f"from template {template.name!r}"
@@ -103,7 +107,7 @@ def builtin_templates() -> list[dict[str, Any]]:
     """The shipped templates: ``{"template": {slug, name, category, description}, "workflow": spec}``."""
     out = []
     for path in sorted(TEMPLATES_DIR.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(path.read_text(encoding="utf-8"))
         try:
             wf = load_workflow(doc["workflow"])
         except WorkflowInvalid as exc:

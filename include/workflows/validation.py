@@ -9,6 +9,7 @@ until :func:`validate_workflow` returns an empty list.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import defaultdict
 from typing import Any
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from include.workflows import expressions
 from include.workflows.graph import WorkflowGraph, find_cycle
 from include.workflows.model import NODE_ID_PATTERN, Edge, Workflow, _NodeBase
-from include.workflows.nodes import NODE_TYPES, config_model
+from include.workflows.nodes import NODE_TYPES, config_model, did_you_mean, outputs_of
 
 
 class Problem(BaseModel):
@@ -57,10 +58,23 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 
 _SHOW_INPUT = {"literal_error", "enum", "string_pattern_mismatch", "less_than_equal", "greater_than_equal",
-               "less_than", "greater_than", "int_parsing", "float_parsing", "bool_parsing", "value_error"}
+               "less_than", "greater_than", "int_parsing", "float_parsing", "bool_parsing"}
+# Not "value_error": those messages are this package's own checks, which name the value where it helps.
 
 
-def _pydantic_problems(exc: ValidationError, *, prefix: str = "", **where: Any) -> list[Problem]:
+def _known_fields(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model an unknown field at ``loc`` was found in."""
+    for part in loc[:-1]:
+        if model is None:
+            return []
+        info = model.model_fields.get(str(part))
+        annotation = getattr(info, "annotation", None)
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _pydantic_problems(exc: ValidationError, *, prefix: str = "", model: type[BaseModel] | None = None,
+                       **where: Any) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         msg = err["msg"]
@@ -71,7 +85,14 @@ def _pydantic_problems(exc: ValidationError, *, prefix: str = "", **where: Any) 
         if sep and not field and head.isidentifier():
             field, msg = head, rest
         value = err.get("input")
-        if err["type"] in _SHOW_INPUT and isinstance(value, (str, int, float, bool)) and len(repr(value)) <= 80:
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            known = _known_fields(model, err["loc"])
+            hint = did_you_mean(str(err["loc"][-1]), known)
+            if not hint and known:
+                hint = f"; known fields: {', '.join(known)}"
+            msg = f"unknown field, not permitted here{hint}"
+        elif (err["type"] in _SHOW_INPUT and isinstance(value, (str, int, float, bool)) and len(repr(value)) <= 80
+              and repr(value) not in msg and str(value) not in msg):  # the check's own message may name it already
             msg = f"{msg} (got {value!r})"
         full = ".".join(p for p in (prefix, field) if p) or None
         problems.append(Problem(field=full, message=msg, **where))
@@ -95,7 +116,7 @@ def _check_header(data: dict[str, Any]) -> list[Problem]:
     try:
         Workflow.model_validate(header)
     except ValidationError as exc:
-        return _pydantic_problems(exc)
+        return _pydantic_problems(exc, model=Workflow)
     return []
 
 
@@ -110,14 +131,15 @@ def _check_node(index: int, raw: Any) -> tuple[str | None, list[Problem]]:
     try:
         _NodeShape.model_validate(raw)
     except ValidationError as exc:
-        problems += _pydantic_problems(exc, prefix=prefix, **where)
+        problems += _pydantic_problems(exc, prefix=prefix, model=_NodeShape, **where)
     node_type = raw.get("type")
     if node_type not in NODE_TYPES:
         if not any(p.field and p.field.endswith("type") for p in problems):
+            hint = did_you_mean(node_type, NODE_TYPES) if isinstance(node_type, str) else ""
             problems.append(
                 Problem(
                     field=f"{prefix}.type" if prefix else "type",
-                    message=f"unknown node type {node_type!r}; use one of: {', '.join(NODE_TYPES)}",
+                    message=f"unknown node type {node_type!r}{hint or '; use one of: ' + ', '.join(NODE_TYPES)}",
                     **where,
                 )
             )
@@ -136,7 +158,7 @@ def _check_node(index: int, raw: Any) -> tuple[str | None, list[Problem]]:
         model.model_validate(config)
     except ValidationError as exc:
         # Config errors point at the field inside config (what the editor's form shows).
-        problems += _pydantic_problems(exc, prefix=f"{prefix}.config" if prefix else "", **where)
+        problems += _pydantic_problems(exc, prefix=f"{prefix}.config" if prefix else "", model=model, **where)
     return node_id, problems
 
 
@@ -148,13 +170,29 @@ def _check_edge(index: int, raw: Any) -> tuple[str | None, list[Problem]]:
     try:
         Edge.model_validate(raw)
     except ValidationError as exc:
-        return edge_id, _pydantic_problems(exc, prefix="" if edge_id else f"edges.{index}", **where)
+        return edge_id, _pydantic_problems(exc, prefix="" if edge_id else f"edges.{index}", model=Edge, **where)
     return edge_id, []
 
 
-def check_graph(workflow: Workflow) -> list[Problem]:
-    """Graph-level rules on a workflow whose nodes and edges are individually valid."""
+Declared = dict[str, tuple[str, dict[str, str] | None]]
+"""node id -> (what it is: its subtype or type, its declared outputs or None when unknown)."""
+
+
+def _declared(node_type: Any, config: Any) -> tuple[str, dict[str, str] | None]:
+    key = NODE_TYPES[node_type][0] if node_type in NODE_TYPES else None
+    sub = config.get(key) if key and isinstance(config, dict) else None
+    return str(sub if isinstance(sub, str) else node_type), outputs_of(node_type, config)
+
+
+def check_graph(workflow: Workflow, outputs: Declared | None = None) -> list[Problem]:
+    """Graph-level rules on a workflow whose nodes and edges are individually valid.
+
+    ``outputs`` overrides what some nodes are and declare (outputs None: unknown, not checked):
+    the stand-ins of nodes whose own config is broken are checked as the node they stand for.
+    """
     problems: list[Problem] = []
+    declared: Declared = {n.id: _declared(n.type, n.config.model_dump()) for n in workflow.nodes}
+    declared.update(outputs or {})
     node_types: dict[str, str] = {}
     for node in workflow.nodes:
         if node.id in node_types:
@@ -182,7 +220,10 @@ def check_graph(workflow: Workflow) -> list[Problem]:
         for end in ("source", "target"):
             ref = getattr(edge, end)
             if ref not in node_types:
-                problems.append(Problem(edge_id=edge.id, field=end, message=f"{end} {ref!r} is not a node of this workflow"))
+                hint = did_you_mean(ref, node_types)
+                problems.append(
+                    Problem(edge_id=edge.id, field=end, message=f"{end} {ref!r} is not a node of this workflow{hint}")
+                )
                 ok = False
         if edge.source == edge.target:
             problems.append(Problem(edge_id=edge.id, field="target", message="an edge cannot connect a node to itself"))
@@ -245,13 +286,35 @@ def check_graph(workflow: Workflow) -> list[Problem]:
             ancestors = graph.ancestors(node.id)
             for ref in sorted(expressions.referenced_nodes(node.config.expression)):
                 if ref not in node_types:
+                    hint = did_you_mean(ref, node_types)
                     problems.append(
-                        Problem(node_id=node.id, field="expression", message=f"nodes.{ref}: no node {ref!r} in this workflow")
+                        Problem(node_id=node.id, field="expression",
+                                message=f"nodes.{ref}: no node {ref!r} in this workflow{hint}")
                     )
                 elif ref not in ancestors:
                     problems.append(
                         Problem(node_id=node.id, field="expression", message=f"nodes.{ref}: {ref!r} does not run before this condition")
                     )
+            problems += _output_problems(node.id, node.config.expression, ancestors, declared)
+    return problems
+
+
+def _output_problems(condition_id: str, expression: str, ancestors: set[str], declared: Declared) -> list[Problem]:
+    """``nodes.<id>.<output>`` reads of an upstream node that declares no such output."""
+    problems = []
+    seen: set[tuple[str, str]] = set()
+    for ref in sorted(expressions.referenced_outputs(expression), key=lambda r: (r.line or 0, r.column or 0)):
+        kind, outputs = declared.get(ref.node_id, ("", None))
+        if ref.node_id not in ancestors or outputs is None or ref.output in outputs or (ref.node_id, ref.output) in seen:
+            continue
+        seen.add((ref.node_id, ref.output))
+        hint = did_you_mean(ref.output, outputs) or f"; its outputs: {', '.join(outputs)}"
+        where = f" (line {ref.line}, column {ref.column})" if ref.line is not None else ""
+        problems.append(Problem(
+            node_id=condition_id, field="expression",
+            message=f"nodes.{ref.node_id}.{ref.output}{where}: {kind} node {ref.node_id!r} has no output "
+                    f"{ref.output!r}{hint}",
+        ))
     return problems
 
 
@@ -277,35 +340,39 @@ def validate_workflow(data: Any) -> list[Problem]:
         problems.append(Problem(field="edges", message="edges must be a list"))
         edges_raw = []
     good_nodes, good_edges = [], []
+    stand_in_outputs: Declared = {}
     for i, raw in enumerate(nodes_raw):
         _node_id, node_problems = _check_node(i, raw)
         problems += node_problems
         if not node_problems:
             good_nodes.append(raw)
-        elif (
-            isinstance(raw, dict)
-            and isinstance(raw.get("id"), str)
-            and re.match(NODE_ID_PATTERN, raw["id"])
-            and raw.get("type") in NODE_TYPES
-        ):
-            # keep a placeholder so edges to this node are not reported as dangling as well
-            good_nodes.append({"id": raw["id"], "type": raw["type"], "config": _STAND_IN_CONFIGS[raw["type"]]})
+        elif isinstance(raw, dict) and isinstance(raw.get("id"), str) and re.match(NODE_ID_PATTERN, raw["id"]):
+            # Keep a placeholder so edges to this node are not reported as dangling as well: one
+            # problem per root cause.  A node of an unknown type stands in as the type it most
+            # likely meant (a misspelt trigger must not also make "the workflow has no trigger").
+            node_type = raw.get("type")
+            if node_type not in NODE_TYPES:
+                close = difflib.get_close_matches(str(node_type), list(NODE_TYPES), n=1, cutoff=0.6)
+                node_type = close[0] if close else "notification"
+            good_nodes.append({"id": raw["id"], "type": node_type, "config": _STAND_IN_CONFIGS[node_type]})
+            stand_in_outputs[raw["id"]] = _declared(raw.get("type"), raw.get("config"))
     for i, raw in enumerate(edges_raw):
         _edge_id, edge_problems = _check_edge(i, raw)
         problems += edge_problems
         if not edge_problems:
             good_edges.append(raw)
-    problems += _partial_graph_problems(good_nodes, good_edges, problems)
+    problems += _partial_graph_problems(good_nodes, good_edges, problems, stand_in_outputs)
     return problems
 
 
-def _partial_graph_problems(nodes: list[dict], edges: list[dict], known: list[Problem]) -> list[Problem]:
+def _partial_graph_problems(nodes: list[dict], edges: list[dict], known: list[Problem],
+                            outputs: Declared) -> list[Problem]:
     """Graph checks on the parts that parsed, so a bad config does not hide a cycle or a dangling edge."""
     try:
         stand_in = Workflow.model_validate({"id": "x", "name": "x", "project": "x", "nodes": nodes, "edges": edges})
     except ValidationError:
         return []
-    return [p for p in check_graph(stand_in) if p not in known]
+    return [p for p in check_graph(stand_in, outputs) if p not in known]
 
 
 #: Minimal valid configs standing in for nodes whose own config is broken (graph checks only).

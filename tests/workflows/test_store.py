@@ -231,9 +231,15 @@ def test_templates_builtin_public_private_and_instantiate(acme, valid_doc):
     with session_scope() as s:
         rec = service.instantiate_template(s, basic.id, "acme", "quality", "bob", name="Acme quality")
     assert (rec.project, rec.id, rec.name, rec.current_version) == ("acme", "quality", "Acme quality", 1)
-    assert compiled_paths("acme", "quality")[0].exists()
+    # it starts disabled: nothing compiled, so no DAG and no webhook run until someone enables it
+    assert rec.enabled is False and rec.spec.enabled is False
+    assert not compiled_paths("acme", "quality")[0].exists()
     with session_scope() as s:
-        assert store.list_versions(s, "acme", "quality")[0].comment == "from template 'Basic Quality Check'"
+        enabled = service.update_workflow(s, "acme", "quality", rec.spec.model_copy(update={"enabled": True}), "bob",
+                                          expected_revision=rec.revision, comment="enabled")
+    assert enabled.enabled is True and compiled_paths("acme", "quality")[0].exists()
+    with session_scope() as s:
+        assert [v.comment for v in store.list_versions(s, "acme", "quality")] == ["enabled", "from template 'Basic Quality Check'"]
         with pytest.raises(templates_store.TemplateNotFound):
             service.instantiate_template(s, private.id, "acme", "stolen", "bob")
         with pytest.raises(WorkflowInvalid):

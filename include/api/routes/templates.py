@@ -68,11 +68,31 @@ def save_as_template(project: ProjectSlug, workflow: WorkflowSlug, body: Templat
     return template
 
 
+class InstantiatedWorkflow(WorkflowOut):
+    """The new workflow (disabled) and what to do before it runs on real pull requests."""
+
+    next_steps: list[str] = Field(description="How to try the workflow and enable it")
+
+
+def next_steps(project: str, workflow_id: str, revision: int) -> list[str]:
+    item = f"/api/v1/projects/{project}/workflows/{workflow_id}"
+    return [
+        "The workflow starts disabled: no DAG is compiled and no webhook starts it.",
+        f"Try it first with a dry run on a stored delivery or a past pull request: POST {item}/dry-runs "
+        "(nothing is posted; the editor's Dry run shows what it would have posted).",
+        f"Then enable it: tick Enabled in the editor and save, or PUT {item} with the spec and \"enabled\": true "
+        f"(If-Match: \"{revision}\").",
+    ]
+
+
 @router.post("/api/v1/templates/{template_id}/instantiate", status_code=status.HTTP_201_CREATED,
-             response_model=WorkflowOut, summary="Create a workflow in a project from a template (editor there)",
+             response_model=InstantiatedWorkflow,
+             summary="Create a workflow in a project from a template (editor there); it starts disabled",
+             description="The new workflow is disabled (no DAG, no webhook runs) until enabled; `next_steps` says "
+                         "how to dry-run and enable it.",
              responses=problem_responses(401, 403, 404, 409, 422))
 def instantiate(template_id: TemplateId, body: TemplateInstantiate, user: CurrentUser, session: DbSession,
-                request: Request, response: Response, background: BackgroundTasks) -> WorkflowOut:
+                request: Request, response: Response, background: BackgroundTasks) -> InstantiatedWorkflow:
     authorize(session, user, body.project, Role.editor)
     try:
         record = service.instantiate_template(session, template_id, body.project, body.id, user.username,
@@ -80,7 +100,13 @@ def instantiate(template_id: TemplateId, body: TemplateInstantiate, user: Curren
     except (records.StoreError, WorkflowInvalid) as exc:
         raise store_errors(exc) from None
     response.headers["Location"] = f"/api/v1/projects/{body.project}/workflows/{record.id}"
-    return respond(response, record)
+    out = respond(response, record)
+    return InstantiatedWorkflow(**out.model_dump(), next_steps=next_steps(record.project, record.id, record.revision))
 
 
 declare_etag(router)
+for _route in router.routes:  # the instantiated workflow carries its ETag too (declare_etag matches WorkflowOut only)
+    if getattr(_route, "response_model", None) is InstantiatedWorkflow:
+        _route.responses.setdefault(201, {}).setdefault("headers", {})["ETag"] = {
+            "description": "The workflow's revision; send it back in If-Match to change it",
+            "schema": {"type": "string", "pattern": r'^"\d+"$'}}
