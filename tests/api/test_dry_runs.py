@@ -23,6 +23,7 @@ from tests.api.test_webhooks import bind, deliver, label  # noqa: F401 - label k
 from tests.events.test_listener_airflow import _serialize
 from tests.events.test_reconcile import PASSWORD, USER, airflow_api  # noqa: F401 - fixture
 from tests.ops.test_workflow_run_metrics import platform_client  # noqa: F401 - fixture
+from tests.editor.test_editor_e2e import github_connection  # noqa: F401 - fixture
 from tests.support.no_registry import no_model_registry  # noqa: F401 - autouse: no MLflow model lookups
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -187,3 +188,41 @@ def test_a_dry_run_on_a_past_pull_request_uses_its_stored_delivery_and_bad_sourc
                              "delivery_id": "past-pr-9"}
     assert row["event"]["pr_number"] == 9 and row["event"]["sha"] == "b" * 40
     get_settings.cache_clear()
+
+
+def test_a_dry_run_runs_in_the_live_platform_and_posts_nothing(platform, github_connection):  # noqa: F811
+    """``./autopr run``'s stack: the scheduler runs the dry-run DAG from the DAG folder; the stand-in sees no write."""
+    import json
+    import uuid
+
+    from include.api.routes.webhooks import signature_for
+    from tests.editor.test_event_dry_run import WORKFLOW
+    from tests.support.waiting import wait_for
+
+    project = f"dry-{uuid.uuid4().hex[:6]}"
+    github_connection.add_pull("acme/app", 7, head_sha="d" * 40)
+    with platform.api() as airflow, httpx.Client(base_url=f"{platform.airflow_url}/autopr", timeout=30,
+                                                 headers=airflow.headers) as api:
+        assert api.post("/api/v1/projects", json={"slug": project, "name": "Dry"}).status_code == 201
+        assert api.post(f"/api/v1/projects/{project}/repositories", json={"full_name": "acme/app"}).status_code == 201
+        assert api.post(f"/api/v1/projects/{project}/workflows", json={**WORKFLOW, "project": project}).status_code == 201
+
+        class Repo:
+            bad_sha, url = "d" * 40, "https://example.test/acme/app.git"
+
+        body = json.dumps(_pr_payload(Repo)).encode()
+        headers = {"X-GitHub-Event": "pull_request", "X-GitHub-Delivery": str(uuid.uuid4()),
+                   "Content-Type": "application/json",
+                   "X-Hub-Signature-256": signature_for(platform.settings.webhook_secret, body)}
+        r = api.post(f"/api/v1/webhooks/github?project={project}", content=body, headers=headers)
+        assert r.status_code == 202 and r.json()["skipped"][0]["reason"] == "workflow is disabled", r.text
+        platform.wait_for_dag("autopr_dry_run", timeout=120)
+        started = api.post(f"/api/v1/projects/{project}/workflows/greeter/dry-runs", json={"delivery": r.json()["id"]})
+        assert started.status_code == 202, started.text
+        url = f"/api/v1/projects/{project}/workflows/greeter/dry-runs/{started.json()['run_id']}"
+        shown = wait_for(lambda: (d := api.get(url).json())["state"] in ("success", "failed") and d, 240,
+                         what="the dry run to finish", every=2)
+    assert shown["state"] == "success", shown
+    assert [c["body"] for c in shown["would_post"]["comments"]] == ["Thanks octocat!"]
+    assert shown["would_post"]["labels_added"] == ["triaged"]
+    assert _writes(github_connection) == []
