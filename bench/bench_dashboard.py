@@ -69,7 +69,9 @@ def free_port() -> int:
 
 def ensure_node_clients() -> None:
     if not all((CLIENT_DIR / "node_modules" / pkg).exists() for pkg in ("socket.io-client", "socket.io")):
-        print("installing socket.io-client and socket.io for the load clients and the reference (npm ci) ...", flush=True)
+        print(
+            "installing socket.io-client and socket.io for the load clients and the reference (npm ci) ...", flush=True
+        )
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CLIENT_DIR, check=True)
 
 
@@ -354,6 +356,8 @@ def run_load(
         specs = [{"token": mint_token(u, ttl_seconds=3600, settings=settings), "project": p} for u, p in pairs]
         # Node processes: at least NODE_PROCS, one or more per sidecar; clients spread evenly over them.
         n_nodes = max(NODE_PROCS, sidecars)
+        servers = [psutil.Process(proc.pid) for proc in procs]
+        join_cpu_before = sum(t.user + t.system for t in (p.cpu_times() for p in servers))
         t0 = time.monotonic()
         for k in range(n_nodes):
             node = subprocess.Popen(
@@ -377,13 +381,19 @@ def run_load(
                 logs = "".join(f"\n{path.name}: {path.read_text()[-600:]}" for path in sorted(state.glob("*.log")))
                 raise RuntimeError(f"load clients failed: {line!r}{logs}")
         connect_join_s = time.monotonic() - t0
-        print(f"  [{server}] {len(pairs)} clients connected and joined in {connect_join_s:.1f}s", flush=True)
+        # the server's own CPU for the connects and joins: comparable even when other work steals the cores
+        join_cpu = sum(t.user + t.system for t in (p.cpu_times() for p in servers)) - join_cpu_before
+        print(
+            f"  [{server}] {len(pairs)} clients connected and joined in {connect_join_s:.1f}s "
+            f"(server CPU {join_cpu / len(pairs) * 1e3:.2f} ms per client; load avg {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
         time.sleep(1.0)
         sampler = Sampler([proc.pid for proc in procs])
         sampler.start()
         cpu_before = sampler.cpu_seconds()
         load_before = os.getloadavg()[0]
-        metrics_before = [] if reference else [httpx.get(f"{url}/metrics", timeout=10).text for url in urls]
+        metrics_before = [] if reference else [httpx.get(f"{url}/metrics", timeout=120).text for url in urls]
         if redis_url and not reference:
             import redis  # noqa: F401 - the listener imports it when the plugin loads, before a task runs
         outbox = None if reference else get_outbox(settings)
@@ -418,11 +428,11 @@ def run_load(
         publish_s = time.perf_counter() - start
         time.sleep(3.0)  # drain
         sampler.running = False
-        healths = [] if reference else [httpx.get(f"{url}/healthz", timeout=10).json() for url in urls]
+        healths = [] if reference else [httpx.get(f"{url}/healthz", timeout=120).json() for url in urls]
         frames = {path: sum((h.get("frames") or {}).get(path, 0) for h in healths) for path in ("direct", "queued")}
         metrics_window = metrics_sum(
             [
-                metrics_delta(before, httpx.get(f"{url}/metrics", timeout=10).text)
+                metrics_delta(before, httpx.get(f"{url}/metrics", timeout=120).text)
                 for url, before in zip(urls, metrics_before, strict=False)
             ]
         )
@@ -443,6 +453,7 @@ def run_load(
             "sidecars": sidecars,
             "clients": len(pairs),
             "connect_join_s": round(connect_join_s, 1),
+            "connect_join_cpu_ms_per_client": round(join_cpu / len(pairs) * 1e3, 3),
             "events_sent": n_events,
             "publish_seconds": round(publish_s, 2),
             "deliveries_expected": expected,
@@ -568,7 +579,7 @@ def main() -> None:
                         n_clients=n_clients,
                         server=server,
                     )
-                except RuntimeError as exc:  # a run that never got going is a result too: say so, go on
+                except (RuntimeError, httpx.HTTPError) as exc:  # a failed run is a result too: say so, go on
                     print(f"  [{server}] FAILED: {exc}", flush=True)
                     continue
                 result["target_p99_ms"] = target
@@ -587,13 +598,14 @@ def main() -> None:
                     and (sidecar["join_vs_node"] is None or sidecar["join_vs_node"] <= 2.0)
                 )
     print(
-        "\nload  clients  server   connect+join s  (x node)  delivered/expected   lost  dups  reconn  "
+        "\nload  clients  server   connect+join s  (x node)  CPU ms/client  delivered/expected   lost  dups  reconn  "
         "p50 ms  p99 ms (target)  max ms  RSS MB  CPU%  us/deliv  loadavg  ok"
     )
     for r in results:
         print(
             f"({r['load']})  {r['clients']:>7}  {r['server']:<7}  {r['connect_join_s']:>14}  "
-            f"{r.get('join_vs_node') or '':>8}  {r['deliveries']:>9}/{r['deliveries_expected']:<9}  "
+            f"{r.get('join_vs_node') or '':>8}  {r['connect_join_cpu_ms_per_client']:>13}  "
+            f"{r['deliveries']:>9}/{r['deliveries_expected']:<9}  "
             f"{r['lost']:>4}  {r['duplicates']:>4}  {r['reconnects']:>6}  {r['p50_ms']:>6}  {r['p99_ms']:>6} "
             f"({r['target_p99_ms']:g})  {r['max_ms']:>6}  {r['server_peak_rss_mb']:>6}  {r['server_cpu_mean_pct']:>5}  "
             f"{r['server_cpu_us_per_delivery']:>8}  {r['machine_load_avg_1m']:>6}  {r.get('ok', '')}"

@@ -5,8 +5,9 @@ with every join ack and every presence message costs O(room size) per join,
 and O(n^2) bytes while a room fills (every client of a deploy reconnecting at
 once).  Here a join or leave only moves a per-room counter (O(1), no Redis
 round trip, no list built); at most one ``presence`` message per room goes out
-every ``dashboard_presence_interval`` seconds, carrying the count and the
-names that joined and left since the previous one.  Small rooms (at most
+every ``dashboard_presence_interval`` seconds (longer in rooms above
+``WRITES_PER_INTERVAL`` connections, as each message is one write per member),
+carrying the count and the names that joined and left since the previous one.  Small rooms (at most
 ``dashboard_presence_list_max`` watchers) get the whole list too; larger ones a
 bounded sample in the join ack and at most that many names per delta, with
 ``more_joined``/``more_left`` saying how many more changed unnamed (after
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 TTL = 45.0
 HEARTBEAT = 15.0
 PRESENCE_EVENT = "presence"
+#: A room with more connections here than this hears of presence proportionally less often, so that
+#: presence costs at most about this many frame writes per interval and room, however large it grows
+#: (one message to every member is one write each: in a room of n, n writes per message).
+WRITES_PER_INTERVAL = 1000
 
 
 @dataclass(eq=False)
@@ -141,8 +146,10 @@ class Presence:
             return
         room.due = True
 
+        delay = self.interval * max(1.0, len(self.fanout.rooms.get(project, ())) / WRITES_PER_INTERVAL)
+
         async def later() -> None:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(delay)
             await self.flush(project)
 
         task = asyncio.ensure_future(later())

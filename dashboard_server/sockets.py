@@ -48,6 +48,53 @@ def room_of(project: str) -> str:
     return f"project:{project}"
 
 
+def index_rooms_by_sid(manager) -> None:
+    """Make a disconnect cost O(the client's rooms) instead of O(every room) in python-socketio's manager.
+
+    Why: ``BaseManager.basic_disconnect`` copies and scans every room of the
+    namespace to find the leaver's, and every connection has a room of its own,
+    so each disconnect costs O(connections) on the event loop: O(n^2) when a
+    deploy drops a full sidecar's clients at once, while they all reconnect.
+    This keeps, per manager instance, which rooms each sid entered (every room,
+    including its own and the namespace's None room, goes through
+    ``basic_enter_room``) and leaves exactly those; the rest of the library's
+    disconnect bookkeeping is unchanged.
+    """
+    rooms_of: dict[tuple[str, str], set] = {}
+    enter, leave = manager.basic_enter_room, manager.basic_leave_room
+
+    def basic_enter_room(sid, namespace, room, eio_sid=None):
+        result = enter(sid, namespace, room, eio_sid=eio_sid)
+        rooms_of.setdefault((namespace, sid), set()).add(room)
+        return result
+
+    def basic_leave_room(sid, namespace, room):
+        leave(sid, namespace, room)
+        entered = rooms_of.get((namespace, sid))
+        if entered is not None:
+            entered.discard(room)
+            if not entered:
+                del rooms_of[(namespace, sid)]
+
+    def basic_disconnect(sid, namespace, **kwargs):
+        if namespace not in manager.rooms:
+            return
+        for room in rooms_of.pop((namespace, sid), ()):
+            leave(sid, namespace, room)
+        # the rest of BaseManager.basic_disconnect (python-socketio 5), unchanged
+        manager.callbacks.pop(sid, None)
+        for pending in (manager.pending_connect, manager.pending_disconnect):
+            if sid in pending.get(namespace, ()):
+                pending[namespace].remove(sid)
+                if not pending[namespace]:
+                    del pending[namespace]
+
+    manager.basic_enter_room = basic_enter_room
+    manager.basic_leave_room = basic_leave_room
+    manager.basic_disconnect = basic_disconnect
+    manager.rooms_of = rooms_of
+
+
 def _client_ip(environ: dict) -> str:
     client = (environ.get("asgi.scope") or {}).get("client")
     return client[0] if client else environ.get("REMOTE_ADDR", "unknown")
@@ -69,6 +116,7 @@ class SocketHandlers:
         sio.on("leave", self.leave)
         sio.on("*", self.unknown_event)
         self.fanout.on_slow_client = self.drop_slow
+        index_rooms_by_sid(sio.manager)
         presence = self.sidecar.presence
         presence.send = self.fanout.broadcast
         presence.interval = self.sidecar.settings.dashboard_presence_interval

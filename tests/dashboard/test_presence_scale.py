@@ -20,6 +20,7 @@ from include.auth.tokens import mint_token
 from tests.dashboard.conftest import Watcher, make_sidecar, unique
 from tests.dashboard.test_page import browser, open_logged_in  # noqa: F401 - browser: the page tests' Chromium
 
+# The page test comes last: the sync Playwright fixture holds an event loop in this thread until the module ends.
 pytestmark = pytest.mark.timeout(240)
 
 LIST_MAX = 20
@@ -196,6 +197,42 @@ async def test_two_tabs_of_one_user_count_once_and_small_rooms_list_everyone(big
         for w in (rae1, rae2, sol):
             if w.client.connected:
                 await w.close()
+
+
+@pytest.mark.anyio
+async def test_a_disconnect_leaves_only_its_own_rooms():
+    """python-socketio's manager scans every room per disconnect (each sid has one); ours leaves the sid's own."""
+    import socketio
+
+    from dashboard_server.sockets import index_rooms_by_sid
+
+    sio = socketio.AsyncServer(async_mode="asgi")
+    manager = sio.manager
+    manager.set_server(sio)
+    manager.initialize()
+    index_rooms_by_sid(manager)
+    sids = [await manager.pre_connect(f"eio{i}", "/") for i in range(500)]
+    for sid in sids:
+        await manager.connect(sid, "/")
+        await manager.enter_room(sid, "/", "project:a")
+    await manager.enter_room(sids[0], "/", "project:b")
+
+    class NoScan(dict):
+        def copy(self):
+            raise AssertionError("a disconnect scanned every room")
+
+        def items(self):
+            raise AssertionError("a disconnect scanned every room")
+
+    manager.rooms["/"] = NoScan(manager.rooms["/"])
+    await manager.disconnect(sids[0], "/")
+    rooms = dict.items(manager.rooms["/"])
+    assert all(sids[0] not in members for _, members in rooms)
+    assert "project:b" not in manager.rooms["/"] and len(manager.rooms["/"]["project:a"]) == 499
+    assert (("/", sids[0]) not in manager.rooms_of) and len(manager.rooms_of) == 499
+    for sid in sids[1:]:
+        await manager.disconnect(sid, "/")
+    assert manager.rooms == {} and manager.rooms_of == {}
 
 
 @pytest.mark.browser
