@@ -16,6 +16,7 @@ from include.workflows.serialization import (
     WorkflowParseError,
     from_json,
     from_yaml,
+    load,
     to_dict,
     to_json,
     to_yaml,
@@ -132,3 +133,22 @@ def test_cel_conditions():
         expressions.evaluate("1 + 1", variables)
     assert "unknown function" in expressions.check("__import__('os').system('id')")
     assert expressions.check("[1, 2].all(x, x > 0) && event.labels.exists(l, l.startsWith('b'))") is None
+
+
+@pytest.mark.parametrize("text,fmt,fragments", [
+    ("id: a\nname: x\nid: b\n", "yaml", ("duplicate key 'id'", "first given at line 1", "line 3, column 1")),
+    ("nodes:\n  - id: n\n    config:\n      event: manual\n      event: push\n", "yaml",
+     ("duplicate key 'event'", "first given at line 4", "line 5, column 7")),
+    ('{"id": "a", "nodes": [{"id": "n", "id": "m"}]}', "json", ("duplicate key 'id'",)),
+])
+def test_duplicate_keys_are_refused_with_the_key_and_line(text, fmt, fragments):
+    with pytest.raises(WorkflowParseError) as info:
+        load(text, fmt)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_yaml_merge_keys_may_be_overridden():
+    from include.workflows.serialization import parse_text
+
+    assert parse_text("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n", "yaml")["use"] == {"x": 1, "y": 3}

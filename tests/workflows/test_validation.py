@@ -83,6 +83,18 @@ MUTATIONS = [
     ("CEL python escape", cfg("gate", expression="__import__('os').system('x')"), {"node_id": "gate", "field": "expression"}, ""),
     ("CEL refers to missing node", cfg("gate", expression="nodes.ghost.x > 1"), {"node_id": "gate", "field": "expression"}, "ghost"),
     ("CEL refers to a later node", cfg("gate", expression="nodes.tell.x > 1"), {"node_id": "gate", "field": "expression"}, "does not run before"),
+    ("CEL syntax error has a position", cfg("gate", expression="nodes.qc.quality_score >="), {"node_id": "gate", "field": "expression"}, "at line 1, column 24"),
+    ("CEL position on a later line", cfg("gate", expression="nodes.qc.passed &&\n  )"), {"node_id": "gate", "field": "expression"}, "line 2, column 3: unexpected ')'"),
+    ("condition reads an undeclared output", cfg("gate", expression="nodes.qc.quality_scor >= 60"), {"node_id": "gate", "field": "expression"}, "quality_check node 'qc' has no output 'quality_scor'; did you mean 'quality_score'?"),
+    ("undeclared output read by index", cfg("gate", expression='nodes["qc"]["pased"]'), {"node_id": "gate", "field": "expression"}, "did you mean 'passed'?"),
+    ("undeclared output, nothing close", cfg("gate", expression="nodes.start.colour == 'red'"), {"node_id": "gate", "field": "expression"}, "its outputs: event"),
+    ("condition names a node that is not there", cfg("gate", expression="nodes.qcc.passed"), {"node_id": "gate", "field": "expression"}, "did you mean 'qc'?"),
+    ("config key typo", cfg("qc", quality_treshold=70), {"node_id": "qc", "field": "quality_treshold"}, "did you mean 'quality_threshold'?"),
+    ("placeholder typo", cfg("comment", template="Found {issue_count}"), {"node_id": "comment", "field": "template"}, "did you mean {issues_count}?"),
+    ("action typo", cfg("qc", action="quality_chek"), {"node_id": "qc", "field": "action"}, "did you mean 'quality_check'?"),
+    ("node type typo", lambda d: node(d, "tell").update(type="notifcation"), {"node_id": "tell", "field": "type"}, "did you mean 'notification'?"),
+    ("edge target typo", add_edge(id="dangle", source="qc", target="tel"), {"edge_id": "dangle", "field": "target"}, "did you mean 'tell'?"),
+    ("top-level key typo", set_top(nmae="x"), {"field": "nmae"}, "did you mean 'name'?"),
     ("schedule without cron", cfg("start", event="schedule", branches=[]), {"node_id": "start", "field": "cron"}, "required"),
     ("bad cron", cfg("start", event="schedule", branches=[], cron="every day"), {"node_id": "start", "field": "cron"}, "cron"),
     ("cron on a PR trigger", cfg("start", cron="0 * * * *"), {"node_id": "start", "field": "cron"}, "only allowed"),
@@ -167,3 +179,63 @@ def test_non_mapping_input_is_a_problem_not_a_crash():
     assert validate_workflow([1, 2])[0].message == "a workflow must be an object"
     problems = validate_workflow({"id": "x", "name": "x", "project": "p", "nodes": ["oops"], "edges": [3]})
     assert {p.field for p in problems} >= {"nodes.0", "edges.0"}
+
+
+def test_every_declared_output_of_an_upstream_node_may_be_read(valid_doc):
+    from include.workflows.nodes import QualityCheckConfig
+
+    for output in QualityCheckConfig.OUTPUTS:
+        doc = copy.deepcopy(valid_doc)
+        node(doc, "gate")["config"]["expression"] = f"has(nodes.qc.{output}) && has(nodes.start.event)"
+        assert validate_workflow(doc) == [], output
+
+
+@pytest.mark.parametrize("name,mutate,count", [
+    ("unknown node type: no edge error for the edges into it", lambda d: node(d, "tell").update(type="webhook"), 1),
+    ("misspelt trigger type: not also 'no trigger'", lambda d: node(d, "start").update(type="triger"), 1),
+    ("broken config: its edges are not dangling", cfg("qc", mode="deep"), 1),
+    ("broken config, a valid output read: only the config", lambda d: (cfg("qc", mode="deep")(d), cfg("gate", expression="nodes.qc.quality_score > 1")(d)), 1),
+    ("broken config, a typo'd output read: two causes", lambda d: (cfg("qc", mode="deep")(d), cfg("gate", expression="nodes.qc.quality_scor > 1")(d)), 2),
+    ("an output read twice is one problem", cfg("gate", expression="nodes.qc.scor > 1 || nodes.qc.scor < 0"), 1),
+    ("unknown type of a node read by a condition: not checked", lambda d: (node(d, "qc").update(type="check"), cfg("gate", expression="nodes.qc.anything")(d)), 1),
+])
+def test_one_problem_per_root_cause(valid_doc, name, mutate, count):
+    doc = copy.deepcopy(valid_doc)
+    mutate(doc)
+    problems = validate_workflow(doc)
+    assert len(problems) == count, f"{name}: {[str(p) for p in problems]}"
+
+
+def test_broken_node_is_still_checked_as_what_it_is(valid_doc):
+    doc = copy.deepcopy(valid_doc)
+    cfg("qc", mode="deep")(doc)
+    cfg("gate", expression="nodes.qc.quality_scor > 1")(doc)
+    [output] = [p for p in validate_workflow(doc) if p.node_id == "gate"]
+    assert "quality_check node 'qc'" in output.message  # not the stand-in it is graph-checked as
+
+
+@pytest.mark.parametrize("mutate,value", [
+    (cfg("start", event="schedule", branches=[], cron="61 * * * *"), "61 * * * *"),
+    (cfg("gate", expression="nodes.qc.quality_score >="), "nodes.qc.quality_score >="),
+    (cfg("qc", analyzers=["ruff", "ruff"]), "ruff"),
+])
+def test_messages_name_the_value_once(valid_doc, mutate, value):
+    doc = copy.deepcopy(valid_doc)
+    mutate(doc)
+    [problem] = validate_workflow(doc)
+    assert problem.message.count(value) <= 1 and "(got" not in problem.message, problem.message
+
+
+def test_every_node_type_and_subtype_declares_its_outputs():
+    from include.workflows.nodes import NODE_TYPES
+    from include.workflows.schema import node_type_schemas
+
+    schemas = node_type_schemas()
+    for node_type, (key, models) in NODE_TYPES.items():
+        if key is None:
+            assert models.OUTPUTS and schemas[node_type]["outputs"] == models.OUTPUTS, node_type
+            continue
+        for sub, model in models.items():
+            assert model.OUTPUTS, sub
+            assert schemas[node_type]["subtype_outputs"][sub] == model.OUTPUTS, sub
+            assert "OUTPUTS" not in model.model_fields and "OUTPUTS" not in str(schemas[node_type]["subtypes"][sub])

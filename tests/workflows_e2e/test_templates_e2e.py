@@ -30,8 +30,35 @@ def _dag(template: str, project: str):
     from include.workflows.compiler import compile_workflow
 
     spec = yaml.safe_load((TEMPLATES / f"{template}.yaml").read_text())["workflow"]
-    spec["project"] = project
+    assert spec["enabled"] is False  # templates ship disabled; the user enables the workflow once tried
+    spec.update(project=project, enabled=True)
     return build_dag_from_file(compile_workflow(spec))
+
+
+def _assert_outputs_as_declared(dag_run, template: str) -> None:
+    """Every node that ran handed on exactly the outputs its config model declares (``OUTPUTS``).
+
+    Outputs described "only ..." are optional (present with some settings); every other
+    declared output must be there, and nothing undeclared may be.
+    """
+    from include.workflows.model import Workflow
+    from include.workflows.nodes import outputs_of
+
+    spec = yaml.safe_load((TEMPLATES / f"{template}.yaml").read_text())["workflow"]
+    nodes = {n.id: n for n in Workflow.model_validate(spec).nodes}
+    checked = 0
+    for ti in dag_run.get_task_instances():
+        if str(getattr(ti.state, "value", ti.state)) != "success":
+            continue
+        node = nodes[ti.task_id]
+        key = "outputs" if node.type == "condition" else "return_value"
+        actual = ti.xcom_pull(task_ids=ti.task_id, key=key)
+        declared = outputs_of(node.type, node.config.model_dump())
+        required = {name for name, what in declared.items() if not what.startswith("only ")}
+        assert isinstance(actual, dict), (ti.task_id, actual)
+        assert required <= set(actual) <= set(declared), (ti.task_id, sorted(actual), sorted(declared))
+        checked += 1
+    assert checked >= 4
 
 
 def _event(repo, sha, kind):
@@ -134,6 +161,61 @@ def test_basic_quality_check(airflow_db, project, github, git_repo):
 
     [note] = _notifications(dag.dag_id)
     assert note.state == "info" and note.project == "acme" and "acme/app#7" in note.payload["message"]
+    _assert_outputs_as_declared(dr, "basic_quality_check")
+
+
+RISKY_LOADS_PY = (
+    "import pickle\n"
+    "import yaml\n"
+    "\n"
+    "\n"
+    "def load(blob: bytes, text: str):\n"
+    "    return pickle.loads(blob), yaml.load(text)\n"
+)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-c", "user.email=dev@example.com", "-c", "user.name=Dev", *args], cwd=cwd,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_basic_quality_check_fails_a_change_with_high_severity_findings(airflow_db, project, github, tmp_path):
+    """A small change whose only findings are two high-severity ones (pickle.loads, yaml.load) scores
+    above the threshold; the gate must still fail it (it used to pass it: score >= 70)."""
+    repo = tmp_path / "acme-app"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "clean.py").write_text('def add(a: int, b: int) -> int:\n    """Add."""\n    return a + b\n')
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "clean start")
+    _git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "loads.py").write_text(RISKY_LOADS_PY)
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "load blobs")
+    sha = _git(repo, "rev-parse", "HEAD")
+    patch = "@@ -0,0 +1,6 @@\n" + "".join(f"+{line}\n" for line in RISKY_LOADS_PY.splitlines())
+    github.add_pull("acme/app", 7, head_sha=sha)
+    github.push("acme/app", 7, sha, {"loads.py": patch})
+
+    dag = _dag("basic_quality_check", project)
+    event = {"kind": "pr_opened", "repository": "acme/app", "clone_url": repo.as_uri(), "sha": sha, "ref": "feature",
+             "base_ref": "main", "pr_number": 7, "author": "octocat"}
+    dr = dag.test(run_conf={"event": event})
+
+    states = _states(dr)
+    assert str(getattr(dr.state, "value", dr.state)) == "success", states
+    [(review, issues)] = _sessions()
+    assert sorted(sev for _rule, sev in issues if sev in ("high", "critical")) == ["high", "high"], issues
+    assert review.stats["quality_score"] >= 70  # the score alone would have let it through
+    outputs = {ti.task_id: ti for ti in dr.get_task_instances()}
+    assert outputs["quality"].xcom_pull(task_ids="quality", key="return_value")["errors_count"] == 2
+    assert outputs["gate"].xcom_pull(task_ids="gate", key="outputs") == {"result": False}
+    assert states["label_needs_work"] == "success"  # the false branch: below the bar
+    assert github.repos["acme/app"].issues[7].labels == ["needs-work"]
+    [run] = github.repos["acme/app"].check_runs.values()
+    assert run["conclusion"] == "failure"
 
 
 def test_pr_review_automation(airflow_db, project, github, git_repo):
@@ -145,6 +227,7 @@ def test_pr_review_automation(airflow_db, project, github, git_repo):
     assert str(getattr(dr.state, "value", dr.state)) == "success", states
     assert states["review"] == "success" and states["comment_findings"] == "success"
     assert states["label_clean"] == "skipped" and states["notify"] == "success"
+    _assert_outputs_as_declared(dr, "pr_review_automation")
 
     [(review, issues)] = _sessions()
     assert review.commit_sha == git_repo.bad_sha and ("B602", "critical") in issues
@@ -162,17 +245,25 @@ def test_ci_cd_pipeline_merges_a_clean_change_and_blocks_a_risky_one(airflow_db,
     states = _states(clean)
     assert str(getattr(clean.state, "value", clean.state)) == "success", states
     assert states["merge"] == "success" and states["comment_blocked"] == "skipped"
+    # it merged only after reading its required check: the "AutoPR review" run it created, succeeded
+    [check] = [r for r in github.repos["acme/app"].check_runs.values() if r["head_sha"] == git_repo.first_sha]
+    assert (check["name"], check["conclusion"]) == ("AutoPR review", "success")
+    assert github.calls("GET", rf"/repos/acme/app/commits/{git_repo.first_sha}/check-runs(\?.*)?", status=200)
     [merge] = github.calls("PUT", r"/repos/acme/app/pulls/7/merge", status=200)
     assert merge.body == {"merge_method": "squash", "sha": git_repo.first_sha}
     assert github.repos["acme/app"].pulls[7].merged
+    _assert_outputs_as_declared(clean, "ci_cd_pipeline")
 
     github.add_pull("acme/app", 8, head_sha=git_repo.bad_sha)
+    github.push("acme/app", 8, git_repo.bad_sha, git_repo.pull_files())
     risky = dag.test(run_conf={"event": {**_event(git_repo, git_repo.bad_sha, "pr_updated"), "pr_number": 8}})
     states = _states(risky)
     assert str(getattr(risky.state, "value", risky.state)) == "success", states
     assert states["merge"] == "skipped" and states["comment_blocked"] == "success"
     assert not github.repos["acme/app"].pulls[8].merged
     assert github.repos["acme/app"].issues[8].labels == ["blocked"]
+    [check] = [r for r in github.repos["acme/app"].check_runs.values() if r["head_sha"] == git_repo.bad_sha]
+    assert check["conclusion"] == "failure"
     stats = [s.stats for s, _ in _sessions()]
     assert [s["passed"] for s in stats] == [True, False]
     assert {n.state for n in _notifications(dag.dag_id)} == {"info", "error"}
