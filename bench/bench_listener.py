@@ -2,8 +2,19 @@
 
     .venv/bin/python bench/bench_listener.py            # everything (~2-3 min here)
     .venv/bin/python bench/bench_listener.py --calls 5000 --tasks 20 --runs 5
+    .venv/bin/python bench/bench_listener.py --only-handoff --processes 60   # Part 0 only
 
-Part 1 — per hook call.  A real ``RuntimeTaskInstance`` and ``DagRun`` are
+Part 0 — the hand-off as a task makes it, each task in a fresh process (these are
+the README's figures).  A task runs in a process of its own: the plugin (and with it
+the listener and its Redis client) loads before the task starts, then the task's
+first hook call is that process's first hand-off.  ``--processes`` fresh Python
+processes per hand-off (Redis at 127.0.0.1:6379, the embedded SQLite outbox) each
+load the listener untimed, then time their ``on_task_instance_running`` and
+``on_task_instance_success`` calls with a real ``RuntimeTaskInstance`` of a real
+DAG (the two hooks every successful task makes).  Prints p50 / p95 / max of each
+call and of their sum per task, in milliseconds.
+
+Part 1 — per hook call, warm.  A real ``RuntimeTaskInstance`` and ``DagRun`` are
 captured from a ``dag.test()`` run, then the listener's hooks are called with
 them ``--calls`` times for each hand-off: Redis configured (127.0.0.1:6379,
 a private stream), the embedded SQLite outbox, and Redis configured but down
@@ -40,7 +51,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-_STATE = Path(tempfile.mkdtemp(prefix="autopr-bench-listener-"))
+# A --handoff-child process (Part 0) works in its parent's state dir.
+_CHILD = "--handoff-child" in sys.argv
+_STATE = Path(os.environ["AUTOPR_STATE_DIR"]) if _CHILD else Path(tempfile.mkdtemp(prefix="autopr-bench-listener-"))
 os.environ["AUTOPR_STATE_DIR"] = str(_STATE)
 os.environ.pop("AUTOPR_REDIS_URL", None)
 os.environ["AIRFLOW_HOME"] = str(_STATE / "airflow")
@@ -48,14 +61,13 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_STATE / 'airfl
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_STATE / "dags")  # empty: only the bench DAG is parsed
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(_STATE / "plugins")  # the listener is registered explicitly
-(_STATE / "airflow").mkdir(parents=True)
-(_STATE / "dags").mkdir()
-(_STATE / "plugins").mkdir()
+for _sub in ("airflow", "dags", "plugins"):
+    (_STATE / _sub).mkdir(parents=True, exist_ok=True)
 
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def fmt_us(values: list[float]) -> str:
@@ -150,6 +162,98 @@ class Capture:
                 capture.dag_run = dag_run
 
         self.hooks = _Hooks()
+
+
+def handoff_child() -> None:
+    """One fresh process = one task: load the listener as the plugin does, then time the task's two hook calls."""
+    import json
+    from datetime import UTC, datetime
+
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    from include.events import listener  # what loading the plugin does, before the task starts
+
+    with DAG("bench_handoff", schedule=None, tags=["project:bench"]) as dag:
+        task = EmptyOperator(task_id="handoff")
+    ti = RuntimeTaskInstance.model_construct(
+        id=uuid.uuid4(),
+        task_id=task.task_id,
+        dag_id=dag.dag_id,
+        run_id=f"manual__{uuid.uuid4().hex[:8]}",
+        try_number=1,
+        map_index=-1,
+        max_tries=0,
+        task=task,
+        start_date=datetime.now(UTC),
+    )
+    times = []
+    for hook in (listener.on_task_instance_running, listener.on_task_instance_success):
+        start = time.perf_counter()
+        hook(previous_state=None, task_instance=ti)
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"running": times[0], "success": times[1]}), flush=True)
+
+
+def bench_handoff_processes(processes: int) -> dict:
+    """Part 0: each task's hand-off measured in a fresh process, as Airflow runs a task."""
+    import json
+
+    import redis
+
+    from include.events.outbox import get_outbox, reset_outboxes
+    from include.settings import load_settings
+
+    stream = f"bench:handoff:{uuid.uuid4().hex[:8]}"
+    modes = [
+        ("redis (127.0.0.1:6379)", {"AUTOPR_REDIS_URL": "redis://127.0.0.1:6379/0", "AUTOPR_EVENTS_STREAM": stream}),
+        ("embedded (SQLite WAL)", {}),
+    ]
+    # the embedded outbox's file exists before any task runs (the sidecar's relay created it)
+    get_outbox(load_settings(state_dir=_STATE)).close()
+    reset_outboxes()
+    print(
+        f"\n== Part 0: the hand-off as a task makes it, one fresh process per task ({processes} per row; "
+        f"load avg {os.getloadavg()[0]:.1f}) =="
+    )
+    results = {}
+    try:
+        for name, extra in modes:
+            env = {k: v for k, v in os.environ.items() if k not in ("AUTOPR_REDIS_URL", "AUTOPR_EVENTS_STREAM")}
+            env.update(extra)
+            rows = []
+            for _ in range(processes):
+                out = subprocess.run(
+                    [sys.executable, __file__, "--handoff-child"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=300,
+                )
+                if out.returncode != 0:
+                    raise RuntimeError(f"hand-off child failed:\n{out.stderr[-2000:]}")
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            series = {
+                "running (1st call)": [r["running"] for r in rows],
+                "success (2nd call)": [r["success"] for r in rows],
+                "per task (both)": [r["running"] + r["success"] for r in rows],
+            }
+            results[name] = {}
+            shown = name
+            for label, values in series.items():
+                ms = [v * 1e3 for v in values]
+                stats = {"p50": statistics.median(ms), "p95": percentile(ms, 95), "max": max(ms)}
+                results[name][label] = stats
+                print(
+                    f"{shown:24s} {label:20s} p50 {stats['p50']:6.3f} ms   p95 {stats['p95']:6.3f} ms   "
+                    f"max {stats['max']:7.3f} ms"
+                )
+                shown = ""  # the mode's name on its first row only
+    finally:
+        redis.Redis().delete(stream)
+    return results
 
 
 def bench_hook_calls(calls: int) -> None:
@@ -371,10 +475,19 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--relay-events", type=int, default=5000, help="0 skips the relay throughput part")
+    parser.add_argument("--processes", type=int, default=40, help="fresh processes (tasks) per hand-off in Part 0")
+    parser.add_argument("--only-handoff", action="store_true", help="run Part 0 only")
+    parser.add_argument("--handoff-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     import logging
 
     logging.disable(logging.WARNING)  # Airflow's per-task INFO lines would dominate the output
+    if args.handoff_child:
+        handoff_child()
+        return 0
+    bench_handoff_processes(args.processes)
+    if args.only_handoff:
+        return 0
     migrate_airflow()
     bench_hook_calls(args.calls)
     bench_tasks(args.tasks, args.runs)
