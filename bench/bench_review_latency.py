@@ -183,6 +183,10 @@ def prepare(client, platform) -> None:
     template = next(t for t in client.get("/autopr/api/v1/templates").json() if t["name"] == "Basic Quality Check")
     r = client.post(f"/autopr/api/v1/templates/{template['id']}/instantiate", json={"project": PROJECT, "id": WORKFLOW})
     assert r.status_code == 201, r.text
+    # instantiated workflows start disabled (no DAG) until enabled
+    enabled = client.put(f"/autopr/api/v1/projects/{PROJECT}/workflows/{WORKFLOW}",
+                         json={**r.json()["spec"], "enabled": True}, headers={"If-Match": r.headers["ETag"]})
+    assert enabled.status_code == 200, enabled.text
     platform.wait_for_dag(r.json()["dag_id"], timeout=180)
 
 

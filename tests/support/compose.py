@@ -327,6 +327,11 @@ class ClusterApi:
                                    json={"project": project, "id": workflow_id})
         assert created.status_code == 201, created.text
         dag_id = created.json()["dag_id"]
+        # instantiated workflows start disabled (no DAG) until someone enables them, as a user would here
+        enabled = self.client.put(f"/autopr/api/v1/projects/{project}/workflows/{workflow_id}",
+                                  json={**created.json()["spec"], "enabled": True},
+                                  headers={"If-Match": created.headers["ETag"]})
+        assert enabled.status_code == 200, enabled.text
         self.wait(lambda: self.client.get(f"/api/v2/dags/{dag_id}").status_code == 200, 180, f"{dag_id} parsed")
         return dag_id
 
