@@ -94,7 +94,7 @@ export function useWorkflowSelection(deps: SelectionDeps) {
   const startFromTemplate = useCallback(
     async (template: TemplateOut) => {
       if (!(await confirmDiscard())) return;
-      loadUnsaved(fromTemplate(template, stateRef.current.meta.project), `Started from “${template.name}”: adjust it, then Save`);
+      loadUnsaved(fromTemplate(template, stateRef.current.meta.project), `Started from “${template.name}” (disabled): adjust it, Save, try a Dry run, then tick Enabled`);
     },
     [confirmDiscard, loadUnsaved, stateRef],
   );

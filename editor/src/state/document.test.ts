@@ -17,9 +17,9 @@ describe("complete", () => {
 });
 
 describe("fromTemplate", () => {
-  it("makes a new enabled version-1 workflow in the current project", () => {
-    const template = { name: "T", spec: { ...emptyWorkflow("elsewhere"), name: "Triage bot", version: 9, enabled: false } } as TemplateOut;
-    expect(fromTemplate(template, "acme")).toMatchObject({ id: "triage-bot", project: "acme", version: 1, enabled: true });
+  it("makes a new version-1 workflow in the current project, disabled even when the template was enabled", () => {
+    const template = { name: "T", spec: { ...emptyWorkflow("elsewhere"), name: "Triage bot", version: 9, enabled: true } } as TemplateOut;
+    expect(fromTemplate(template, "acme")).toMatchObject({ id: "triage-bot", project: "acme", version: 1, enabled: false });
   });
 });
 

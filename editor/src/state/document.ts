@@ -14,10 +14,14 @@ export function complete(workflow: Workflow): Workflow {
   return { ...workflow, id: workflow.id || slugify(workflow.name), version: workflow.version < 1 ? 1 : workflow.version };
 }
 
-/** A new, unsaved workflow in `project` made from a template's spec. */
+/**
+ * A new, unsaved workflow in `project` made from a template's spec.  It starts disabled, as the
+ * API's instantiate does: nothing reaches a pull request until the user has tried it (Dry run)
+ * and ticked Enabled.
+ */
 export function fromTemplate(template: TemplateOut, project: string): Workflow {
   const spec = template.spec;
-  return { ...spec, format_version: "1", id: slugify(spec.name), project, version: 1, enabled: true };
+  return { ...spec, format_version: "1", id: slugify(spec.name), project, version: 1, enabled: false };
 }
 
 /** An imported document as a new workflow: it keeps its project only if the user has that project. */
