@@ -117,7 +117,7 @@ UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load`` that refuses duplicate keys (a ``yaml.MarkedYAMLError`` naming the key and line)."""
-    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - UniqueKeyLoader is a SafeLoader
+    return yaml.load(text, Loader=UniqueKeyLoader)  # UniqueKeyLoader is a SafeLoader
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -78,10 +78,10 @@ def next_steps(project: str, workflow_id: str, revision: int) -> list[str]:
     item = f"/api/v1/projects/{project}/workflows/{workflow_id}"
     return [
         "The workflow starts disabled: no DAG is compiled and no webhook starts it.",
-        f"Try it first with a dry run on a stored delivery or a past pull request: POST {item}/dry-runs "
-        "(nothing is posted; the editor's Dry run shows what it would have posted).",
-        f"Then enable it: tick Enabled in the editor and save, or PUT {item} with the spec and \"enabled\": true "
-        f"(If-Match: \"{revision}\").",
+        (f"Try it first with a dry run on a stored delivery or a past pull request: POST {item}/dry-runs "
+         "(nothing is posted; the editor's Dry run shows what it would have posted)."),
+        (f"Then enable it: tick Enabled in the editor and save, or PUT {item} with the spec and \"enabled\": true "
+         f"(If-Match: \"{revision}\")."),
     ]
 
 
