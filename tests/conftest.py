@@ -143,3 +143,39 @@ def airflow_db() -> str:
     if result.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+# --- Two workers (pytest-xdist, as ./autopr test runs it) ---------------------------------------------------------
+# Tests that share an expensive session resource form one xdist group, so the resource is started once, on one
+# worker; every other test is grouped by its module (its module fixtures are built once).  The groups are handed
+# out longest first (the order below, then collection order), so no long test starts last and leaves one worker idle.
+_SHARED_RESOURCES = ("platform", "airflow_db")  # session fixtures that start Airflow (processes, or its DB migration)
+_LONG_FIRST = (  # modules that start a whole platform or cluster of their own, longest first
+    "tests/foundation/test_newcomer.py",
+    "tests/scale/test_compose_cluster.py",
+    "tests/foundation/test_upgrade.py",
+    "tests/scale/",
+    "tests/ml_serving/test_fast_predict.py",
+    "tests/foundation/test_mlflow_store_upgrade.py",
+)
+
+
+def _xdist_group(item: pytest.Item) -> tuple[int, str]:
+    path = item.nodeid.split("::", 1)[0]
+    for rank, resource in enumerate(_SHARED_RESOURCES):
+        if resource in item.fixturenames:
+            return rank, resource
+    for rank, prefix in enumerate(_LONG_FIRST, start=len(_SHARED_RESOURCES)):
+        if path.startswith(prefix):
+            return rank, path
+    return len(_SHARED_RESOURCES) + len(_LONG_FIRST), path
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist") or getattr(config.option, "dist", "no") != "loadgroup":
+        return
+    groups = {item.nodeid: _xdist_group(item) for item in items}
+    items.sort(key=lambda item: groups[item.nodeid][0])  # stable: collection order within a rank
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid][1]))
