@@ -186,6 +186,10 @@ export interface NodeTypeEntry {
   discriminator: string | null;
   config: JSONSchema;
   subtypes?: Record<string, JSONSchema>;
+  /** What `nodes.<id>.<output>` may read of a node of this type (types without subtypes): name -> meaning. */
+  outputs?: Record<string, string>;
+  /** The same per subtype (actions, notifications). */
+  subtype_outputs?: Record<string, Record<string, string>>;
 }
 
 /**
