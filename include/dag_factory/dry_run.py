@@ -30,10 +30,12 @@ real (diff, files, the bot's earlier comments) and captures every write
 (:mod:`include.codehost.capture`).  Notifications are captured too (rendered,
 not sent); integration calls go out only when they are reads (GET/HEAD).
 
-What stays a side effect: the review session ``quality_check`` and
-``code_review`` store in the app database (``publish_review`` reads its
-findings from there), recorded under this DAG's id and the dry run's run id
-so that nothing takes it for a real run's review.
+The review session ``quality_check`` and ``code_review`` store in the app
+database while the dry run walks (``publish_review`` reads its findings from
+there) is recorded under this DAG's id and the dry run's run id, and deleted
+when the walk ends: what it would have posted is in the captured writes, and
+a dry run must leave no review behind for the dashboard, the outcomes or the
+learning export to count.
 
 The API inserts the :class:`include.db.models.DryRun` row (``queued``) and
 starts this DAG with ``conf = {"dry_run": true, "dry_run_id": ...,
@@ -277,6 +279,18 @@ def _update(row_id: int, **values: Any) -> None:
             setattr(row, key, value)
 
 
+def _forget_reviews(run_id: str) -> None:
+    """Delete the review sessions (and their issues) the walk's analysers stored for this dry run."""
+    from sqlalchemy import delete
+
+    from include.db.models import ReviewSession
+    from include.db.session import session_scope
+
+    with session_scope() as session:
+        session.execute(delete(ReviewSession).where(ReviewSession.dag_id == DRY_RUN_DAG_ID,
+                                                    ReviewSession.run_id == run_id))
+
+
 def execute_dry_run(conf: Any, run_id: str) -> dict[str, Any]:
     """The dry-run task: run the pinned workflow version on the conf's event, store what it would have written.
 
@@ -305,6 +319,8 @@ def execute_dry_run(conf: Any, run_id: str) -> dict[str, Any]:
         _update(row_id, state="failed", finished_at=utcnow(), writes=capture.as_list(),
                 detail=(note + f"{type(exc).__name__}: {exc}")[:2000])
         raise
+    finally:
+        _forget_reviews(planned_run)
     state = "failed" if result["failed"] else "success"
     final = {"state": state, "nodes": json.loads(json.dumps(result["nodes"])), "writes": capture.as_list(),
              "detail": (note + result["detail"])[:2000]}

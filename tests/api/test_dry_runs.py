@@ -112,6 +112,12 @@ def test_dry_run_posts_nothing_to_the_standin_and_returns_what_it_would_have_pos
     dr = dry_dag.test(run_conf=conf)  # the run the API started, executed by the real task in this process
     assert str(getattr(dr.state, "value", dr.state)) == "success"
     assert _writes(github) == []  # the stand-in received no write request at all
+    from include.db.models import ReviewIssue, ReviewSession
+    from include.db.session import session_scope
+
+    with session_scope() as session:  # nor does it leave a review behind for the dashboard or the learning export
+        assert session.query(ReviewSession).filter_by(dag_id=DRY_RUN_DAG_ID).count() == 0
+        assert session.query(ReviewIssue).count() == 0
     assert {r.path for r in github.requests} >= {"/repos/acme/app/pulls/7/files", "/repos/acme/app/pulls/7/comments"}
 
     r = client.get(f"{DRY_RUNS}/{started['run_id']}", headers=auth("vic"))
