@@ -346,6 +346,8 @@ class PublishReviewConfig(RetryPolicy):
         "check_run_requests": "only with check_run: requests it took",
         "summary_comment_id": "only with summary_comment: the summary comment's id",
         "summary_edited": "only with summary_comment: whether an earlier summary was edited",
+        "sarif_upload": "only with upload_sarif: uploaded, skipped or refused, with the reason",
+        "sarif_id": "only when code scanning accepted the SARIF upload: its id",
     }
 
     action: Literal["publish_review"]
@@ -363,6 +365,11 @@ class PublishReviewConfig(RetryPolicy):
     check_run: bool = Field(True, description="Create a check run with annotations on the head commit.")
     summary_comment: bool = Field(True, description="Keep one summary comment per pull request, edited in place.")
     dashboard_url: str | None = Field(None, max_length=500, description="Base URL of the dashboard the check links to.")
+    upload_sarif: bool = Field(
+        False,
+        description="Also upload the review as SARIF to GitHub code scanning (needs the security_events scope); "
+        "a repository without code scanning (HTTP 403/404) is noted in the summary, not a failure.",
+    )
 
 
 ActionConfig = Annotated[
