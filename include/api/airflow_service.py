@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import BackgroundTasks, Request
 from sqlalchemy import select
 
-from include.airflow_client import AirflowClient, AirflowError, AirflowUnavailable, ui_url
+from include.airflow_client import AirflowClient, AirflowError, AirflowUnavailable, _q, ui_url
 from include.api import metrics
 from include.api.deps import _airflow_auth_manager, _token_from
 from include.api.errors import BadGateway, Conflict, NotFound, ServiceUnavailable
@@ -132,3 +132,95 @@ def start_run(workflow_id: int, conf: dict[str, Any], *, run_id: str | None = No
         except AirflowError as exc:
             raise BadGateway(f"Airflow refused to start {dag_id!r}: {exc.status} {exc.detail}") from None
     return {"dag_id": dag_id, "run_id": run["dag_run_id"], "url": ui_url(dag_id, run["dag_run_id"])}
+
+
+# --- what Airflow knows about a workflow's DAG file and a run's failures ------------------------------
+
+# A workflow's GET and list ask Airflow for import errors while the request is served; a slow or absent
+# Airflow must cost a read only this long, and then the workflow is shown without Airflow's verdict.
+IMPORT_ERRORS_TIMEOUT_SECONDS = 3.0
+
+
+def compiled_file_name(project: str, workflow: str) -> str:
+    """The compiled DAG file's name (``include.workflows.compiler`` writes ``<project>__<workflow>.py``)."""
+    return f"{project}__{workflow}.py"
+
+
+def import_errors_by_file(user_token: str | None = None) -> dict[str, dict[str, Any]] | None:
+    """Airflow's current import errors keyed by file name (no directory), read now; None when Airflow can't say.
+
+    Read at request time, never while a DAG is parsed: the error belongs to
+    the last parse of the compiled file, which only Airflow knows.
+    """
+    settings = get_settings()
+    try:
+        if settings.airflow_api_username:
+            client = AirflowClient(settings=settings, timeout=IMPORT_ERRORS_TIMEOUT_SECONDS)
+        elif user_token:
+            client = AirflowClient(token=user_token, settings=settings, timeout=IMPORT_ERRORS_TIMEOUT_SECONDS)
+        else:
+            return None
+        with client:
+            errors = client.import_errors()
+    except (AirflowUnavailable, AirflowError):
+        return None
+    found: dict[str, dict[str, Any]] = {}
+    for error in errors:
+        filename = error.get("filename") or ""
+        name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+        found[name] = {"message": error.get("stack_trace") or "", "filename": filename,
+                       "timestamp": error.get("timestamp"), "bundle_name": error.get("bundle_name")}
+    return found
+
+
+def failure_reasons(session: Any, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+    """Per failed task: the error the Airflow listener recorded (``execution_events`` payload ``error``).
+
+    The listener captures the task's exception when it fails (the same text
+    the dashboard shows), so the reason needs no log parsing; the latest try
+    wins.  Returns ``{task_id: {"reason": str, "try_number": int}}``.
+    """
+    from include.db.models import ExecutionEvent
+
+    rows = session.execute(
+        select(ExecutionEvent.task_id, ExecutionEvent.try_number, ExecutionEvent.payload)
+        .where(ExecutionEvent.dag_id == dag_id, ExecutionEvent.run_id == run_id,
+               ExecutionEvent.task_id.is_not(None), ExecutionEvent.state.in_(("failed", "up_for_retry")))
+        .order_by(ExecutionEvent.id)
+    ).all()
+    reasons: dict[str, dict[str, Any]] = {}
+    for task_id, try_number, payload in rows:
+        error = (payload or {}).get("error")
+        if error and (task_id not in reasons or try_number >= reasons[task_id]["try_number"]):
+            reasons[task_id] = {"reason": str(error), "try_number": try_number}
+    return reasons
+
+
+def reason_from_log(client: AirflowClient, dag_id: str, run_id: str, task_id: str, try_number: int) -> str | None:
+    """The last error line of a task's log (Airflow 3 structured log), when the listener recorded nothing."""
+    try:
+        response = client.request(
+            "GET", f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/logs/{try_number}",
+            params={"full_content": "true"},
+        )
+        content = response.json().get("content")
+    except (AirflowUnavailable, AirflowError, ValueError, AttributeError):  # no log (yet), or not JSON
+        return None
+    if not isinstance(content, list):
+        return None
+    for entry in reversed(content):
+        if isinstance(entry, dict) and str(entry.get("level", "")).lower() in ("error", "critical"):
+            text = str(entry.get("event") or "")
+            error_detail = entry.get("error_detail")
+            if isinstance(error_detail, list) and error_detail and isinstance(error_detail[-1], dict):
+                last = error_detail[-1]
+                text = f"{last.get('exc_type', '')}: {last.get('exc_value', '')}".strip(": ") or text
+            if text:
+                return text[:2000]
+    return None
+
+
+def log_url(dag_id: str, run_id: str, task_id: str, try_number: int | None) -> str:
+    """The Airflow UI page of one task try, which opens on its log."""
+    url = ui_url(dag_id, run_id, task_id)
+    return f"{url}?try_number={try_number}" if try_number else url

@@ -8,6 +8,7 @@ delivery produces — so a manual run and a code-host event run the same code.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,11 +18,11 @@ from sqlalchemy import select
 
 from include.airflow_client import AirflowError, AirflowUnavailable, ui_url
 from include.api import metrics
-from include.api.airflow_service import airflow_client, start_run
+from include.api.airflow_service import airflow_client, failure_reasons, log_url, reason_from_log, start_run
 from include.api.deps import CurrentUser, DbSession, _token_from, authorize
 from include.api.errors import BadGateway, NotFound, ServiceUnavailable, Unprocessable, problem_responses
 from include.api.types import NO_NUL, ProjectSlug, WorkflowSlug
-from include.db.models import Workflow
+from include.db.models import Workflow, WorkflowVersion
 from include.enums import Role
 from include.workflows.model import dag_id_for
 
@@ -69,6 +70,11 @@ class NodeState(BaseModel):
     end_date: datetime | None = None
     duration: float | None = None
     url: str
+    reason: str | None = Field(None, description="Why the node failed: the task's error (failed nodes only)")
+    log_url: str | None = Field(None, description="The Airflow UI page of the failed try, opened on its log")
+
+
+FAILED_STATES = ("failed", "up_for_retry")
 
 
 class RunDetail(RunOut):
@@ -91,6 +97,75 @@ def _workflow_row(session, user, project: str, workflow: str, needed: Role) -> W
     return row
 
 
+#: Trigger events whose runs read a code-host event: without one every task after the trigger is skipped.
+CODE_HOST_EVENTS = ("pr_opened", "pr_updated", "push", "issue_created")
+#: The event fields a run of such a trigger needs to check out and report on a change.
+NEEDED_FIELDS = {"pr_opened": ("repository", "pr_number"), "pr_updated": ("repository", "pr_number"),
+                 "push": ("repository",), "issue_created": ("repository", "issue_number")}
+
+
+def example_event(kind: str) -> dict[str, Any]:
+    """A well-formed event of ``kind`` to start a run with (shown in the 422 that asks for one)."""
+    if kind in ("pr_opened", "pr_updated"):
+        return {"kind": kind, "repository": "owner/name", "pr_number": 1, "ref": "feature-branch",
+                "base_ref": "main", "sha": "<head commit sha>"}
+    if kind == "push":
+        return {"kind": kind, "repository": "owner/name", "ref": "main", "sha": "<pushed commit sha>"}
+    return {"kind": kind, "repository": "owner/name", "issue_number": 1}
+
+
+def _trigger_config(session, row: Workflow) -> dict[str, Any] | None:
+    spec = session.scalar(select(WorkflowVersion.spec).where(WorkflowVersion.workflow_id == row.id,
+                                                            WorkflowVersion.version == row.current_version))
+    for node in (spec or {}).get("nodes") or []:
+        if isinstance(node, dict) and node.get("type") == "trigger":
+            return node.get("config") or {}
+    return None
+
+
+def _event_for(trigger: dict[str, Any] | None, given: dict[str, Any] | None, username: str):
+    """The run's event, or a 422 saying which event this workflow's trigger needs.
+
+    A run started without the event its trigger reads would "succeed" with
+    every task skipped, so code-host triggers refuse it here instead.
+    """
+    from include.codehost.events import CodeHostEvent
+    from include.workflows.triggers import trigger_matches
+
+    needed = (trigger or {}).get("event")
+    if needed not in CODE_HOST_EVENTS:
+        data = given or {"kind": "manual", "author": username}
+    elif not given:
+        example = example_event(needed)
+        raise Unprocessable(
+            f"This workflow starts on {needed!r} events: send one as \"event\", e.g. {json.dumps({'event': example})}",
+            errors=[{"pointer": "/event", "message": f"a {needed!r} event is required", "example": example}])
+    else:
+        data = {"kind": needed, **given}
+    try:
+        event = CodeHostEvent.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"pointer": "/event/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise Unprocessable("Invalid event", errors=errors) from None
+    if needed in CODE_HOST_EVENTS:
+        example = example_event(needed)
+        if event.kind != needed:
+            raise Unprocessable(
+                f"This workflow starts on {needed!r} events, not {event.kind!r}: every task would be skipped",
+                errors=[{"pointer": "/event/kind", "message": f"must be {needed!r}", "example": example}])
+        missing = [f for f in NEEDED_FIELDS[needed] if getattr(event, f) is None]
+        if missing:
+            raise Unprocessable(
+                f"A {needed!r} event needs {', '.join(missing)} to run this workflow",
+                errors=[{"pointer": f"/event/{f}", "message": f"required for a {needed!r} event", "example": example}
+                        for f in missing])
+        matches, why = trigger_matches(trigger, event)
+        if not matches:
+            raise Unprocessable(f"This event does not start the workflow ({why}): every task would be skipped",
+                                errors=[{"pointer": "/event", "message": why}])
+    return event
+
+
 def _airflow_call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
@@ -110,13 +185,7 @@ def _airflow_call(fn, *args, **kwargs):
 def trigger_run(project: ProjectSlug, workflow: WorkflowSlug, body: RunCreate, user: CurrentUser,
                 session: DbSession, request: Request, response: Response) -> RunOut:
     row = _workflow_row(session, user, project, workflow, Role.editor)
-    from include.codehost.events import CodeHostEvent
-
-    try:
-        event = CodeHostEvent.model_validate(body.event or {"kind": "manual", "author": user.username})
-    except ValidationError as exc:
-        errors = [{"pointer": "/event/" + "/".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        raise Unprocessable("Invalid event", errors=errors) from None
+    event = _event_for(_trigger_config(session, row), body.event, user.username)
     workflow_id = row.id
     session.commit()  # release the row before the (slow) Airflow round trips
     started = start_run(workflow_id, {**event.to_conf(), "workflow_version": row.current_version},
@@ -152,17 +221,27 @@ def get_run(project: ProjectSlug, workflow: WorkflowSlug, run_id: RunId, user: C
             request: Request) -> RunDetail:
     _workflow_row(session, user, project, workflow, Role.viewer)
     dag_id = dag_id_for(project, workflow)
+    reasons = failure_reasons(session, dag_id, run_id)
     session.commit()
     with airflow_client(_token_from(request)) as client:
         run = _airflow_call(client.get_dag_run, dag_id, run_id)
         if run is None:
             raise NotFound(f"Run {run_id!r} of workflow {workflow!r} not found")
         tasks = _airflow_call(client.task_instances, dag_id, run_id) or []
+        nodes = []
+        for t in tasks:
+            reason = link = None
+            if t.get("state") == "upstream_failed":
+                reason = "not run: a node it depends on failed"
+            elif t.get("state") in FAILED_STATES:
+                recorded = reasons.get(t["task_id"])
+                reason = recorded["reason"] if recorded else None
+                if reason is None and t.get("try_number"):  # the listener missed it: Airflow's log says why
+                    reason = reason_from_log(client, dag_id, run_id, t["task_id"], t["try_number"])
+                link = log_url(dag_id, run_id, t["task_id"], t.get("try_number"))
+            nodes.append(NodeState(node_id=t["task_id"], state=t.get("state"), try_number=t.get("try_number"),
+                                   start_date=t.get("start_date"), end_date=t.get("end_date"),
+                                   duration=t.get("duration"), url=ui_url(dag_id, run_id, t["task_id"]),
+                                   reason=reason, log_url=link))
     metrics.observe_run(dag_id, run)
-    nodes = [
-        NodeState(node_id=t["task_id"], state=t.get("state"), try_number=t.get("try_number"),
-                  start_date=t.get("start_date"), end_date=t.get("end_date"), duration=t.get("duration"),
-                  url=ui_url(dag_id, run_id, t["task_id"]))
-        for t in tasks
-    ]
     return RunDetail(**_run_out(dag_id, run), nodes=nodes)

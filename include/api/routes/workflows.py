@@ -19,8 +19,8 @@ from fastapi import APIRouter, BackgroundTasks, Body, Header, Path, Query, Reque
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from include.api.airflow_service import parse_after_response
-from include.api.deps import CurrentUser, DbSession, authorize
+from include.api.airflow_service import compiled_file_name, import_errors_by_file, parse_after_response
+from include.api.deps import CurrentUser, DbSession, _token_from, authorize
 from include.api.errors import (
     BadRequest,
     ProblemError,
@@ -65,8 +65,32 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 # --- response models ------------------------------------------------------------------------------
 
 
+class ImportErrorOut(BaseModel):
+    message: str = Field(description="Airflow's error for the compiled DAG file (its stack trace)")
+    filename: str = Field(description="The DAG file Airflow could not import")
+    timestamp: str | None = None
+
+
+class WorkflowState(WorkflowOut):
+    import_error: ImportErrorOut | None = Field(
+        None, description="Airflow's import error of the compiled workflow, read when asked; while it is set the "
+                          "workflow does not run and webhooks cannot start it")
+
+
+def _with_state(items: list[WorkflowOut], request: Request) -> list[WorkflowState]:
+    """Add what Airflow says about each workflow's compiled file now (nothing when Airflow cannot be asked)."""
+    errors = import_errors_by_file(_token_from(request)) or {} if items else {}
+    out = []
+    for item in items:
+        found = errors.get(compiled_file_name(item.project, item.id))
+        out.append(WorkflowState(**item.model_dump(), import_error=ImportErrorOut(
+            message=found["message"], filename=found["filename"],
+            timestamp=str(found["timestamp"]) if found.get("timestamp") else None) if found else None))
+    return out
+
+
 class WorkflowPage(BaseModel):
-    items: list[WorkflowOut]
+    items: list[WorkflowState]
     total: int
     offset: int
     limit: int
@@ -114,7 +138,7 @@ WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 428)
 @router.get("/api/v1/workflows", response_model=WorkflowPage, summary="Workflows the caller can see (paged)",
             responses=problem_responses(401, 404))
 def list_workflows(
-    user: CurrentUser, session: DbSession,
+    user: CurrentUser, session: DbSession, request: Request,
     project: Annotated[str | None, Query(pattern=SLUG_PATTERN, max_length=63, description="Only this project")] = None,
     include_deleted: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -126,7 +150,8 @@ def list_workflows(
     else:
         scope = sorted(projects_of(session, user.username))
     page = store.list_workflows(session, scope, offset=offset, limit=limit, include_deleted=include_deleted)
-    return WorkflowPage(items=[workflow_out(r) for r in page.items], total=page.total, offset=page.offset,
+    session.commit()  # release the rows before asking Airflow
+    return WorkflowPage(items=_with_state([workflow_out(r) for r in page.items], request), total=page.total, offset=page.offset,
                         limit=page.limit)
 
 
@@ -212,11 +237,13 @@ async def import_workflow(project: ProjectSlug, user: CurrentUser, request: Requ
 # --- one workflow ------------------------------------------------------------------------------------
 
 
-@router.get(ITEM, response_model=WorkflowOut, summary="One workflow with its current spec (ETag = revision)",
+@router.get(ITEM, response_model=WorkflowState, summary="One workflow with its current spec (ETag = revision)",
             responses=problem_responses(401, 404))
 def get_workflow(project: ProjectSlug, workflow: WorkflowSlug, user: CurrentUser, session: DbSession,
-                 response: Response, include_deleted: bool = False) -> WorkflowOut:
-    return respond(response, load_workflow(session, user, project, workflow, Role.viewer, include_deleted))
+                 request: Request, response: Response, include_deleted: bool = False) -> WorkflowState:
+    out = respond(response, load_workflow(session, user, project, workflow, Role.viewer, include_deleted))
+    session.commit()  # release the row before asking Airflow
+    return _with_state([out], request)[0]
 
 
 @router.put(ITEM, response_model=WorkflowOut, summary="Replace a workflow's spec: a new version (editor, If-Match)",
