@@ -288,13 +288,62 @@ def _summary_comment(gh: GitHubActions, number: int, marker: str, body: str) -> 
     return {"summary_comment_id": created["id"], "summary_edited": False}
 
 
+# Code scanning's answers when it is not enabled, not allowed for the token, or the repository is archived.
+_NO_CODE_SCANNING = (403, 404)
+
+
+def _upload_sarif(node_id: str, gh: GitHubActions, config: dict[str, Any], number: int, sha: str,
+                  session_id: int | None) -> dict[str, Any]:  # fmt: skip
+    """The stored review's SARIF to code scanning, on the pull request's head ref.
+
+    A repository where code scanning is off or the token may not write to it
+    (403/404) is common and says nothing about the change, so it does not fail
+    the review: the refusal is logged, returned in ``sarif_upload`` and named in
+    the summary comment.  Other failures fail the node like any code-host call.
+    The analysis is named after the check (``tool_name``), so two workflows
+    reviewing one pull request keep separate analyses instead of replacing each other's.
+    """
+    if session_id is None:
+        return {"sarif_upload": "skipped: the upstream review is not stored, so there is no SARIF to upload"}
+    from include.db.models import ReviewSession
+    from include.db.session import session_scope
+    from include.reviews.sarif import repository_uri, review_log
+    from include.settings import get_settings
+
+    with session_scope() as session:
+        review = session.get(ReviewSession, session_id)
+        if review is None:
+            return {"sarif_upload": f"skipped: review {session_id} is not stored"}
+        sarif_log = review_log(session, review, repository_uri(get_settings().github_api_url, review.repository))
+    try:
+        receipt = gh.upload_sarif(sha, f"refs/pull/{number}/head", sarif_log,
+                                  config.get("check_name") or "AutoPR review")  # fmt: skip
+    except CodeHostError as exc:
+        if exc.status not in _NO_CODE_SCANNING:
+            raise
+        log.warning("node %s: code scanning refused the SARIF upload (review %s stays published): %s",
+                    node_id, session_id, exc)  # fmt: skip
+        return {"sarif_upload": f"refused: {exc}"}
+    return {"sarif_upload": "uploaded", "sarif_id": (receipt or {}).get("id")}
+
+
+def _sarif_note(out: dict[str, Any]) -> str:
+    said = out.get("sarif_upload")
+    if not said:
+        return ""
+    if said == "uploaded":
+        return "\n\nSARIF uploaded to code scanning."
+    return f"\n\nSARIF not uploaded to code scanning ({said})."
+
+
 def publish_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     """The upstream review on the pull request: inline comments, a check run, one summary edited in place.
 
     The check run annotates every finding, but its conclusion looks only at the findings the
     filter mode keeps: the gate is about the change, like the comments.  Earlier comments whose
     finding is gone are edited ("fixed in <sha>", struck through) through REST rather than
-    resolved through GraphQL, so one token scope and one client serve all of it.
+    resolved through GraphQL, so one token scope and one client serve all of it.  With
+    ``upload_sarif`` the stored review also goes to code scanning (:func:`_upload_sarif`).
     """
     from include.codehost.diff import parse_patch
     from include.codehost.review_output import (
@@ -333,13 +382,15 @@ def publish_review(node_id: str, config: dict[str, Any], ctx: RunContext) -> dic
         out["passed"] = not failed
         if config.get("check_run", True):
             out.update(_check_run(gh, config, ctx, sha, findings, failed, session_id))
+        if config.get("upload_sarif", False):  # before the summary, which says how it went
+            out.update(_upload_sarif(node_id, gh, config, number, sha, session_id))
         if config.get("summary_comment", True):
             marker = summary_marker(ctx.project, ctx.workflow_id)
             by_severity = Counter(f.severity for f in findings)
             counts = ", ".join(f"{n} {s}" for s, n in sorted(by_severity.items())) or "none"
             body = (f"{marker}\n**AutoPR review** of {sha[:12]}: {len(findings)} finding(s) ({counts}); "
                     f"{'❌ failed' if failed else '✅ passed'} at fail level `{config.get('fail_level', 'high')}`.\n\n"
-                    + summary_details(plan, mode))  # fmt: skip
+                    + summary_details(plan, mode) + _sarif_note(out))  # fmt: skip
             out.update(_summary_comment(gh, number, marker, body))
     except CodeHostError as exc:
         raise _failed(node_id, exc) from None

@@ -16,6 +16,9 @@ GitHub's advice against secondary rate limits), ``timeout`` (seconds, default 15
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,6 +213,18 @@ class GitHubActions:
     def update_check_run(self, check_run_id: int, payload: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}`` (annotations given here are appended)."""
         return self._rest("PATCH", f"/check-runs/{check_run_id}", payload)
+
+    def upload_sarif(self, commit_sha: str, ref: str, sarif_log: dict[str, Any], tool_name: str) -> dict[str, Any]:
+        """``POST /repos/{owner}/{repo}/code-scanning/sarifs``: a SARIF log for code scanning; answers ``id``, ``url``.
+
+        GitHub takes the log gzip-compressed, then base64-encoded, in ``sarif``; ``ref`` is the full
+        reference (``refs/pull/<n>/head`` shows the results on the pull request, ``refs/heads/<b>``
+        in the Security tab).  Code scanning processes the upload later (202 Accepted).
+        """
+        packed = gzip.compress(json.dumps(sarif_log, separators=(",", ":")).encode(), mtime=0)
+        payload = {"commit_sha": commit_sha, "ref": ref, "sarif": base64.b64encode(packed).decode("ascii"),
+                   "tool_name": tool_name}  # fmt: skip
+        return self._rest("POST", "/code-scanning/sarifs", payload)
 
     # --- feedback from where reviewers are: replies, reactions -----------------------------------
     def review_comment(self, comment_id: int) -> dict[str, Any]:

@@ -93,3 +93,25 @@ def test_documented_push_payload_is_normalised():
     assert hooks.problems("push", payload) == []
     normalised = from_github("push", payload)
     assert (normalised.kind, normalised.sha) == ("push", "c" * 40)
+
+
+def test_the_sarif_upload_and_its_receipt_are_documented(contract, github):
+    """Code scanning's upload as the platform sends it (gzip, then base64) and the stand-in's 202 receipt."""
+    from include.codehost.github import GitHubActions, github_client
+
+    github.add_repo("acme/app")
+    log = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "ruff"}}, "results": []}]}
+    receipt = GitHubActions(github_client(), "acme/app").upload_sarif("a" * 40, "refs/pull/7/head", log, "AutoPR")
+    [call] = github.calls("POST", r"/repos/acme/app/code-scanning/sarifs")
+    assert call.status == 202 and set(call.body) == {"commit_sha", "ref", "sarif", "tool_name"}
+    assert receipt["id"] == github.repos["acme/app"].sarif_uploads[0]["id"] and receipt["url"].startswith(github.url)
+    assert github.repos["acme/app"].sarif_uploads[0]["sarif"] == log
+    assert github.contract_problems() == []
+    # what would be drift: a short commit, a ref that is not a full reference, a field GitHub does not take
+    path = "/repos/acme/app/code-scanning/sarifs"
+    def said(**over):
+        return " ".join(contract.problems("POST", path, {**call.body, **over}, 202, receipt))
+
+    assert "'abc' is too short" in said(commit_sha="abc") and "'main' does not match" in said(ref="main")
+    assert "'category' was unexpected" in said(category="y")
+    assert contract.problems("POST", path, {**call.body}, 202, {"id": 5}) != []  # the receipt's id is a string

@@ -29,13 +29,19 @@ Endpoints (https://docs.github.com/en/rest):
 ``PUT /repos/{o}/{r}/pulls/{n}/merge``, ``GET /repos/{o}/{r}/commits/{ref}/check-runs``;
 for feedback: ``GET /repos/{o}/{r}/pulls`` (``state``), ``GET /repos/{o}/{r}/pulls/comments`` (``since``,
 ``sort``, ``direction``), ``GET /repos/{o}/{r}/pulls/comments/{id}``, ``GET``/``POST
-/repos/{o}/{r}/pulls/comments/{id}/reactions``, ``POST /repos/{o}/{r}/issues/comments/{id}/reactions``.
+/repos/{o}/{r}/pulls/comments/{id}/reactions``, ``POST /repos/{o}/{r}/issues/comments/{id}/reactions``;
+code scanning: ``POST /repos/{o}/{r}/code-scanning/sarifs`` (the decoded logs are kept in
+``RepoState.sarif_uploads``; ``RepoState.code_scanning = False`` answers 403 as a repository without it does).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import gzip
 import itertools
 import json
+import uuid
 import re
 import threading
 from dataclasses import dataclass, field
@@ -100,6 +106,8 @@ class RepoState:
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> run (head_sha, annotations, ...)
     review_comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> pull-request review comment
     issue_comment_reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # comment id -> reactions
+    code_scanning: bool = True  # False: GitHub Advanced Security is not enabled (uploads answer 403)
+    sarif_uploads: list[dict[str, Any]] = field(default_factory=list)  # id, commit_sha, ref, tool_name, sarif (decoded)
 
 
 class _Reject(Exception):
@@ -464,6 +472,7 @@ class GitHubStandIn:
             ("PATCH", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/issues/comments/(?P<cid>\d+)", self._edit_comment),
             ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/check-runs", self._create_check_run),
             ("PATCH", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/check-runs/(?P<cid>\d+)", self._update_check_run),
+            ("POST", rf"/repos/(?P<o>{_NAME})/(?P<r>{_NAME})/code-scanning/sarifs", self._upload_sarif),
         ]
         path_known = False
         for verb, pattern, fn in routes:
@@ -1068,6 +1077,32 @@ class GitHubStandIn:
             if key in body:
                 run[key] = body[key]
         return 200, self._check_run_json(repo, run)
+
+
+    def _upload_sarif(self, repo: RepoState, body: Any) -> tuple[int, Any]:
+        """Code scanning's upload: validated as GitHub does, the log unpacked (gzip, then base64) and kept."""
+        _check_fields(body, {"commit_sha": (str, True), "ref": (str, True), "sarif": (str, True),
+                             "checkout_uri": (str, False), "started_at": (str, False), "tool_name": (str, False),
+                             "validate": (bool, False)}, "CodeScanningSarifUpload")  # fmt: skip
+        if not repo.code_scanning:
+            raise _Reject(403, "Advanced Security must be enabled for this repository to use code scanning.")
+        errors = [{"resource": "CodeScanningSarifUpload", "field": name, "code": "invalid"}
+                  for name, pattern in (("commit_sha", r"[0-9a-fA-F]{40}(?:[0-9a-fA-F]{24})?"),
+                                        ("ref", r"refs/(heads|tags|pull)/.+"))
+                  if not re.fullmatch(pattern, body[name])]  # fmt: skip
+        if errors:
+            raise _Reject(422, "Validation Failed", errors)
+        try:
+            log = json.loads(gzip.decompress(base64.b64decode(body["sarif"], validate=True)))
+        except (binascii.Error, OSError, EOFError, ValueError):
+            raise _Reject(400, "Invalid SARIF: the sarif field must be gzip-compressed, then base64-encoded, JSON") from None
+        if not isinstance(log, dict) or log.get("version") != "2.1.0" or not isinstance(log.get("runs"), list):
+            raise _Reject(400, "Invalid SARIF: a SARIF 2.1.0 log with runs is required")
+        sarif_id = str(uuid.uuid4())
+        repo.sarif_uploads.append({"id": sarif_id, "commit_sha": body["commit_sha"], "ref": body["ref"],
+                                   "tool_name": body.get("tool_name"), "sarif": log})  # fmt: skip
+        url = f"{self.url}/repos/{repo.full_name}/code-scanning/sarifs/{sarif_id}"
+        return 202, _over(_documented("POST", "/repos/{owner}/{repo}/code-scanning/sarifs", 202), id=sarif_id, url=url)
 
 
 CHECK_RUN_FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
