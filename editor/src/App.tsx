@@ -9,6 +9,7 @@
  */
 import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider } from "@xyflow/react";
 import { useCallback, useMemo, useRef, useState } from "react";
+import type { ImportErrorOut } from "./api/client";
 import { Palette } from "./components/Palette";
 import { NodeStatusContext, nodeTypes } from "./components/NodeCard";
 import { NodeForm } from "./components/NodeForm";
@@ -34,6 +35,7 @@ import { exportFileName, exportWorkflow, type ExportFormat } from "./model/io";
 import type { NodeTypeEntry } from "./model/schema";
 import { type Workflow, emptyWorkflow } from "./model/types";
 import { nodeOfProblem } from "./state/canvas";
+import { importErrorSummary } from "./state/runs";
 import { complete } from "./state/document";
 import { currentLocation, isReadOnly } from "./state/location";
 import { displayEdges, validationLabel } from "./state/validation";
@@ -80,13 +82,15 @@ function Editor() {
 
   const validation = useValidation(store.workflowJson);
   const { problems, setProblems, problemsByNode, problemsByEdge } = validation;
+  const [importError, setImportError] = useState<ImportErrorOut | null>(null);
   const forgetStatus = useCallback(() => {
     setProblems([]);
     setRunStates(new Map());
+    setImportError(null);
   }, [setProblems]);
 
   const drafts = useDrafts(store, requestFit);
-  const selection = useWorkflowSelection({ store, projects, drafts, confirmDiscard, forgetStatus, closeDialog, requestFit, toast, fail });
+  const selection = useWorkflowSelection({ store, projects, drafts, confirmDiscard, forgetStatus, closeDialog, requestFit, toast, fail, onImportError: setImportError });
   const { save, saving, conflict, dismissConflict, saveAsTemplate } = useSave({ store, readOnly, drafts, onInvalid: setProblems, toast, fail });
   const placement = useNodePlacement(store, canvasRef, readOnly, requestFit);
   const connecting = useConnecting(store);
@@ -193,6 +197,16 @@ function Editor() {
             <button type="button" onClick={drafts.discard}>
               Discard
             </button>
+          </div>
+        )}
+        {importError && (
+          <div className="banner error" data-testid="import-error-banner">
+            Airflow cannot load this workflow ({importErrorSummary(importError.message)}): it does not run and webhooks cannot
+            start it until a fixed version is saved.
+            <details>
+              <summary>{importError.filename}</summary>
+              <pre className="code small">{importError.message}</pre>
+            </details>
           </div>
         )}
         {conflict && (

@@ -130,6 +130,14 @@ export interface WorkflowSummary {
   updated_at?: string;
   dag_id?: string;
   airflow_url?: string;
+  /** Airflow's import error of the compiled workflow, read when listed: while set, the workflow does not run. */
+  import_error?: ImportErrorOut | null;
+}
+
+export interface ImportErrorOut {
+  message: string;
+  filename: string;
+  timestamp?: string | null;
 }
 
 export interface VersionOut {
@@ -165,6 +173,11 @@ export interface NodeStateOut {
   state: string | null;
   url: string;
   duration?: number | null;
+  try_number?: number | null;
+  /** Why the node failed (the task's error); failed nodes only. */
+  reason?: string | null;
+  /** The Airflow page of the failed try, opened on its log. */
+  log_url?: string | null;
 }
 
 export interface RunDetail extends RunOut {
@@ -298,9 +311,13 @@ export const api = {
   async listWorkflows(project: string): Promise<WorkflowSummary[]> {
     return items<WorkflowSummary>((await request("GET", `/workflows?project=${encodeURIComponent(project)}&limit=200`)).data);
   },
-  async getWorkflow(project: string, slug: string): Promise<{ workflow: Workflow; etag: string | null }> {
+  async getWorkflow(
+    project: string,
+    slug: string,
+  ): Promise<{ workflow: Workflow; etag: string | null; importError: ImportErrorOut | null }> {
     const r = await request("GET", wf(project, slug));
-    return { workflow: unwrapWorkflow(r.data), etag: r.etag };
+    const importError = (r.data as { import_error?: ImportErrorOut | null } | null)?.import_error ?? null;
+    return { workflow: unwrapWorkflow(r.data), etag: r.etag, importError };
   },
   async createWorkflow(workflow: Workflow): Promise<{ workflow: Workflow; etag: string | null }> {
     const r = await request("POST", `/projects/${encodeURIComponent(workflow.project)}/workflows`, { body: workflow });

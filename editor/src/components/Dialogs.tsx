@@ -18,7 +18,7 @@ import { useRunPolling } from "../hooks/useRunPolling";
 import { ImportError, importWorkflow } from "../model/io";
 import type { Workflow } from "../model/types";
 import { type SourceForm, type SourceKind, dryRunSource, writeLines } from "../state/dryRuns";
-import { POLL_DELAY_MS, isFinished, sampleEvent } from "../state/runs";
+import { POLL_DELAY_MS, importErrorSummary, isFinished, nodeLine, sampleEvent } from "../state/runs";
 import { Modal } from "./Modal";
 
 function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
@@ -53,6 +53,11 @@ export function OpenDialog({ project, onOpen, onClose }: { project: string; onOp
             <span className="muted small">
               {w.id} · v{w.current_version} {w.enabled === false ? "· disabled" : ""} · {when(w.updated_at)}
             </span>
+            {w.import_error && (
+              <span className="badge error" title={w.import_error.message} data-testid="import-error-badge">
+                import error: {importErrorSummary(w.import_error.message)}
+              </span>
+            )}
           </li>
         ))}
       </ul>
@@ -537,14 +542,22 @@ export function RunDialog({
           </p>
           {"nodes" in run && (
             <ul className="list">
-              {run.nodes.map((n) => (
-                <li key={n.node_id}>
-                  <code>{n.node_id}</code>: <span className={`state state-${n.state ?? "none"}`}>{n.state ?? "no status"}</span>{" "}
-                  <a href={n.url} target="_top">
-                    log
-                  </a>
-                </li>
-              ))}
+              {run.nodes.map((n) => {
+                const line = nodeLine(n);
+                return (
+                  <li key={n.node_id}>
+                    <code>{n.node_id}</code>: <span className={`state state-${n.state ?? "none"}`}>{line.state}</span>{" "}
+                    <a href={line.log} target="_top" data-testid={`node-log-${n.node_id}`}>
+                      log
+                    </a>
+                    {line.reason && (
+                      <pre className="code small text-danger" data-testid={`node-reason-${n.node_id}`}>
+                        {line.reason}
+                      </pre>
+                    )}
+                  </li>
+                );
+              })}
             </ul>
           )}
         </div>

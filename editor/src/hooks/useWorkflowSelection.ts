@@ -10,7 +10,7 @@
  * document as the edit.
  */
 import { useCallback, useEffect } from "react";
-import { api, type TemplateOut } from "../api/client";
+import { api, type ImportErrorOut, type TemplateOut } from "../api/client";
 import { type Workflow, emptyWorkflow } from "../model/types";
 import { fromImport, fromTemplate } from "../state/document";
 import { draftSlot } from "../state/draftOffer";
@@ -31,23 +31,26 @@ interface SelectionDeps {
   requestFit: () => void;
   toast: Notify;
   fail: NotifyFailure;
+  /** What Airflow says is wrong with the opened workflow's compiled DAG (null: nothing). */
+  onImportError?: (error: ImportErrorOut | null) => void;
 }
 
 export function useWorkflowSelection(deps: SelectionDeps) {
-  const { store, projects, drafts, confirmDiscard, forgetStatus, closeDialog, requestFit, toast, fail } = deps;
+  const { store, projects, drafts, confirmDiscard, forgetStatus, closeDialog, requestFit, toast, fail, onImportError } = deps;
   const { dispatch, stateRef } = store;
   const { offerFor, dismiss } = drafts;
 
   const open = useCallback(
     async (project: string, slug: string) => {
-      const { workflow: loaded, etag } = await api.getWorkflow(project, slug);
+      const { workflow: loaded, etag, importError } = await api.getWorkflow(project, slug);
       dispatch({ type: "load", workflow: loaded, etag, saved: true });
       forgetStatus();
+      onImportError?.(importError);
       showLocation(loaded.project, loaded.id);
       requestFit();
       offerFor(draftSlot(loaded.project, loaded.id, true), loaded);
     },
-    [dispatch, forgetStatus, requestFit, offerFor],
+    [dispatch, forgetStatus, requestFit, offerFor, onImportError],
   );
 
   useEffect(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError, type RunDetail } from "../api/client";
-import { isFinished, nodeStates, parseEvent, retryStart, sampleEvent, startErrorText } from "./runs";
+import { importErrorSummary, isFinished, nodeLine, nodeStates, parseEvent, retryStart, sampleEvent, startErrorText } from "./runs";
 
 describe("run states", () => {
   it("knows when a run is over", () => {
@@ -44,5 +44,33 @@ describe("starting", () => {
     const err = new ApiError(422, { status: 422, detail: "Bad event", errors: [{ field: "event.ref", message: "required" }] });
     expect(startErrorText(err)).toBe("Bad event: event.ref required");
     expect(startErrorText(new Error("offline"))).toBe("offline");
+  });
+});
+
+describe("failure reasons and import errors", () => {
+  it("shows a failed node's reason and links its failed try's log", () => {
+    const line = nodeLine({
+      node_id: "bad",
+      state: "failed",
+      url: "http://af/dags/d/runs/r/tasks/bad",
+      try_number: 2,
+      reason: "RuntimeError: node 'bad': code-host connection 'github_default': No access token",
+      log_url: "http://af/dags/d/runs/r/tasks/bad?try_number=2",
+    });
+    expect(line).toEqual({
+      state: "failed",
+      reason: "RuntimeError: node 'bad': code-host connection 'github_default': No access token",
+      log: "http://af/dags/d/runs/r/tasks/bad?try_number=2",
+    });
+  });
+
+  it("falls back to the task page for nodes without a failure", () => {
+    expect(nodeLine({ node_id: "ok", state: null, url: "http://af/t" })).toEqual({ state: "no status", reason: null, log: "http://af/t" });
+  });
+
+  it("summarises an import error by its last line", () => {
+    const trace = 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: workflow acme/prw is invalid\n';
+    expect(importErrorSummary(trace)).toBe("ValueError: workflow acme/prw is invalid");
+    expect(importErrorSummary("")).toMatch(/could not import/);
   });
 });

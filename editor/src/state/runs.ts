@@ -25,6 +25,17 @@ export function nodeStates(detail: RunDetail): Map<string, string | null> {
   return new Map(detail.nodes.map((n) => [n.node_id, n.state]));
 }
 
+/** The first line of an Airflow import error (its stack trace ends with the exception; the last line names it). */
+export function importErrorSummary(message: string): string {
+  const lines = message.split("\n").map((l) => l.trim()).filter(Boolean);
+  return lines.length ? lines[lines.length - 1] : "Airflow could not import this workflow's DAG file";
+}
+
+/** What the run view says about a node: its state, and for a failed node why and where its log is. */
+export function nodeLine(n: RunDetail["nodes"][number]): { state: string; reason: string | null; log: string } {
+  return { state: n.state ?? "no status", reason: n.reason ?? null, log: n.log_url ?? n.url };
+}
+
 /** An example event of the trigger's kind, for the run dialog to start from. */
 export function sampleEvent(triggerEvent: string | undefined): Record<string, unknown> {
   const kind = triggerEvent ?? "manual";
