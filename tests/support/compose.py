@@ -337,9 +337,11 @@ class ClusterApi:
 
     def review_workflow(self, github, repo, project: str = "demo", workflow_id: str = "bqc") -> tuple[str, dict]:
         """Basic Quality Check reviewing pull request 7 of ``acme/app`` (a real local repository with findings)
-        on a GitHub stand-in; returns its DAG id and the pull-request event to start runs with."""
+        on a GitHub stand-in; returns its DAG id and the pull-request event to start runs with.  The pull request
+        lists the repository's changed files, so the review's comments land on its lines as on GitHub."""
         github.add_repo("acme/app")
         github.add_pull("acme/app", 7, repo.bad_sha)
+        github.push("acme/app", 7, repo.bad_sha, repo.pull_files())
         self.use_github(github)
         dag_id = self.workflow_from_template("Basic Quality Check", project, workflow_id)
         event = {"kind": "pr_opened", "repository": "acme/app", "clone_url": repo.url, "sha": repo.bad_sha,
