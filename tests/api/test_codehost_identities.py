@@ -38,7 +38,9 @@ def test_a_linked_login_gives_feedback_as_the_member(reviewed):  # noqa: F811 - 
     said = command(f"/autopr not-helpful {reviewed['located']['F401'].fingerprint}", "OctoDev")
     assert said["outcome"] == "recorded" and said["username"] is None, said
     assert [(row["rule"], row["username"], row["login"]) for row in _feedback_rows()] == [
-        ("S307", "ed", "OctoDev"), ("F401", "github:OctoDev", "OctoDev")]
+        ("S307", "ed", "OctoDev"),
+        ("F401", "github:OctoDev", "OctoDev"),
+    ]
 
 
 def test_bad_links_are_refused_and_change_nothing(client, project):

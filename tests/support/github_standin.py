@@ -41,9 +41,9 @@ import binascii
 import gzip
 import itertools
 import json
-import uuid
 import re
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

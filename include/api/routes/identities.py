@@ -60,12 +60,19 @@ def _members(session, project_id: int) -> set[str]:
 
 
 def _link(session, login: str) -> CodeHostIdentity | None:
-    return session.scalar(select(CodeHostIdentity).where(CodeHostIdentity.provider == PROVIDER,
-                                                         CodeHostIdentity.login_key == login.lower()))
+    return session.scalar(
+        select(CodeHostIdentity).where(
+            CodeHostIdentity.provider == PROVIDER, CodeHostIdentity.login_key == login.lower()
+        )
+    )
 
 
-@router.get("/{project}/codehost-identities", response_model=list[IdentityOut],
-            summary="GitHub logins linked to the project's members", responses=problem_responses(401, 404))
+@router.get(
+    "/{project}/codehost-identities",
+    response_model=list[IdentityOut],
+    summary="GitHub logins linked to the project's members",
+    responses=problem_responses(401, 404),
+)
 def list_identities(project: ProjectSlug, user: CurrentUser, session: DbSession) -> list[IdentityOut]:
     row = authorize(session, user, project, Role.viewer)
     members = _members(session, row.id)
@@ -88,12 +95,17 @@ def put_identity(project: ProjectSlug, login: Login, body: IdentityPut, user: Cu
     row = authorize(session, user, project, Role.admin)
     members = _members(session, row.id)
     if body.username not in members:
-        raise Unprocessable(f"{body.username!r} is not a member of {project!r}",
-                            errors=[{"pointer": "/username", "message": "must be a member of the project"}])
+        raise Unprocessable(
+            f"{body.username!r} is not a member of {project!r}",
+            errors=[{"pointer": "/username", "message": "must be a member of the project"}],
+        )
     existing = _link(session, login)
     if existing is not None and existing.username not in members:
-        raise Conflict(f"GitHub login {login!r} is linked to a user outside {project!r}; only they or a project "
-                       "of theirs can change it", errors=[{"pointer": "/login", "message": "linked elsewhere"}])
+        raise Conflict(
+            f"GitHub login {login!r} is linked to a user outside {project!r}; only they or a project "
+            "of theirs can change it",
+            errors=[{"pointer": "/login", "message": "linked elsewhere"}],
+        )
     linked = link_identity(session, login, body.username)
     if existing is None:
         response.status_code = status.HTTP_201_CREATED
@@ -101,9 +113,12 @@ def put_identity(project: ProjectSlug, login: Login, body: IdentityPut, user: Cu
     return _out(linked)
 
 
-@router.delete("/{project}/codehost-identities/{login}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Unlink a GitHub login from a member of the project (admin)",
-               responses=problem_responses(401, 403, 404, 422))
+@router.delete(
+    "/{project}/codehost-identities/{login}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Unlink a GitHub login from a member of the project (admin)",
+    responses=problem_responses(401, 403, 404, 422),
+)
 def delete_identity(project: ProjectSlug, login: Login, user: CurrentUser, session: DbSession) -> Response:
     row = authorize(session, user, project, Role.admin)
     existing = _link(session, login)
