@@ -8,6 +8,10 @@ Airflow and gets the usual 503, which is how these tests tell it passed.
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+
 from tests.api.conftest import auth, workflow_doc
 
 BASE = "/api/v1/projects/acme/workflows"
@@ -62,3 +66,46 @@ def test_workflow_state_without_airflow_has_no_import_error(client, workflow):
     assert r.status_code == 200 and r.json()["import_error"] is None and r.headers["etag"]
     listed = client.get("/api/v1/workflows", params={"project": "acme"}, headers=auth("vic")).json()["items"]
     assert [(w["id"], w["import_error"]) for w in listed] == [("review", None)]
+
+
+@pytest.mark.integration
+def test_live_import_error_is_part_of_the_workflows_state(platform):
+    """A stored spec that no longer validates compiles as stored; Airflow's import error shows in GET and the list."""
+    import httpx
+    from sqlalchemy import select, update
+
+    from include.db.models import Project, Workflow, WorkflowVersion
+    from include.db.session import session_scope
+    from include.workflows.bundle import publish_workflows
+    from tests.support.waiting import wait_for
+
+    token = platform.token()
+    project = f"broken-{uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=platform.airflow_url + "/autopr", timeout=60,
+                      headers={"Authorization": f"Bearer {token}"}) as api, platform.api(token) as airflow:
+        assert api.post("/api/v1/projects", json={"slug": project, "name": "Broken"}).status_code == 201
+        r = api.post(f"/api/v1/projects/{project}/workflows", json=workflow_doc("wf", project))
+        assert r.status_code == 201, r.text
+        dag_id = r.json()["dag_id"]
+        assert wait_for(lambda: airflow.get(f"/api/v2/dags/{dag_id}").status_code == 200, timeout=60)
+        assert api.get(f"/api/v1/projects/{project}/workflows/wf").json()["import_error"] is None
+        with session_scope() as session:  # the stored spec stops validating (as after an upgrade that tightened rules)
+            wf = session.scalar(select(Workflow).join(Project).where(Project.slug == project, Workflow.slug == "wf"))
+            spec = dict(session.scalar(select(WorkflowVersion.spec).where(WorkflowVersion.workflow_id == wf.id)))
+            spec["nodes"] = [*spec["nodes"], {"id": "ghost", "type": "no_such_type", "config": {}}]
+            session.execute(update(WorkflowVersion).where(WorkflowVersion.workflow_id == wf.id).values(spec=spec))
+        publish_workflows([(project, "wf")], settings=platform.settings)
+        from include.airflow_client import AirflowClient
+
+        with AirflowClient(platform.airflow_url, token=token) as client:
+            client.request_reparse(dag_id)  # not waiting for the bundle's refresh interval
+
+        def broken():
+            got = api.get(f"/api/v1/projects/{project}/workflows/wf").json()
+            return got["import_error"]
+
+        error = wait_for(broken, timeout=240, what="the import error in GET")
+        print(f"\nimport error: {error['filename']}: {error['message'].strip().splitlines()[-1]}")
+        assert error["filename"].endswith(f"{project}__wf.py") and error["message"]
+        listed = api.get("/api/v1/workflows", params={"project": project}).json()["items"]
+        assert [(w["id"], bool(w["import_error"])) for w in listed] == [("wf", True)]
