@@ -70,13 +70,11 @@ def test_workflow_state_without_airflow_has_no_import_error(client, workflow):
 
 @pytest.mark.integration
 def test_live_import_error_is_part_of_the_workflows_state(platform):
-    """A stored spec that no longer validates compiles as stored; Airflow's import error shows in GET and the list."""
+    """A compiled workflow Airflow cannot import: its import error shows in GET and the list, read from Airflow."""
     import httpx
-    from sqlalchemy import select, update
 
-    from include.db.models import Project, Workflow, WorkflowVersion
-    from include.db.session import session_scope
-    from include.workflows.bundle import publish_workflows
+    from include.airflow_client import AirflowClient
+    from include.workflows.bundle import WorkflowBundle
     from tests.support.waiting import wait_for
 
     token = platform.token()
@@ -89,14 +87,14 @@ def test_live_import_error_is_part_of_the_workflows_state(platform):
         dag_id = r.json()["dag_id"]
         assert wait_for(lambda: airflow.get(f"/api/v2/dags/{dag_id}").status_code == 200, timeout=60)
         assert api.get(f"/api/v1/projects/{project}/workflows/wf").json()["import_error"] is None
-        with session_scope() as session:  # the stored spec stops validating (as after an upgrade that tightened rules)
-            wf = session.scalar(select(Workflow).join(Project).where(Project.slug == project, Workflow.slug == "wf"))
-            spec = dict(session.scalar(select(WorkflowVersion.spec).where(WorkflowVersion.workflow_id == wf.id)))
-            spec["nodes"] = [*spec["nodes"], {"id": "ghost", "type": "no_such_type", "config": {}}]
-            session.execute(update(WorkflowVersion).where(WorkflowVersion.workflow_id == wf.id).values(spec=spec))
-        publish_workflows([(project, "wf")], settings=platform.settings)
-        from include.airflow_client import AirflowClient
+        # The compiled file breaks (as after an upgrade of the DAG builder); the stored workflow stays valid.
+        broken_file = f"{project}__wf.json"
 
+        def break_it(dest):
+            (dest / broken_file).write_text("{ not json", encoding="utf-8")
+            return f"test: break {broken_file}"
+
+        WorkflowBundle.from_settings(platform.settings).publish(break_it)
         with AirflowClient(platform.airflow_url, token=token) as client:
             client.request_reparse(dag_id)  # not waiting for the bundle's refresh interval
 
@@ -109,3 +107,5 @@ def test_live_import_error_is_part_of_the_workflows_state(platform):
         assert error["filename"].endswith(f"{project}__wf.py") and error["message"]
         listed = api.get("/api/v1/workflows", params={"project": project}).json()["items"]
         assert [(w["id"], bool(w["import_error"])) for w in listed] == [("wf", True)]
+        # Leave the shared platform without the import error: deleting the workflow removes its compiled files.
+        assert api.delete(f"/api/v1/projects/{project}/workflows/wf").status_code == 204
