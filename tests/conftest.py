@@ -171,11 +171,19 @@ def _xdist_group(item: pytest.Item) -> tuple[int, str]:
     return len(_SHARED_RESOURCES) + len(_LONG_FIRST), path
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
+def _under_loadgroup(config: pytest.Config) -> bool:
+    # xdist's workers see --dist as "no" and keep the choice in option.loadgroup
+    return bool(getattr(config.option, "loadgroup", False)) or getattr(config.option, "dist", "no") == "loadgroup"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist") or getattr(config.option, "dist", "no") != "loadgroup":
+    if not _under_loadgroup(config):
         return
-    groups = {item.nodeid: _xdist_group(item) for item in items}
-    items.sort(key=lambda item: groups[item.nodeid][0])  # stable: collection order within a rank
+    from _pytest.nodeid import coerce_node_id
+
+    groups = {id(item): _xdist_group(item) for item in items}
+    items.sort(key=lambda item: groups[id(item)][0])  # stable: collection order within a rank
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid][1]))
+        # xdist's loadgroup reads the group from a "@group" suffix of the node id; pytest 9 keeps the id in ``_id``,
+        # where xdist 3.8 (which writes ``_nodeid``) cannot put it, so the suffix is written here.
+        item._id = coerce_node_id(f"{item.nodeid}@{groups[id(item)][1]}")
