@@ -155,8 +155,6 @@ _LONG_FIRST = (  # modules that start a whole platform or cluster of their own, 
     "tests/scale/test_compose_cluster.py",
     "tests/foundation/test_upgrade.py",
     "tests/scale/",
-    "tests/ml_serving/test_fast_predict.py",
-    "tests/foundation/test_mlflow_store_upgrade.py",
 )
 
 

@@ -20,7 +20,7 @@ from include.airflow_client import AirflowError, AirflowUnavailable, ui_url
 from include.api import metrics
 from include.api.airflow_service import airflow_client, failure_reasons, log_url, reason_from_log, start_run
 from include.api.deps import CurrentUser, DbSession, _token_from, authorize
-from include.api.errors import BadGateway, NotFound, ServiceUnavailable, Unprocessable, problem_responses
+from include.api.errors import BadGateway, Conflict, NotFound, ServiceUnavailable, Unprocessable, problem_responses
 from include.api.types import NO_NUL, ProjectSlug, WorkflowSlug
 from include.db.models import Workflow, WorkflowVersion
 from include.enums import Role
@@ -185,6 +185,8 @@ def _airflow_call(fn, *args, **kwargs):
 def trigger_run(project: ProjectSlug, workflow: WorkflowSlug, body: RunCreate, user: CurrentUser,
                 session: DbSession, request: Request, response: Response) -> RunOut:
     row = _workflow_row(session, user, project, workflow, Role.editor)
+    if not row.enabled and row.deleted_at is None:  # a disabled workflow runs in no case: say that, not what event it lacks
+        raise Conflict(f"Workflow {workflow!r} is disabled")
     event = _event_for(_trigger_config(session, row), body.event, user.username)
     workflow_id = row.id
     session.commit()  # release the row before the (slow) Airflow round trips
