@@ -12,20 +12,11 @@ import json
 from typing import Any
 
 from include.actions.context import ActionFailed, RunContext
-from include.actions.templating import render
+from include.actions.templating import render, render_tree
 
 REQUEST_TIMEOUT_S = 30
 RESPONSE_PREVIEW = 2000  # characters of the response body kept in outputs
 
-
-def _render_tree(node_id: str, field: str, value: Any, ctx: RunContext) -> Any:
-    if isinstance(value, str):
-        return render(node_id, field, value, ctx)
-    if isinstance(value, dict):
-        return {k: _render_tree(node_id, f"{field}.{k}", v, ctx) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_render_tree(node_id, f"{field}[{i}]", v, ctx) for i, v in enumerate(value)]
-    return value
 
 
 def integration(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
@@ -36,8 +27,8 @@ def integration(node_id: str, config: dict[str, Any], ctx: RunContext) -> dict[s
         raise ActionFailed(node_id, "config.connection_id is required")
     method = str(config.get("method", "POST")).upper()
     endpoint = render(node_id, "endpoint", config.get("endpoint") or "", ctx)
-    headers = _render_tree(node_id, "headers", dict(config.get("headers") or {}), ctx)
-    body = _render_tree(node_id, "body", config.get("body"), ctx)
+    headers = render_tree(node_id, "headers", dict(config.get("headers") or {}), ctx)
+    body = render_tree(node_id, "body", config.get("body"), ctx)
     expected = config.get("expected_status") or [200, 201, 202, 204]
     expected = [int(s) for s in (expected if isinstance(expected, list) else [expected])]
 

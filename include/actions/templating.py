@@ -85,3 +85,14 @@ def render(node_id: str, field: str, template: str, ctx: RunContext) -> str:
         except (TypeError, ValueError):
             out.append(str(value))
     return "".join(out)
+
+
+def render_tree(node_id: str, field: str, value: Any, ctx: RunContext) -> Any:
+    """``render`` applied to every string inside a JSON-like value (headers, bodies), naming each field by its path."""
+    if isinstance(value, str):
+        return render(node_id, field, value, ctx)
+    if isinstance(value, dict):
+        return {k: render_tree(node_id, f"{field}.{k}", v, ctx) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_tree(node_id, f"{field}[{i}]", v, ctx) for i, v in enumerate(value)]
+    return value

@@ -84,17 +84,6 @@ def _kept(outputs: Any) -> Any:
     return outputs if len(text) <= OUTPUTS_KEPT_CHARS else None
 
 
-def _render_tree(node_id: str, field: str, value: Any, ctx: Any) -> Any:
-    from include.actions.templating import render
-
-    if isinstance(value, str):
-        return render(node_id, field, value, ctx)
-    if isinstance(value, dict):
-        return {k: _render_tree(node_id, f"{field}.{k}", v, ctx) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_render_tree(node_id, f"{field}[{i}]", v, ctx) for i, v in enumerate(value)]
-    return value
-
 
 def _captured_notification(node_id: str, config: dict[str, Any], ctx: Any) -> dict[str, Any]:
     """A notification in a dry run: rendered as it would be sent, recorded, not sent."""
@@ -111,16 +100,17 @@ def _captured_notification(node_id: str, config: dict[str, Any], ctx: Any) -> di
 
 def _run_action(node: Any, ctx: Any) -> dict[str, Any]:
     from include.actions import run_node
+    from include.actions.templating import render_tree
 
     node_dict = node.model_dump(mode="json", exclude_none=True)
     config = node_dict.get("config") or {}
     if node.type == "notification":
         return _captured_notification(node.id, config, ctx)
     if node.type == "integration" and str(config.get("method", "POST")).upper() not in READ_METHODS:
-        endpoint = _render_tree(node.id, "endpoint", config.get("endpoint") or "", ctx)
+        endpoint = render_tree(node.id, "endpoint", config.get("endpoint") or "", ctx)
         ctx.capture.record(str(config.get("method", "POST")).upper(),
                            f"integration:{config.get('connection_id')}{endpoint}",
-                           _render_tree(node.id, "body", config.get("body"), ctx))
+                           render_tree(node.id, "body", config.get("body"), ctx))
         return {"status_code": None, "response_json": None, "response_text": None, "sent": False, "dry_run": True}
     return run_node(node_dict, ctx)
 
