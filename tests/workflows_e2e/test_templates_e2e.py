@@ -117,12 +117,14 @@ def _relay_outbox_into_db() -> None:
     asyncio.run(drain())
 
 
-def _notifications(dag_id: str):
-    """This DAG's dashboard notifications (the session-wide outbox may hold other tests' events too)."""
+def _notifications(dag_id: str, *runs) -> list:
+    """The dashboard notifications of these runs of this DAG (the session-wide outbox may hold other tests' events,
+    also of a DAG with the same id that an earlier test ran)."""
     _relay_outbox_into_db()
     with session_scope() as session:
-        return session.scalars(select(ExecutionEvent).where(ExecutionEvent.event_type == "notification",
-                                                            ExecutionEvent.dag_id == dag_id)).all()
+        return session.scalars(select(ExecutionEvent).where(
+            ExecutionEvent.event_type == "notification", ExecutionEvent.dag_id == dag_id,
+            ExecutionEvent.run_id.in_([dr.run_id for dr in runs]))).all()
 
 
 def test_basic_quality_check(airflow_db, project, github, git_repo):
@@ -159,7 +161,7 @@ def test_basic_quality_check(airflow_db, project, github, git_repo):
     assert github.repos["acme/app"].issues[7].labels == ["needs-work"]
     assert all(r.status < 400 for r in github.requests)
 
-    [note] = _notifications(dag.dag_id)
+    [note] = _notifications(dag.dag_id, dr)
     assert note.state == "info" and note.project == "acme" and "acme/app#7" in note.payload["message"]
     _assert_outputs_as_declared(dr, "basic_quality_check")
 
@@ -234,7 +236,7 @@ def test_pr_review_automation(airflow_db, project, github, git_repo):
     [comment] = github.calls("POST", r"/repos/acme/app/issues/7/comments", status=201)
     assert "critical" in comment.body["body"] and "{" not in comment.body["body"].split("\n")[0]
     assert github.repos["acme/app"].issues[7].labels == ["changes-requested"]  # autopr-clean removed
-    assert _notifications(dag.dag_id)[0].payload["message"].startswith("Reviewed acme/app#7")
+    assert _notifications(dag.dag_id, dr)[0].payload["message"].startswith("Reviewed acme/app#7")
 
 
 def test_ci_cd_pipeline_merges_a_clean_change_and_blocks_a_risky_one(airflow_db, project, github, git_repo):
@@ -266,4 +268,4 @@ def test_ci_cd_pipeline_merges_a_clean_change_and_blocks_a_risky_one(airflow_db,
     assert check["conclusion"] == "failure"
     stats = [s.stats for s, _ in _sessions()]
     assert [s["passed"] for s in stats] == [True, False]
-    assert {n.state for n in _notifications(dag.dag_id)} == {"info", "error"}
+    assert {n.state for n in _notifications(dag.dag_id, clean, risky)} == {"info", "error"}
