@@ -89,6 +89,13 @@ def _state_name(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
+# _remember_project: only a project read from a ``project:<slug>`` tag is cached per DAG id.  A DAG seen
+# before its tags are (a DagModel loaded while a first parse is still writing them, a DAG object without
+# tags yet) would otherwise be filed under the fallback project for the life of the process -- and since an
+# event's key does not hold its project, the reconciler's correctly filed copy of the same state is then
+# dropped as a duplicate: the project's page never sees that DAG's run states.
+
+
 def _project_of_dag(dag: Any, dag_id: str) -> str:
     cached = _projects.get(dag_id)
     if cached is not None:
@@ -97,8 +104,8 @@ def _project_of_dag(dag: Any, dag_id: str) -> str:
     tags = getattr(dag, "tags", None) if dag is not None else None
     if tags:
         project = project_from_tags(tags)
-    if dag is not None:  # only cache answers that came from a DAG object
-        _projects[dag_id] = project
+    if dag is not None and project != DEFAULT_PROJECT:
+        _projects[dag_id] = project  # a fallback is never cached: see _remember_project
     return project
 
 
@@ -113,7 +120,9 @@ def _project_from_dag_model(obj: Any, dag_id: str) -> str:
         tags = None
     if tags is None:
         return DEFAULT_PROJECT
-    project = _projects[dag_id] = project_from_tags(tags)
+    project = project_from_tags(tags)
+    if project != DEFAULT_PROJECT:
+        _projects[dag_id] = project  # a fallback is never cached: see _remember_project
     return project
 
 
