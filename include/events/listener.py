@@ -89,24 +89,30 @@ def _state_name(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
-# _remember_project: only a project read from a ``project:<slug>`` tag is cached per DAG id.  A DAG seen
-# before its tags are (a DagModel loaded while a first parse is still writing them, a DAG object without
-# tags yet) would otherwise be filed under the fallback project for the life of the process -- and since an
-# event's key does not hold its project, the reconciler's correctly filed copy of the same state is then
-# dropped as a duplicate: the project's page never sees that DAG's run states.
+def _remember_project(dag_id: str, tags: Any) -> str:
+    """The project of ``tags``, cached per DAG id only once the DAG has tags.
+
+    Why not cache an empty answer: a DAG seen before its tags are (a DagModel
+    loaded while a first parse is still writing them) would be filed under the
+    fallback project for the life of the process -- and since an event's key
+    does not hold its project, the reconciler's correctly filed copy of the same
+    state is then dropped as a duplicate.  Every DAG the platform ships or
+    compiles has tags, so a written set of tags is cached and the hooks do not
+    read the DagModel again.
+    """
+    project = project_from_tags(tags)
+    if tags:
+        _projects[dag_id] = project
+    return project
 
 
 def _project_of_dag(dag: Any, dag_id: str) -> str:
     cached = _projects.get(dag_id)
     if cached is not None:
         return cached
-    project = DEFAULT_PROJECT
-    tags = getattr(dag, "tags", None) if dag is not None else None
-    if tags:
-        project = project_from_tags(tags)
-    if dag is not None and project != DEFAULT_PROJECT:
-        _projects[dag_id] = project  # a fallback is never cached: see _remember_project
-    return project
+    if dag is None:
+        return DEFAULT_PROJECT
+    return _remember_project(dag_id, getattr(dag, "tags", None))
 
 
 def _project_from_dag_model(obj: Any, dag_id: str) -> str:
@@ -118,12 +124,7 @@ def _project_from_dag_model(obj: Any, dag_id: str) -> str:
         tags = getattr(getattr(obj, "dag_model", None), "tags", None)
     except Exception:  # noqa: BLE001 - detached instance or no DB: fall back
         tags = None
-    if tags is None:
-        return DEFAULT_PROJECT
-    project = project_from_tags(tags)
-    if project != DEFAULT_PROJECT:
-        _projects[dag_id] = project  # a fallback is never cached: see _remember_project
-    return project
+    return _remember_project(dag_id, tags)
 
 
 def _ti_project(ti: Any) -> str:

@@ -36,3 +36,18 @@ def test_a_project_read_from_a_tag_is_remembered():
     assert listener._dag_run_project(_run(dag_id, dag=SimpleNamespace(tags={"project:cached"}))) == "cached"
     # A later detached row (no tags readable) still gets the project.
     assert listener._dag_run_project(_run(dag_id, dag_model=SimpleNamespace(tags=None))) == "cached"
+
+
+def test_a_dag_with_tags_but_no_project_tag_is_remembered_and_its_row_not_read_again():
+    """The platform's own DAGs carry tags but no project: the hook must not read the DagModel on every call."""
+    dag_id = "autopr_platform_dag"
+    listener._projects.pop(dag_id, None)
+    platform_tags = [SimpleNamespace(name="autopr"), SimpleNamespace(name="ml")]
+    assert listener._dag_run_project(_run(dag_id, dag_model=SimpleNamespace(tags=platform_tags))) == DEFAULT_PROJECT
+
+    class Unreadable:
+        @property
+        def tags(self):
+            raise AssertionError("the DagModel was read again")
+
+    assert listener._dag_run_project(_run(dag_id, dag_model=Unreadable())) == DEFAULT_PROJECT
