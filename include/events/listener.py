@@ -261,6 +261,19 @@ def on_dag_run_failed(dag_run, msg):
 
 
 @hookimpl
+def on_starting(component):
+    """When a task process (or the scheduler) starts: open the outbox's connection before any hook needs it.
+
+    The task runner calls this in the task process, before it parses the DAG,
+    so the task's first hand-off does not pay for connecting.
+    """
+    try:
+        _outbox().warm()
+    except Exception:  # noqa: BLE001
+        _log_failure("opening the event outbox")
+
+
+@hookimpl
 def before_stopping(component):
     """Before a task process or component exits: push out anything buffered while Redis was down (bounded)."""
     try:

@@ -50,6 +50,16 @@ class Outbox(ABC):
         """Move locally buffered events to the real transport; returns how many moved."""
         return 0
 
+    def warm(self) -> None:
+        """Open this process's connection now, so the first :meth:`put` finds it open. Never raises.
+
+        Why: every task runs in a fresh process, and a connection opened lazily
+        would be opened inside the task's first hook call.  The listener calls
+        this from Airflow's ``on_starting`` hook, which the task runner calls in
+        the task process itself (after the fork) before it parses the DAG.
+        """
+        return None
+
     @abstractmethod
     def read_batch(self, consumer: str, count: int = 200, block_ms: int = 1000) -> list[OutboxItem]:
         """Up to ``count`` events for ``consumer``, waiting up to ``block_ms`` when there are none."""

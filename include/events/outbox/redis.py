@@ -115,6 +115,15 @@ class RedisOutbox(Outbox):
             self._relay_pid = os.getpid()
         return self._relay_client_obj
 
+    def warm(self) -> None:
+        """Connect and PING within the hand-off's timeout; a Redis that does not answer is tripped as by put()."""
+        try:
+            with self._lock:
+                if time.monotonic() >= self._down_until:
+                    self._client().ping()
+        except Exception as exc:  # noqa: BLE001 - never raise into a task
+            self._trip(exc)
+
     # -- listener side
 
     def put(self, event: StateEvent) -> None:

@@ -74,6 +74,13 @@ class SQLiteOutbox(Outbox):
         self._conn, self._pid = conn, os.getpid()
         return conn
 
+    def warm(self) -> None:
+        try:
+            with self._lock:
+                self._connect()
+        except Exception:  # noqa: BLE001 - put() reports (and keeps the event) if the file stays unusable
+            log.debug("embedded outbox %s not opened early", self.path, exc_info=True)
+
     # -- listener side
 
     def put(self, event: StateEvent) -> None:
