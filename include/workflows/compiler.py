@@ -90,7 +90,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def compile_workflow(workflow: Workflow | dict, dest_dir: str | Path | None = None) -> Path:
     """Validate and write a workflow's spec and stub; returns the spec path."""
     wf = load_workflow(workflow)
-    return write_compiled(wf.project, wf.id, to_json(wf), wf.version, dest_dir)
+    return write_compiled(wf.project, wf.id, to_json(wf, complete=True), wf.version, dest_dir)
 
 
 def write_compiled(project: str, workflow_id: str, spec_text: str, version: int | None,

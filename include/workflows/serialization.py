@@ -1,7 +1,19 @@
 """JSON and YAML import/export of workflow documents, lossless in both directions.
 
-Exports always carry ``format_version`` and put keys in a reading order
-(id, type, label, position, config; the subtype first inside config).
+There are two forms of a workflow as plain data, and each has one function:
+
+* :func:`to_dict` is the *complete* form, every field with its default filled
+  in: what a version stores and what the compiler writes, so a stored version
+  keeps the behaviour it was saved with even if a default changes later;
+* :func:`export_dict` is the *export* form (the export endpoint, the editor's
+  Export, :func:`to_json` / :func:`to_yaml`): only what differs from the
+  defaults — what the author wrote, no empty labels, no 0,0 positions — plus
+  ``format_version``, so a future reader knows how to read the file.  Loading
+  it fills the defaults in again, so the same workflow comes back.  Two
+  documents that mean the same workflow export to the same text.
+
+Both put keys in a reading order (id, type, label, position, config; the
+subtype first inside config).
 Imports parse the text, then validate; syntax errors name the line and
 column, content errors are :class:`~include.workflows.validation.WorkflowInvalid`
 with a pointer per problem.  YAML is read with a ``SafeLoader`` only, one that
@@ -44,20 +56,41 @@ def _ordered(mapping: dict[str, Any], first: tuple[str, ...]) -> dict[str, Any]:
     return {**head, **{k: v for k, v in mapping.items() if k not in head}}
 
 
-def to_dict(workflow: Workflow) -> dict[str, Any]:
-    """The export form: plain JSON types, unset optionals omitted, keys in reading order."""
-    data = _ordered(workflow.to_dict(), _HEADER_KEYS)
+def _in_reading_order(data: dict[str, Any]) -> dict[str, Any]:
+    data = _ordered(data, _HEADER_KEYS)
     nodes = []
-    for node in data["nodes"]:
+    for node in data.get("nodes", []):
         node = _ordered(node, _NODE_KEYS)
         node["config"] = _ordered(node["config"], _SUBTYPE_KEYS)
         nodes.append(node)
-    data["nodes"] = nodes
+    if "nodes" in data:
+        data["nodes"] = nodes
     return data
 
 
-def to_json(workflow: Workflow, *, indent: int | None = 2) -> str:
-    return json.dumps(to_dict(workflow), indent=indent, ensure_ascii=False) + ("\n" if indent else "")
+def to_dict(workflow: Workflow) -> dict[str, Any]:
+    """The complete form: plain JSON types, every default filled in, unset optionals omitted."""
+    return _in_reading_order(workflow.to_dict())
+
+
+def export_dict(workflow: Workflow) -> dict[str, Any]:
+    """The export form: plain JSON types, only fields that differ from their defaults, plus ``format_version``.
+
+    A node's position is kept whole (``x`` and ``y``) when it is not 0,0, so a
+    file keeps a readable point on the canvas rather than a lone ``y``.
+    """
+    data = workflow.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    data["format_version"] = workflow.format_version
+    for node, exported in zip(workflow.nodes, data.get("nodes", []), strict=True):
+        if "position" in exported:
+            exported["position"] = node.position.model_dump(mode="json")
+    return _in_reading_order(data)
+
+
+def to_json(workflow: Workflow, *, indent: int | None = 2, complete: bool = False) -> str:
+    """The workflow as JSON text: the export form, or with ``complete`` every default (the compiled file)."""
+    data = to_dict(workflow) if complete else export_dict(workflow)
+    return json.dumps(data, indent=indent, ensure_ascii=False) + ("\n" if indent else "")
 
 
 #: Characters YAML treats as line breaks besides \n and \r.  PyYAML may emit them raw in
@@ -78,10 +111,12 @@ _ExportDumper.add_representer(str, _represent_str)
 
 
 def to_yaml(workflow: Workflow) -> str:
-    return yaml.dump(to_dict(workflow), Dumper=_ExportDumper, sort_keys=False, allow_unicode=True, width=120)
+    """The workflow as YAML text, in the export form."""
+    return yaml.dump(export_dict(workflow), Dumper=_ExportDumper, sort_keys=False, allow_unicode=True, width=120)
 
 
 def dump(workflow: Workflow, fmt: Format) -> str:
+    """The export of a workflow as ``fmt`` text (what the export endpoint answers)."""
     if fmt == "json":
         return to_json(workflow)
     if fmt == "yaml":
