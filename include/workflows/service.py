@@ -14,6 +14,10 @@ Every save here is the same sequence, and it is all in this module:
    (``request_parse``, supplied by the caller: it needs the caller's
    credentials and usually runs after the response is sent).
 
+A save of the spec the current version already holds stores nothing (the
+store hands the record back with its revision unchanged), so steps 2-4 are
+skipped: there is nothing new to compile or parse.
+
 Compiling only after the commit is what keeps Airflow behind the database,
 never ahead of it: a save that fails or rolls back never reaches Airflow, and a
 failure to compile or publish never loses the stored version (the next save, or
@@ -48,16 +52,18 @@ def update_workflow(session: Session, project: str, workflow_id: str, spec: Work
                     expected_revision: int | None = None, comment: str = "",
                     request_parse: RequestParse | None = None) -> WorkflowRecord:
     """The next version of a workflow (StaleRevision when ``expected_revision`` is not the current one)."""
+    before = store.get_workflow(session, project, workflow_id).revision
     record = store.save_new_version(session, project, workflow_id, spec, user,
                                     expected_revision=expected_revision, comment=comment)
-    return _commit_and_publish(session, record, request_parse)
+    return _publish_if_saved(session, record, before, request_parse)
 
 
 def restore_version(session: Session, project: str, workflow_id: str, version: int, user: str, *,
                     expected_revision: int | None = None, request_parse: RequestParse | None = None) -> WorkflowRecord:
-    """An old version made current again, as a new version."""
+    """An old version made current again, as a new version (nothing, when it is the current spec already)."""
+    before = store.get_workflow(session, project, workflow_id).revision
     record = store.restore_version(session, project, workflow_id, version, user, expected_revision=expected_revision)
-    return _commit_and_publish(session, record, request_parse)
+    return _publish_if_saved(session, record, before, request_parse)
 
 
 def delete_workflow(session: Session, project: str, workflow_id: str, user: str, *,
@@ -79,6 +85,14 @@ def instantiate_template(session: Session, template_id: int, project: str, new_i
     """A new workflow in ``project`` from a template the user can see."""
     spec, comment = templates_store.spec_for_new_workflow(session, template_id, project, new_id, user, name=name)
     return create_workflow(session, spec, user, comment=comment, request_parse=request_parse)
+
+
+def _publish_if_saved(session: Session, record: WorkflowRecord, revision_before: int,
+                      request_parse: RequestParse | None) -> WorkflowRecord:
+    """Commit and publish a save that stored a version; a no-op save (same revision) has nothing to publish."""
+    if record.revision == revision_before:
+        return record
+    return _commit_and_publish(session, record, request_parse)
 
 
 def _commit_and_publish(session: Session, record: WorkflowRecord,

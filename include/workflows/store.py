@@ -8,6 +8,9 @@ out.  Rules kept here, not in the API:
 
 * every save validates first and writes a new, never-updated
   ``WorkflowVersion``; restoring copies an old spec into a *new* version;
+* a save of the spec the current version already holds (compared in the
+  complete form, defaults filled in, so a minimal export saved back counts as
+  the same) writes nothing: no version, no revision bump, the record as it is;
 * ``workflows.revision`` is the optimistic-concurrency counter (the API's
   ETag): a save with a stale ``expected_revision`` raises :class:`StaleRevision`
   and changes nothing; the bump is a conditional UPDATE, so two concurrent
@@ -168,7 +171,11 @@ def save_new_version(
     expected_revision: int | None = None,
     comment: str = "",
 ) -> WorkflowRecord:
-    """Validate ``spec`` and store it as the next version; StaleRevision if ``expected_revision`` is old."""
+    """Validate ``spec`` and store it as the next version; StaleRevision if ``expected_revision`` is old.
+
+    When ``spec`` is the current version's spec again, nothing is written and the
+    current record comes back with its revision unchanged (a no-op save).
+    """
     row = _row(session, project, workflow_id)
     if expected_revision is not None and expected_revision != row.revision:
         raise StaleRevision(expected_revision, row.revision)
@@ -180,6 +187,8 @@ def save_new_version(
             )
     new_version = _next_version(session, row)
     wf = validated(data, project=project, id=workflow_id, version=new_version)
+    if _same_spec(wf, Workflow.model_validate(_version_row(session, row, row.current_version).spec)):
+        return _record(session, row, project)
     _bump(session, row, expected_revision, name=wf.name, description=wf.description, enabled=wf.enabled,
           current_version=new_version)
     session.add(
@@ -187,6 +196,11 @@ def save_new_version(
     )
     session.flush()
     return _record(session, row, project)
+
+
+def _same_spec(a: Workflow, b: Workflow) -> bool:
+    """Whether two specs are the same workflow, whatever version number each carries."""
+    return to_dict(a) | {"version": 0} == to_dict(b) | {"version": 0}
 
 
 def _next_version(session: Session, row: m.Workflow) -> int:
