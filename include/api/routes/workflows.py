@@ -45,6 +45,7 @@ from include.auth.access import projects_of
 from include.auth.tokens import Identity
 from include.enums import Role
 from include.workflows import edits, records, service, store
+from include.workflows.diff import WorkflowDiff, diff_workflows
 from include.workflows.model import NODE_ID_PATTERN
 from include.workflows.serialization import WorkflowParseError, dump, parse_text, to_dict
 from include.workflows.validation import WorkflowInvalid, validate_workflow
@@ -132,6 +133,23 @@ def _edit(session: Session, user: Identity, project: str, workflow: str, if_matc
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 428)
 
 
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The workflow document in its export form: what differs from the defaults",
+          "content": {"application/json": {"schema": {"type": "object"}},
+                      "application/yaml": {"schema": {"type": "string"}}}}}
+
+
+def _export(spec: Any, fmt: Literal["json", "yaml"] | None, request: Request, filename: str,
+            headers: dict[str, str] | None = None) -> Response:
+    """The export of ``spec`` as a file download, in ``fmt`` or else the format the Accept header asks for."""
+    if fmt is None:
+        accept = request.headers.get("accept", "")
+        fmt = "yaml" if any(t in accept for t in YAML_TYPES) else "json"
+    media = "application/yaml" if fmt == "yaml" else "application/json"
+    return Response(dump(spec, fmt), media_type=media, headers={
+        **(headers or {}), "Content-Disposition": f'attachment; filename="{filename}.{fmt}"'})
+
+
 # --- collection ------------------------------------------------------------------------------------
 
 
@@ -165,6 +183,18 @@ def validate(document: DocBody, user: CurrentUser) -> ValidationResult:
         raise Unprocessable(f"Workflow has {len(problems)} problem(s)",
                             errors=workflow_problem_items(problems, document))
     return ValidationResult(valid=True)
+
+
+@router.post("/api/v1/workflows/export", summary="Export a workflow document (saved or not) as JSON or YAML",
+             description="The same export form as `GET …/export`, for a document the caller holds (the editor's "
+                         "unsaved work); 422 problem+json when it is not a valid workflow.",
+             response_class=Response, responses={**EXPORT_RESPONSES, **problem_responses(400, 401, 422)})
+def export_document(document: DocBody, user: CurrentUser, request: Request, fmt: FormatQuery = None) -> Response:
+    try:
+        spec = store.validated(document)
+    except WorkflowInvalid as exc:
+        raise store_errors(exc, document) from None
+    return _export(spec, fmt, request, f"{spec.project}__{spec.id}")
 
 
 @router.post(PREFIX, status_code=status.HTTP_201_CREATED, response_model=WorkflowOut,
@@ -291,23 +321,14 @@ def undelete_workflow(project: ProjectSlug, workflow: WorkflowSlug, user: Curren
 
 
 @router.get(ITEM + "/export", summary="Export the current spec as JSON or YAML",
-            description="Format from `?format=` or the Accept header (application/yaml or application/json).",
-            response_class=Response,
-            responses={200: {"description": "The workflow document",
-                             "content": {"application/json": {"schema": {"type": "object"}},
-                                         "application/yaml": {"schema": {"type": "string"}}}},
-                       **problem_responses(401, 404)})
+            description="Format from `?format=` or the Accept header (application/yaml or application/json). Only "
+                        "what differs from the defaults is written (no empty labels, no 0,0 positions); importing "
+                        "the file gives the same workflow.",
+            response_class=Response, responses={**EXPORT_RESPONSES, **problem_responses(401, 404)})
 def export_workflow(project: ProjectSlug, workflow: WorkflowSlug, user: CurrentUser, session: DbSession,
                     request: Request, fmt: FormatQuery = None) -> Response:
     record = load_workflow(session, user, project, workflow, Role.viewer)
-    if fmt is None:
-        accept = request.headers.get("accept", "")
-        fmt = "yaml" if any(t in accept for t in YAML_TYPES) else "json"
-    media = "application/yaml" if fmt == "yaml" else "application/json"
-    return Response(dump(record.spec, fmt), media_type=media, headers={
-        "ETag": etag(record.revision),
-        "Content-Disposition": f'attachment; filename="{project}__{workflow}.{fmt}"',
-    })
+    return _export(record.spec, fmt, request, f"{project}__{workflow}", {"ETag": etag(record.revision)})
 
 
 # --- nodes and edges ---------------------------------------------------------------------------------
@@ -433,6 +454,22 @@ def get_version(project: ProjectSlug, workflow: WorkflowSlug, version: VersionPa
         return store.get_version(session, project, workflow, version)
     except records.StoreError as exc:
         raise store_errors(exc) from None
+
+
+@router.get(ITEM + "/versions/{base}/diff/{head}", response_model=WorkflowDiff,
+            summary="What changed from version `base` to version `head`",
+            description="Nodes and edges added, removed or changed (with the node fields and config keys that "
+                        "differ) and the workflow's settings changed. Either side may be the current version "
+                        "(`current_version` of GET), and `base` may be newer than `head`.",
+            responses=problem_responses(401, 404))
+def diff_versions(project: ProjectSlug, workflow: WorkflowSlug, base: VersionPath, head: VersionPath,
+                  user: CurrentUser, session: DbSession) -> WorkflowDiff:
+    authorize(session, user, project, Role.viewer)
+    try:
+        old, new = (store.get_version(session, project, workflow, v) for v in (base, head))
+    except records.StoreError as exc:
+        raise store_errors(exc) from None
+    return diff_workflows(old.spec, new.spec)
 
 
 @router.post(ITEM + "/versions/{version}/restore", response_model=WorkflowOut,
