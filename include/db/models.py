@@ -437,4 +437,47 @@ class DryRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class MLDriftWindow(Base):
+    """What one serving process saw of one model version over a short span: counts per drift feature.
+
+    The serving side (:mod:`ml.serving.drift_window`) folds its predictions
+    into these counts off the request path and writes one row per model
+    version per flush; the drift watch (:mod:`ml.drift_watch`) sums the rows
+    of its window and compares them with the version's training reference
+    (:mod:`ml.drift`).  Counts, not records: the table grows with time, not
+    with traffic, and holds no issue text.
+    """
+
+    __tablename__ = "ml_drift_windows"
+    __table_args__ = (Index("ix_ml_drift_windows_model", "model_name", "model_version", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(100), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    predictions: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: feature -> {bin: count}, the shape :func:`ml.drift.profile_records` gives
+    counts: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+
+
+class MLDriftReport(Base):
+    """One drift check of a served model version against its training reference (:func:`ml.drift.compare`).
+
+    Written by the drift watch DAG; the API's drift endpoint and the live
+    dashboard's drift panel show the newest one.
+    """
+
+    __tablename__ = "ml_drift_reports"
+    __table_args__ = (Index("ix_ml_drift_reports_model", "model_name", "computed_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(100), nullable=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    max_psi: Mapped[float | None] = mapped_column(Float, nullable=True)
+    report: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict, nullable=False)
+
+
 convert_on_assignment(Base)
