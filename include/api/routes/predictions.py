@@ -13,11 +13,12 @@ happen inside :mod:`ml.serving` on first use, not when Airflow imports this.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,7 @@ from include.auth.tokens import Identity
 from include.db.session import session_scope
 from include.enums import Role, Severity
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["predictions"])
 
 MAX_BATCH = 5000
@@ -153,7 +155,18 @@ def _run(records: list[dict[str, Any]], repository: str, project_id: int, pointe
         where = f"{pointer_prefix}/{exc.index}/{exc.field}" if pointer_prefix.endswith("issues") else f"{pointer_prefix}/{exc.field}"
         raise Unprocessable(f"Invalid issue: {where}", errors=[{"pointer": where, "message": str(exc)}]) from None
     metrics.PREDICTIONS.labels(service.settings.severity_model_name, preds[0].arm).inc(len(preds))
+    _observe_drift(service.settings.severity_model_name, records, preds)
     return service.settings.severity_model_name, preds
+
+
+def _observe_drift(model_name: str, records: list[dict[str, Any]], preds: list[Any]) -> None:
+    """Hand the answered request to the drift window (:mod:`ml.serving.drift_window`); never fails a prediction."""
+    try:
+        from ml.serving.drift_window import get_window
+
+        get_window().observe(model_name, preds[0].model_version, records, [(p.severity, p.confidence) for p in preds])
+    except Exception:  # noqa: BLE001 - drift is a by-product; the answer is already computed
+        log.exception("recording predictions for drift failed")
 
 
 @router.post("/api/v1/projects/{project}/predictions/severity", response_model=PredictResponse,
@@ -197,3 +210,24 @@ def serving_status(user: CurrentUser) -> dict[str, Any]:
     from ml.serving.service import get_service
 
     return get_service().status()
+
+
+@router.get("/api/v1/predictions/drift", summary="The served severity model's newest drift reports",
+            responses=problem_responses(401))
+def drift_reports(user: CurrentUser, limit: int = Query(default=24, ge=1, le=500)) -> dict[str, Any]:
+    """Newest first: per check of the served version against its training reference (``ml_drift_watch``).
+
+    Each report has ``status`` (``ok``, ``drift``, ``insufficient_data``),
+    ``max_psi`` and ``worst_feature``, and per feature its PSI, Jensen-Shannon
+    distance and, for readable features, the biggest share changes
+    (:func:`ml.drift.compare`).  Any signed-in user, like ``predictions/models``:
+    a report holds counts of analysers, rules, file types, bands and hashed
+    tokens, never a repository or a message.
+    """
+    from include.settings import get_settings
+    from ml.drift_watch import latest_reports
+
+    name = get_settings().severity_model_name
+    with session_scope() as session:
+        reports = latest_reports(session, name, limit)
+    return {"model_name": name, "latest": reports[0] if reports else None, "reports": reports}
