@@ -237,6 +237,22 @@ class Settings(BaseSettings):
     confidence_threshold: float = Field(
         default=0.3, ge=0.0, le=1.0, description="Issues whose calibrated P(helpful) is below this are hidden."
     )
+    drift_psi_threshold: float = Field(
+        default=0.25, gt=0.0,
+        description="A served model version drifts when a feature's population stability index against its"
+        " training reference reaches this (0.25: the usual 'shifted' reading); starts ml_retrain and notifies.",
+    )
+    drift_window_hours: float = Field(
+        default=24.0, gt=0.0, description="How far back the drift watch sums what the served version saw."
+    )
+    drift_min_predictions: int = Field(
+        default=200, ge=1, description="Fewer predictions than this in the window decide no drift (too noisy)."
+    )
+    drift_notify_connection: str = Field(
+        default="",
+        description="Airflow HTTP connection of a Slack webhook that drift notifications also go to; unset: only"
+        " the live dashboard of each project the drifted version served.",
+    )
     reviewer_load_penalty: float = Field(
         default=0.15, ge=0.0, description="Reviewer score divisor per open review request: score / (1 + k * open)."
     )
