@@ -89,6 +89,8 @@ def store_errors(exc: Exception, document: Any = None) -> ProblemError:
         )
     if isinstance(exc, edits.ItemExists):
         return Conflict(str(exc), errors=[{"pointer": exc.pointer, "message": "already used in this workflow"}])
+    if isinstance(exc, records.AmbiguousTemplate):
+        return Conflict(str(exc))
     if isinstance(exc, (records.WorkflowExists, records.TemplateExists)):
         return Conflict(str(exc), errors=[{"pointer": f"/{exc.field}", "message": str(exc)}] if exc.field else None)
     if isinstance(exc, (records.WorkflowNotFound, records.VersionNotFound, records.TemplateNotFound,

@@ -43,6 +43,10 @@ class TemplateNotFound(StoreError):
     pass
 
 
+class AmbiguousTemplate(StoreError):
+    """A slug that names several templates the caller may see, none of them the caller's own or built in."""
+
+
 class TemplateExists(StoreError):
     field = "name"
 

@@ -80,10 +80,10 @@ def undelete_workflow(session: Session, project: str, workflow_id: str, user: st
     return _commit_and_publish(session, record, request_parse)
 
 
-def instantiate_template(session: Session, template_id: int, project: str, new_id: str, user: str, *,
+def instantiate_template(session: Session, template: templates_store.TemplateRef, project: str, new_id: str, user: str, *,
                          name: str | None = None, request_parse: RequestParse | None = None) -> WorkflowRecord:
-    """A new workflow in ``project`` from a template the user can see."""
-    spec, comment = templates_store.spec_for_new_workflow(session, template_id, project, new_id, user, name=name)
+    """A new workflow in ``project`` from a template the user can see (by id or slug)."""
+    spec, comment = templates_store.spec_for_new_workflow(session, template, project, new_id, user, name=name)
     return create_workflow(session, spec, user, comment=comment, request_parse=request_parse)
 
 

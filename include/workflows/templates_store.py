@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from include.db import models as m
 from include.workflows.model import SLUG_PATTERN, Workflow
-from include.workflows.records import TemplateExists, TemplateNotFound, TemplateRecord
+from include.workflows.records import AmbiguousTemplate, TemplateExists, TemplateNotFound, TemplateRecord
 from include.workflows.serialization import load_yaml, to_dict
 from include.workflows.store import validated
 from include.workflows.validation import Problem, WorkflowInvalid, load_workflow
@@ -52,12 +52,40 @@ def list_templates(session: Session, user: str) -> list[TemplateRecord]:
     return [_template_record(r) for r in rows]
 
 
-def get_template(session: Session, template_id: int, user: str) -> TemplateRecord:
-    """A template the user may see (someone else's private template is reported as missing)."""
-    row = session.get(m.WorkflowTemplate, template_id)
-    if row is None or not (row.is_public or row.created_by == user):
-        raise TemplateNotFound(f"template {template_id} does not exist")
-    return _template_record(row)
+_MAX_ID = 2**31  # ids are 32-bit integers: a larger number names no template (and is no query to send)
+TemplateRef = int | str
+"""A template's numeric id, or its slug (``basic-quality-check``); a string of digits is an id."""
+
+
+def get_template(session: Session, template: TemplateRef, user: str) -> TemplateRecord:
+    """A template the user may see, by id or slug (someone else's private template is reported as missing).
+
+    Slugs are unique per owner, so one slug can name several templates; the
+    caller's own comes first, then the built-in one, then a single public one
+    of someone else.  Two public templates of other people are ambiguous: the
+    caller has to pick one by id.
+    """
+    if isinstance(template, int) or (template.isascii() and template.isdigit()):
+        row = session.get(m.WorkflowTemplate, int(template)) if int(template) < _MAX_ID else None
+        if row is None or not (row.is_public or row.created_by == user):
+            raise TemplateNotFound(f"template {template} does not exist")
+        return _template_record(row)
+    rows = session.scalars(
+        select(m.WorkflowTemplate).where(
+            m.WorkflowTemplate.slug == template,
+            (m.WorkflowTemplate.is_public.is_(True)) | (m.WorkflowTemplate.created_by == user),
+        ).order_by(m.WorkflowTemplate.id)
+    ).all()
+    for owner in (user, SYSTEM_USER):
+        for row in rows:
+            if row.created_by == owner:
+                return _template_record(row)
+    if len(rows) > 1:
+        ids = ", ".join(str(row.id) for row in rows)
+        raise AmbiguousTemplate(f"template {template!r} names several public templates (ids {ids}); use the id")
+    if not rows:
+        raise TemplateNotFound(f"template {template!r} does not exist")
+    return _template_record(rows[0])
 
 
 def save_as_template(
@@ -88,7 +116,7 @@ def save_as_template(
 
 
 def spec_for_new_workflow(
-    session: Session, template_id: int, project: str, new_id: str, user: str, name: str | None = None
+    session: Session, template: TemplateRef, project: str, new_id: str, user: str, name: str | None = None
 ) -> tuple[Workflow, str]:
     """(validated spec, version comment) of a new workflow in ``project`` from a template the user can see.
 
@@ -96,11 +124,11 @@ def spec_for_new_workflow(
     else's idea of a workflow, so nothing it does reaches a pull request (no DAG is compiled,
     no webhook starts it) until a person here has tried it (a dry run) and enabled it.
     """
-    template = get_template(session, template_id, user)
+    found = get_template(session, template, user)
     overrides: dict[str, Any] = {"project": project, "id": new_id, "version": 1, "enabled": False}
     if name:
         overrides["name"] = name
-    return validated(template.spec, **overrides), f"from template {template.name!r}"
+    return validated(found.spec, **overrides), f"from template {found.name!r}"
 
 
 def builtin_templates() -> list[dict[str, Any]]:

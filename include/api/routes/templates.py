@@ -18,7 +18,9 @@ from include.workflows.validation import WorkflowInvalid
 
 router = APIRouter(tags=["templates"])
 
-TemplateId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+TemplateId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", max_length=63,
+                                  description="The template's numeric id or its slug (basic-quality-check); "
+                                              "digits are an id")]
 
 
 class TemplateSave(BaseModel):
@@ -44,8 +46,8 @@ def list_templates(user: CurrentUser, session: DbSession):
     return templates_store.list_templates(session, user.username)
 
 
-@router.get("/api/v1/templates/{template_id}", response_model=records.TemplateRecord, summary="One template",
-            responses=problem_responses(401, 404))
+@router.get("/api/v1/templates/{template_id}", response_model=records.TemplateRecord,
+            summary="One template, by id or slug", responses=problem_responses(401, 404, 409))
 def get_template(template_id: TemplateId, user: CurrentUser, session: DbSession):
     try:
         return templates_store.get_template(session, template_id, user.username)
@@ -88,7 +90,8 @@ def next_steps(project: str, workflow_id: str, revision: int) -> list[str]:
 @router.post("/api/v1/templates/{template_id}/instantiate", status_code=status.HTTP_201_CREATED,
              response_model=InstantiatedWorkflow,
              summary="Create a workflow in a project from a template (editor there); it starts disabled",
-             description="The new workflow is disabled (no DAG, no webhook runs) until enabled; `next_steps` says "
+             description="The template is named by its id or its slug (`/templates/basic-quality-check/instantiate`). "
+                         "The new workflow is disabled (no DAG, no webhook runs) until enabled; `next_steps` says "
                          "how to dry-run and enable it.",
              responses=problem_responses(401, 403, 404, 409, 422))
 def instantiate(template_id: TemplateId, body: TemplateInstantiate, user: CurrentUser, session: DbSession,
