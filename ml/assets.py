@@ -4,3 +4,8 @@
 REVIEW_FEEDBACK_ASSET = "autopr_review_feedback_dataset"
 #: Weekly retrain even without new exports (Mondays 03:00 UTC): picks up promotion-rule/setting changes.
 WEEKLY_RETRAIN_CRON = "0 3 * * 1"
+#: Updated by ``ml_drift_watch`` when the served champion drifted past ``settings.drift_psi_threshold``;
+#: also schedules ``ml_retrain`` (whose gate still decides whether there is enough new data to train on).
+MODEL_DRIFT_ASSET = "autopr_severity_model_drift"
+#: How often ``ml_drift_watch`` checks the served champion.
+DRIFT_WATCH_SCHEDULE = "@hourly"
