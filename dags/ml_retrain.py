@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
 
-from ml.assets import REVIEW_FEEDBACK_ASSET, WEEKLY_RETRAIN_CRON
+from ml.assets import MODEL_DRIFT_ASSET, REVIEW_FEEDBACK_ASSET, WEEKLY_RETRAIN_CRON
 
 
 @dag(
     dag_id="ml_retrain",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(WEEKLY_RETRAIN_CRON, timezone="UTC"),
-        assets=Asset(REVIEW_FEEDBACK_ASSET),
+        assets=Asset(REVIEW_FEEDBACK_ASSET) | Asset(MODEL_DRIFT_ASSET),  # new data, or the served model drifted
     ),
     start_date=datetime(2024, 1, 1, tzinfo=UTC),
     catchup=False,
