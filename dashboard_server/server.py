@@ -21,6 +21,7 @@ import socketio
 
 from dashboard_server import metrics
 from dashboard_server.background import BackgroundTasks, DashboardRedisManager
+from dashboard_server.drift import mount_drift
 from dashboard_server.fanout import Fanout, Sequencer
 from dashboard_server.gcpolicy import GcPolicy
 from dashboard_server.history import mount_history
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     metrics.watch(sidecar)
     app = socketio.ASGIApp(
         sidecar.sio,
-        other_asgi_app=mount_outcomes(mount_reviews(mount_history(build_http_app(sidecar), sidecar), sidecar), sidecar),
+        other_asgi_app=mount_drift(
+            mount_outcomes(mount_reviews(mount_history(build_http_app(sidecar), sidecar), sidecar), sidecar), sidecar),
         on_startup=background.start,
         on_shutdown=background.stop,
     )
