@@ -93,9 +93,8 @@ def reference_for(version: Any, settings: Settings | None = None) -> dict[str, A
             reference = json.loads(_download(client, version.run_id, REFERENCE_ARTIFACT, settings, tmp).read_text())
             check_profile(reference, f"{REFERENCE_ARTIFACT} of run {version.run_id}")
             return reference
-        import mlflow.sklearn
-
         import mlflow.artifacts
+        import mlflow.sklearn
 
         holdout = _holdout_of(client, version, settings, tmp)
         # through this client's tracking URI, as the serving cache loads a version

@@ -165,7 +165,7 @@ def _observe_drift(model_name: str, records: list[dict[str, Any]], preds: list[A
         from ml.serving.drift_window import get_window
 
         get_window().observe(model_name, preds[0].model_version, records, [(p.severity, p.confidence) for p in preds])
-    except Exception:  # noqa: BLE001 - drift is a by-product; the answer is already computed
+    except Exception:  # drift is a by-product: the answer is already computed
         log.exception("recording predictions for drift failed")
 
 
