@@ -266,7 +266,18 @@ class Settings(BaseSettings):
     )
     ml_holdout_percent: int = Field(
         default=20, ge=5, le=50,
-        description="Percent of labelled issues (by a stable hash of the issue) frozen as the promotion holdout.",
+        description="Percent of labelled issues frozen (per dataset version) as the promotion holdout.",
+    )
+    ml_holdout_strategy: str = Field(
+        default="time",
+        pattern="^(time|hash)$",
+        description="How the promotion holdout is picked: time (the newest issues by created_at, so models are "
+        "judged on time they have not seen) or hash (a stable hash of each issue; mixes old and new rows).",
+    )
+    ml_validation_percent: int = Field(
+        default=20, ge=5, le=50,
+        description="Percent of the training rows, the newest before the holdout, the challenger is chosen on "
+        "(the plain baseline is always a candidate).",
     )
     events_stream: str = Field(
         default="autopr:events",

@@ -2,8 +2,22 @@
 
 Why this module exists: training, promotion and the benchmark must compute
 the same numbers the same way — accuracy, macro-F1 over the classes present
-in the holdout, per-class F1 — and the promotion rule must compare two models
-on literally the same rows (:func:`holdout_split`, :func:`holdout_hash`).
+in the holdout, per-class F1, a bootstrap interval — and the promotion rule
+must compare two models on literally the same rows (:func:`holdout_split`,
+:func:`holdout_hash`).
+
+Two ways to pick the promotion holdout (``settings.ml_holdout_strategy``):
+
+* ``time`` (default) — the newest share of the labelled rows by ``created_at``
+  (:func:`newest_split`).  A model is judged on time it has not seen, which is
+  what it meets in production; near-duplicates of older rows cannot flatter it.
+* ``hash`` — a stable hash of each issue (:func:`in_holdout`).  Membership
+  never changes across dataset versions, but old and new rows are mixed, so it
+  rewards what near-duplicates share and says little about next month.
+
+The same :func:`newest_split` also cuts the time-ordered validation slice the
+challenger is chosen on (``ml.training.train_candidates``), so "newer than"
+means one thing everywhere.
 """
 
 from __future__ import annotations
@@ -62,6 +76,52 @@ def evaluate_predictions(y_true: Any, y_pred: Any, labels: list[str] | None = No
         labels=list(labels),
         confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     )
+
+
+def macro_f1_interval(y_true: Any, y_pred: Any, labels: list[str] | None = None, *, baseline: Any = None,
+                      n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap percentile interval of macro-F1 — or, with ``baseline`` predictions, of macro-F1(pred) − macro-F1(baseline).
+
+    Why: test slices here are a few hundred rows with a handful of the rarest
+    class, so a point macro-F1 alone invites reading noise as a difference.
+    Rows are resampled with replacement, truth and predictions kept together
+    (paired), by ``scipy.stats.bootstrap``; macro-F1 is computed from a
+    confusion count with the definition of :func:`evaluate_predictions` (the
+    mean F1 over ``labels``, default the classes present in ``y_true``).
+    """
+    from scipy.stats import bootstrap
+
+    y_true = np.asarray(y_true, dtype=object)
+    labels = labels or ordered_labels(y_true)
+    index = {label: i for i, label in enumerate(labels)}
+    k = len(labels)
+
+    def codes(values: Any) -> np.ndarray:
+        return np.fromiter((index.get(v, k) for v in np.asarray(values, dtype=object)), dtype=np.int64,
+                           count=len(y_true))
+
+    def macro_f1(t: np.ndarray, p: np.ndarray) -> float:
+        counts = np.bincount(t * (k + 1) + p, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
+        tp = np.diag(counts)[:k].astype(float)
+        denominator = counts.sum(axis=0)[:k] + counts.sum(axis=1)[:k]  # predicted as + truly each label
+        return float(np.mean(np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)))
+
+    samples = [codes(y_true), codes(y_pred)]
+    if baseline is None:
+        def statistic(t: np.ndarray, p: np.ndarray) -> float:
+            return macro_f1(t, p)
+    else:
+        samples.append(codes(baseline))
+
+        def statistic(t: np.ndarray, p: np.ndarray, b: np.ndarray) -> float:
+            return macro_f1(t, p) - macro_f1(t, b)
+
+    if len(y_true) < 2:
+        value = statistic(*samples)
+        return value, value
+    result = bootstrap(tuple(samples), statistic, paired=True, vectorized=False, n_resamples=n_resamples,
+                       confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def evaluate_model(model: Any, frame: pd.DataFrame, label_column: str = "label") -> Metrics:
@@ -124,9 +184,39 @@ def in_holdout(project: pd.Series, issue_id: pd.Series, percent: int) -> np.ndar
     return (buckets < percent).to_numpy()
 
 
-def holdout_split(labelled: pd.DataFrame, percent: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, holdout) of the labelled rows of a dataset frame."""
-    mask = in_holdout(labelled["project"], labelled["issue_id"], percent)
+HOLDOUT_STRATEGIES: tuple[str, ...] = ("time", "hash")
+
+
+def time_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` oldest first by ``created_at``; ties (and missing times, first) broken by ``issue_id`` when present.
+
+    A total order, so the same rows always give the same split.
+    """
+    keys = ["created_at", "issue_id"] if "issue_id" in frame.columns else ["created_at"]
+    return frame.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
+
+
+def newest_split(frame: pd.DataFrame, percent: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(older, newest): the newest ``percent`` % of rows by :func:`time_order` (at least one row each side when possible)."""
+    ordered = time_order(frame)
+    n = len(ordered)
+    newest = min(max(1, round(n * percent / 100)), n - 1) if n > 1 else 0
+    return ordered.iloc[: n - newest].reset_index(drop=True), ordered.iloc[n - newest:].reset_index(drop=True)
+
+
+def holdout_split(labelled: pd.DataFrame, percent: int, strategy: str = "time") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, holdout) of the labelled rows of a dataset frame, by ``strategy`` (see the module docstring)."""
+    if strategy == "time":
+        return newest_split(labelled, percent)
+    if strategy == "hash":
+        mask = in_holdout(labelled["project"], labelled["issue_id"], percent)
+        return labelled.loc[~mask].reset_index(drop=True), labelled.loc[mask].reset_index(drop=True)
+    raise ValueError(f"holdout strategy must be one of {HOLDOUT_STRATEGIES}, not {strategy!r}")
+
+
+def split_by_ids(labelled: pd.DataFrame, holdout_ids: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, holdout) with the holdout = the rows whose ``issue_id`` is in ``holdout_ids`` (a frozen holdout re-read)."""
+    mask = labelled["issue_id"].isin(set(holdout_ids)).to_numpy()
     return labelled.loc[~mask].reset_index(drop=True), labelled.loc[mask].reset_index(drop=True)
 
 

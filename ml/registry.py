@@ -129,9 +129,11 @@ def load_alias(alias: str):
 def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, holdout_hash: str,
                    holdout_path: Path, dataset: dict[str, Any], airflow_run_id: str | None,
                    settings: Settings | None = None) -> dict[str, Any]:
-    """Log every trained candidate as a child run, register the best as ``challenger``.
+    """Log every trained candidate as a child run, register the first as ``challenger``.
 
-    ``candidates`` are ``ml.training.TrainedCandidate`` sorted best first.
+    ``candidates`` are ``ml.training.TrainedCandidate`` in selection order
+    (best on the time-ordered validation slice first, ``ml.training.selection_key``):
+    the holdout metrics are logged for every candidate but chose none of them.
     Returns the registration summary (version, run ids, metrics) for the DAG.
     """
     import mlflow
@@ -159,7 +161,10 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
             "train.rows": train_rows,
             "holdout.rows": len(holdout),
             "holdout.percent": settings.ml_holdout_percent,
+            "holdout.strategy": settings.ml_holdout_strategy,
             "holdout.hash": holdout_hash,
+            "validation.percent": settings.ml_validation_percent,
+            "selected_by": "validation macro-F1 (newest training rows before the holdout)",
         })
         mlflow.log_artifact(str(holdout_path), artifact_path="holdout")
         if dataset.get("report") and Path(dataset["report"]).exists():
@@ -170,8 +175,12 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
                 model_params = candidate.pipeline.named_steps["model"].get_params()
                 mlflow.log_params({f"model.{k}": v for k, v in model_params.items() if _loggable(v)})
                 mlflow.log_param("candidate", candidate.name)
+                mlflow.log_params({f"tuned.{k}": v for k, v in candidate.params.items() if _loggable(v)})
                 mlflow.log_metrics({**candidate.metrics.as_mlflow(), "fit_seconds": candidate.seconds})
                 mlflow.log_dict(candidate.metrics.to_dict(), "metrics/holdout_metrics.json")
+                if candidate.validation is not None:
+                    mlflow.log_metrics(candidate.validation.as_mlflow("validation_"))
+                    mlflow.log_dict(candidate.validation.to_dict(), "metrics/validation_metrics.json")
                 fig = confusion_figure(candidate.metrics, f"{candidate.name} on holdout")
                 mlflow.log_figure(fig, "plots/confusion_matrix.png")
                 _close(fig)
@@ -186,7 +195,8 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
                     metadata={"classes": [str(c) for c in candidate.pipeline.classes_]},
                 )
                 summary["candidates"][candidate.name] = {
-                    "run_id": child.info.run_id, "model_uri": info.model_uri, **candidate.metrics.as_mlflow()
+                    "run_id": child.info.run_id, "model_uri": info.model_uri, **candidate.metrics.as_mlflow(),
+                    **(candidate.validation.as_mlflow("validation_") if candidate.validation is not None else {}),
                 }
         best = candidates[0]
         fig = per_class_figure({c.name: c.metrics for c in candidates}, "Candidates: per-class F1 on holdout")
@@ -198,9 +208,12 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
         version = mlflow.register_model(best_uri, MODEL_NAME, tags={**lineage, "candidate": best.name,
                                                                      "training.run_id": parent.info.run_id})
         client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
+        chosen_on = (f"chosen on validation macro-F1 {best.validation.macro_f1:.3f}; "
+                     if best.validation is not None else "")
         client.update_model_version(MODEL_NAME, version.version,
-                                    description=f"{best.name} on dataset {dataset['version']}: holdout macro-F1 "
-                                                f"{best.metrics.macro_f1:.3f}, accuracy {best.metrics.accuracy:.3f}")
+                                    description=f"{best.name} on dataset {dataset['version']}: {chosen_on}holdout "
+                                                f"macro-F1 {best.metrics.macro_f1:.3f}, accuracy "
+                                                f"{best.metrics.accuracy:.3f}")
         mlflow.set_tag("registered_version", version.version)
         summary.update({
             "run_id": parent.info.run_id, "version": str(version.version), "candidate": best.name,

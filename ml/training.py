@@ -1,27 +1,41 @@
-"""Severity model candidates: each ONE sklearn Pipeline (featurisation + classifier).
+"""Severity model candidates: each ONE sklearn Pipeline (featurisation + classifier), and how one is chosen.
 
 Why this module exists: a model that needs a separate featuriser at serving
 time is two things to version and keep in sync.  Every candidate here is a
-``Pipeline([("features", build_featurizer()), ("model", classifier)])`` that
-takes the raw :data:`ml.features.ISSUE_COLUMNS` frame and predicts severity
-labels (``include.enums.Severity`` values) with ``predict_proba`` — the
-contract ``autopr-severity`` models satisfy for serving (part 2).
+``Pipeline([("features", ...), ("model", classifier)])`` that takes the raw
+:data:`ml.features.ISSUE_COLUMNS` frame and predicts severity labels
+(``include.enums.Severity`` values) with ``predict_proba`` — the contract
+``autopr-severity`` models satisfy for serving (part 2).
 
-Candidates:
+Candidates (:data:`CANDIDATES`):
 
+* ``plain`` — the baseline every other candidate must beat: word 1-2-gram
+  TF-IDF of the issue text (``rule + message``) and a class-balanced logistic
+  regression with library defaults otherwise.  It has nothing to tune, so
+  nothing about it was chosen on data it is judged on.
 * ``linear`` — multinomial logistic regression on TF-IDF word + char n-grams,
-  security-vocabulary groups (``ml.severity_signals.KeywordGroups``) and the
-  one-hot/numeric context, class-balanced, C=0.3 (stronger regularisation
-  than the default: the vocabulary is large for ~1-2k labelled rows).  Both
-  choices were judged by mean macro-F1 over all time-ordered advisory cuts
-  (bench/bench_severity.py), not on one split.
-* ``xgboost`` — gradient-boosted trees (``hist``, depth 3) on the same
-  features (text compressed by SVD) with class-balanced sample weights,
-  wrapped so it speaks severity labels rather than XGBoost's integer
-  classes.
+  optionally the security-vocabulary groups (``ml.severity_signals.KeywordGroups``),
+  and the one-hot/numeric context, class-balanced.
+* ``xgboost`` — gradient-boosted trees (``hist``) on the same features (text
+  compressed by SVD) with class-balanced sample weights, wrapped so it speaks
+  severity labels rather than XGBoost's integer classes.
 
-Training is deterministic (fixed seeds) so the same dataset version gives the
-same model.
+How a model is chosen — three nested time-ordered layers, none of which sees
+the layer outside it:
+
+1. :func:`tune_candidate` picks a candidate's hyper-parameters and feature
+   switches (:data:`PARAM_GRIDS`) by mean macro-F1 over *inner* time cuts of
+   the rows it is given (``sklearn.model_selection.TimeSeriesSplit``);
+2. :func:`train_candidates` gives each candidate the newest rows before the
+   promotion holdout as a *validation* slice, and orders candidates by their
+   macro-F1 there (ties go to ``plain``): the first one is the challenger;
+3. the promotion holdout (``ml.evaluation.holdout_split``) only judges the
+   challenger against the champion (``ml.registry.promote_challenger``).
+
+``bench/bench_severity.py`` runs the same functions inside each *outer*
+training window and reports the outer test slice, so its numbers are never
+the ones a choice was made on.  Training is deterministic (fixed seeds) so
+the same dataset version gives the same model.
 """
 
 from __future__ import annotations
@@ -29,7 +43,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,8 +53,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_sample_weight
 from threadpoolctl import threadpool_limits
 
-from ml.evaluation import Metrics, evaluate_model, ordered_labels
-from ml.features import ISSUE_COLUMNS, build_featurizer
+from ml.evaluation import Metrics, evaluate_model, newest_split, ordered_labels, time_order
+from ml.features import ISSUE_COLUMNS, DeriveFeatures, build_featurizer
 
 log = logging.getLogger(__name__)
 
@@ -86,39 +100,65 @@ class SeverityXGBClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
-def linear_pipeline(C: float = 0.3) -> Pipeline:
+def plain_pipeline() -> Pipeline:
+    """The plain baseline: word n-gram TF-IDF of the issue text + class-balanced logistic regression."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    text = ColumnTransformer([("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                                        dtype=np.float32), "text")])
+    return Pipeline([
+        ("features", Pipeline([("derive", DeriveFeatures()), ("columns", text)])),
+        ("model", LogisticRegression(class_weight="balanced", max_iter=1000)),
+    ])
+
+
+def linear_pipeline(C: float = 0.3, keywords: bool = True) -> Pipeline:
     from sklearn.linear_model import LogisticRegression
 
     return Pipeline([
-        ("features", build_featurizer(keywords=True)),
+        ("features", build_featurizer(keywords=keywords)),
         ("model", LogisticRegression(C=C, class_weight="balanced", max_iter=300, tol=1e-3)),
     ])
 
 
-#: Shallower trees, more of them and fewer columns per tree than the class defaults:
-#: on the advisory cuts this was steadier across seeds (mean macro-F1 over 4 cuts x
-#: 3 seeds 0.378 vs 0.367) at about the same CPU time.
+#: Shallower trees, more of them and fewer columns per tree than the class defaults
+#: (steadier across seeds at about the same CPU time); depth and the keyword
+#: groups are tuned per training window (:data:`PARAM_GRIDS`).
 XGBOOST_PARAMS: dict[str, Any] = {"max_depth": 3, "n_estimators": 300, "colsample_bytree": 0.3}
 
 
-def xgboost_pipeline(**params: Any) -> Pipeline:
+def xgboost_pipeline(keywords: bool = True, **params: Any) -> Pipeline:
     return Pipeline([
-        ("features", build_featurizer(max_text_features=20000, text_components=128, keywords=True)),
+        ("features", build_featurizer(max_text_features=20000, text_components=128, keywords=keywords)),
         ("model", SeverityXGBClassifier(**{**XGBOOST_PARAMS, **params})),
     ])
 
 
-#: name → (factory, whether fit needs balanced sample weights passed explicitly)
-CANDIDATES: dict[str, tuple[Callable[[], Pipeline], bool]] = {
+#: name → (factory taking the tuned params as keywords, whether fit needs balanced sample weights passed explicitly)
+CANDIDATES: dict[str, tuple[Callable[..., Pipeline], bool]] = {
+    "plain": (plain_pipeline, False),
     "linear": (linear_pipeline, False),
     "xgboost": (xgboost_pipeline, True),
 }
+#: The candidate that is always trained and that wins ties: a tuned model ships only when it beats it.
+BASELINE = "plain"
+
+#: name → the settings :func:`tune_candidate` chooses among (the factory's defaults first: they win ties).
+#: Small on purpose: every setting costs one fit per inner cut.
+PARAM_GRIDS: dict[str, list[dict[str, Any]]] = {
+    "plain": [{}],
+    "linear": [{"C": C, "keywords": keywords} for keywords in (True, False) for C in (0.3, 0.1, 1.0)],
+    "xgboost": [{"max_depth": depth, "keywords": keywords} for keywords in (True, False) for depth in (3, 5)],
+}
 
 
-def fit_candidate(name: str, train: pd.DataFrame, label_column: str = "label") -> Pipeline:
-    """Fit one candidate on the labelled ``train`` frame."""
+def fit_candidate(name: str, train: pd.DataFrame, label_column: str = "label",
+                  params: dict[str, Any] | None = None) -> Pipeline:
+    """Fit one candidate (with ``params`` for its factory, default: the factory's defaults) on ``train``."""
     factory, weighted = CANDIDATES[name]
-    pipeline = factory()
+    pipeline = factory(**(params or {}))
     X = train.loc[:, list(ISSUE_COLUMNS)]
     y = train[label_column].to_numpy(dtype=object)
     fit_params = {"model__sample_weight": compute_sample_weight("balanced", y)} if weighted else {}
@@ -130,30 +170,114 @@ def fit_candidate(name: str, train: pd.DataFrame, label_column: str = "label") -
 
 
 @dataclass
+class Tuning:
+    """What :func:`tune_candidate` chose and why: the params and every setting's mean inner macro-F1."""
+
+    params: dict[str, Any]
+    scores: list[tuple[dict[str, Any], float]]
+    cuts: int
+
+
+def inner_cuts(frame: pd.DataFrame, n_cuts: int, test_percent: float) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Time-ordered (older, next) pairs inside ``frame``: ``TimeSeriesSplit`` with test slices of ``test_percent`` %.
+
+    A cut whose older part has fewer than two classes is left out (nothing to fit).
+    """
+    from sklearn.model_selection import TimeSeriesSplit
+
+    ordered = time_order(frame)
+    test_size = max(1, round(len(ordered) * test_percent / 100))
+    if len(ordered) <= test_size * n_cuts:
+        return []
+    cuts = []
+    for fit_idx, test_idx in TimeSeriesSplit(n_splits=n_cuts, test_size=test_size).split(ordered):
+        older, newer = ordered.iloc[fit_idx], ordered.iloc[test_idx]
+        if older["label"].nunique() >= 2:
+            cuts.append((older, newer))
+    return cuts
+
+
+def tune_candidate(name: str, frame: pd.DataFrame, *, n_cuts: int = 2, test_percent: float = 15,
+                   max_rows: int | None = 4000) -> Tuning:
+    """Choose ``name``'s params from :data:`PARAM_GRIDS` by mean macro-F1 over inner time cuts of ``frame``.
+
+    Only ``frame`` is looked at (the caller's training window), so whatever is
+    scored later on newer rows was not part of the choice.  ``max_rows`` (the
+    newest rows) bounds the cost, which is one fit per setting and cut.  With a
+    single setting, or no usable cut, the first setting (the defaults) is kept.
+    """
+    grid = PARAM_GRIDS.get(name, [{}])
+    if len(grid) == 1:
+        return Tuning(grid[0], [], 0)
+    ordered = time_order(frame)
+    if max_rows is not None and len(ordered) > max_rows:
+        ordered = ordered.iloc[-max_rows:]
+    cuts = inner_cuts(ordered, n_cuts, test_percent)
+    if not cuts:
+        return Tuning(grid[0], [], 0)
+    scores = []
+    for params in grid:
+        f1s = [evaluate_model(fit_candidate(name, older, params=params), newer).macro_f1 for older, newer in cuts]
+        scores.append((params, float(np.mean(f1s))))
+    best = max(range(len(scores)), key=lambda i: (scores[i][1], -i))  # ties: the earlier setting
+    log.info("tuned %s on %d inner cuts of %d rows: %s (mean macro-F1 %.3f)", name, len(cuts), len(ordered),
+             scores[best][0], scores[best][1])
+    return Tuning(scores[best][0], scores, len(cuts))
+
+
+@dataclass
 class TrainedCandidate:
+    """One fitted candidate: ``metrics`` on the promotion holdout, ``validation`` on the slice it was chosen on."""
+
     name: str
     pipeline: Pipeline
     metrics: Metrics
     seconds: float
+    validation: Metrics | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-def train_candidates(train: pd.DataFrame, holdout: pd.DataFrame, names: list[str] | None = None
+def selection_key(candidate: TrainedCandidate) -> tuple[float, float, int]:
+    """Best first: validation macro-F1, then validation accuracy, then the baseline before a tuned candidate."""
+    scored = candidate.validation or candidate.metrics
+    return (-scored.macro_f1, -scored.accuracy, 0 if candidate.name == BASELINE else 1)
+
+
+def train_candidates(train: pd.DataFrame, holdout: pd.DataFrame | None, names: list[str] | None = None, *,
+                     validation_percent: float = 20, tune: bool = True, max_tune_rows: int | None = 4000
                      ) -> list[TrainedCandidate]:
-    """Fit every candidate on ``train`` and score it on ``holdout``; best (macro-F1) first."""
+    """Fit every candidate on ``train``; best on the time-ordered validation slice first.
+
+    The validation slice is the newest ``validation_percent`` % of ``train``
+    (:func:`ml.evaluation.newest_split`).  Per candidate: params tuned on the
+    rows before the slice (:func:`tune_candidate`), a fit on those rows scored
+    on the slice (the choice), then a refit on all of ``train`` — the model that
+    is logged and may be registered — scored on ``holdout`` (reported, never a
+    choice; ``None`` skips it).  :data:`BASELINE` is always among the names.
+    """
+    names = list(names or CANDIDATES)
+    if BASELINE not in names:
+        names.insert(0, BASELINE)
+    before, validation = newest_split(train, validation_percent)
+    if before["label"].nunique() < 2:
+        raise ValueError(f"need ≥2 severity classes before the validation slice, got "
+                         f"{before['label'].value_counts().to_dict()}")
     results = []
-    for name in names or list(CANDIDATES):
+    for name in names:
         started = time.perf_counter()
-        pipeline = fit_candidate(name, train)
+        params = tune_candidate(name, before, max_rows=max_tune_rows).params if tune else {}
+        validation_metrics = evaluate_model(fit_candidate(name, before, params=params), validation)
+        pipeline = fit_candidate(name, train, params=params)
         seconds = time.perf_counter() - started
-        metrics = evaluate_model(pipeline, holdout)
-        log.info("candidate %s: macro-F1 %.3f accuracy %.3f (%d train rows, %.1fs)", name, metrics.macro_f1,
-                 metrics.accuracy, len(train), seconds)
-        results.append(TrainedCandidate(name, pipeline, metrics, seconds))
-    return sorted(results, key=lambda c: (-c.metrics.macro_f1, -c.metrics.accuracy))
+        metrics = evaluate_model(pipeline, holdout) if holdout is not None else validation_metrics
+        log.info("candidate %s %s: validation macro-F1 %.3f, holdout macro-F1 %.3f (%d train rows, %.1fs)", name,
+                 params, validation_metrics.macro_f1, metrics.macro_f1, len(train), seconds)
+        results.append(TrainedCandidate(name, pipeline, metrics, seconds, validation_metrics, params))
+    return sorted(results, key=selection_key)
 
 
 def subsample_newest(frame: pd.DataFrame, max_rows: int | None) -> pd.DataFrame:
     """Keep the newest ``max_rows`` rows (recent feedback matters most; bounds training time)."""
     if max_rows is None or len(frame) <= max_rows:
         return frame
-    return frame.sort_values("created_at", kind="stable").iloc[-max_rows:].reset_index(drop=True)
+    return time_order(frame).iloc[-max_rows:].reset_index(drop=True)
