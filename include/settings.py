@@ -250,7 +250,7 @@ class Settings(BaseSettings):
     )
     drift_notify_connection: str = Field(
         default="",
-        description="Airflow HTTP connection of a Slack webhook that drift notifications also go to; unset: only"
+        description="Airflow HTTP connection of a Slack webhook that drift notifications also go to. Unset: only"
         " the live dashboard of each project the drifted version served.",
     )
     reviewer_load_penalty: float = Field(
