@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from include.api.methods import MethodsMiddleware
 from include.api.problem_handlers import install_problem_handlers
 from include.api.routes import ROUTERS
 
@@ -20,6 +21,7 @@ def create_app() -> FastAPI:
         description="Workflows, review sessions, feedback and predictions of the AutoPR platform.",
     )
     install_problem_handlers(app)
+    app.add_middleware(MethodsMiddleware, router=app.router)  # HEAD, OPTIONS and an honest 405 on every path
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -1,7 +1,8 @@
 """Install problem+json rendering on the FastAPI app, and make its OpenAPI document say so.
 
 Every error an API route can produce — a :class:`~include.api.errors.ProblemError`,
-FastAPI's request validation, Starlette's HTTP errors, and an unexpected
+FastAPI's request validation, Starlette's HTTP errors (a path no route has is
+the same ``not-found`` problem as a missing workflow), and an unexpected
 exception (logged with its traceback) — is answered in the same
 ``application/problem+json`` shape, and the generated OpenAPI document is
 patched to declare exactly that.
@@ -21,10 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from include.api.errors import (
     PROBLEM_JSON,
     STATUS_TEXT,
+    NotFound,
     ProblemDetails,
     ProblemError,
     ProblemItem,
     Unprocessable,
+    if_match_required,
     pointer,
 )
 
@@ -41,6 +44,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("header", "if-match") for e in exc.errors()):
+            return _problem_response(request, if_match_required())  # a precondition, checked before the body
         errors = [{"pointer": pointer(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
         fields = ", ".join(err["pointer"] for err in errors[:5])
         return _problem_response(request, Unprocessable(f"Invalid request: {fields}", errors=errors))
@@ -57,6 +62,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:  # no route: the same problem type as a missing workflow or project
+            return _problem_response(request, NotFound(f"No resource at {request.url.path}", headers=exc.headers))
         problem = ProblemError(str(exc.detail))
         problem.status, problem.title, problem.slug = exc.status_code, str(exc.detail), f"http-{exc.status_code}"
         problem.headers = dict(exc.headers or {})
