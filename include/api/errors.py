@@ -75,6 +75,14 @@ class PreconditionRequired(ProblemError):
     status, title, slug = 428, "Precondition required", "precondition-required"
 
 
+def if_match_required() -> PreconditionRequired:
+    """The answer to a write that needs ``If-Match`` and sent none (RFC 6585's 428, whether a route or the
+    request validation notices the header missing)."""
+    return PreconditionRequired(
+        "This write needs If-Match with the workflow's ETag (from GET); it prevents overwriting someone else's save"
+    )
+
+
 class Unprocessable(ProblemError):
     status, title, slug = 422, "Unprocessable content", "validation-failed"
 

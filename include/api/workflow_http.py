@@ -4,6 +4,10 @@
   Airflow link; its ``ETag`` is the revision, and a write names the revision
   it changes in ``If-Match`` (``428`` without one, ``409`` with a stale one —
   the stored workflow is untouched and the response carries the current ETag);
+* a workflow, node or edge in a request body is taken as any JSON object, so
+  validation can report every problem at once with a pointer (pydantic
+  would stop at the shape), yet the OpenAPI document shows its real schema
+  (:class:`DocumentedAs`);
 * the stores' and the graph edits' errors map onto problem+json statuses, and
   validation problems become 422 errors with a JSON pointer into the
   submitted document plus the node/edge id and field.
@@ -15,7 +19,9 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import ConfigDict
+from pydantic import ConfigDict, GetJsonSchemaHandler, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from sqlalchemy.orm import Session
 
 from include.airflow_client import ui_url
@@ -24,10 +30,10 @@ from include.api.errors import (
     BadRequest,
     Conflict,
     NotFound,
-    PreconditionRequired,
     ProblemError,
     Unprocessable,
     escape_pointer_part,
+    if_match_required,
 )
 from include.auth.tokens import Identity
 from include.enums import Role
@@ -48,6 +54,21 @@ class WorkflowOut(records.WorkflowRecord):
     airflow_url: str
 
 
+class DocumentedAs:
+    """``Annotated`` metadata: the body is parsed as it is declared (a dict), but documented as ``shape``.
+
+    The routes validate workflow documents themselves, every problem at once;
+    the OpenAPI document (and the editor's types generated from it) still says
+    what a valid body looks like instead of a bare ``object``.
+    """
+
+    def __init__(self, shape: Any):
+        self.core_schema = TypeAdapter(shape).core_schema
+
+    def __get_pydantic_json_schema__(self, _declared: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(self.core_schema)
+
+
 def etag(revision: int) -> str:
     return f'"{revision}"'
 
@@ -56,9 +77,7 @@ def parse_if_match(value: str | None, *, required: bool) -> int | None:
     """The revision named by If-Match (None for ``*`` or when optional and absent)."""
     if value is None or not value.strip():
         if required:
-            raise PreconditionRequired(
-                "This write needs If-Match with the workflow's ETag (from GET); it prevents overwriting someone else's save"
-            )
+            raise if_match_required()
         return None
     if value.strip() == "*":
         return None

@@ -1,4 +1,4 @@
-"""GET …/versions/{base}/diff/{head}: nodes, edges, config keys and settings that changed between two versions."""
+"""GET …/versions/{version}/diff?against=: nodes, edges, config keys and settings that changed between two versions."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_diff_names_what_changed(client, workflow):
     r = client.put(W, json=spec, headers={**auth("ed"), "If-Match": '"1"'})
     assert r.status_code == 200, r.text
 
-    diff = client.get(W + "/versions/1/diff/2", headers=auth("vic"))
+    diff = client.get(W + "/versions/1/diff?against=2", headers=auth("vic"))
     assert diff.status_code == 200, diff.text
     d = diff.json()
     assert (d["base"], d["head"], d["identical"]) == (1, 2, False)
@@ -34,15 +34,17 @@ def test_diff_names_what_changed(client, workflow):
     assert [e["id"] for e in d["edges"]["added"]] == ["e2", "e3"]
     assert [e["id"] for e in d["edges"]["removed"]] == ["e1"]
 
-    back = client.get(W + "/versions/2/diff/1", headers=auth("vic")).json()
+    back = client.get(W + "/versions/2/diff?against=1", headers=auth("vic")).json()
     assert [n["id"] for n in back["nodes"]["removed"]] == ["label"]
     assert back["settings"] == [{"field": "name", "before": "Review v2", "after": "Review"}]
-    same = client.get(W + "/versions/2/diff/2", headers=auth("vic")).json()
-    assert same["identical"] is True and same["nodes"]["changed"] == []
+    current = client.get(W + "/versions/1/diff", headers=auth("vic")).json()  # against the current version
+    assert current == d
+    same = client.get(W + "/versions/2/diff", headers=auth("vic")).json()
+    assert (same["base"], same["head"], same["identical"]) == (2, 2, True) and same["nodes"]["changed"] == []
 
 
 def test_diff_of_a_missing_version_or_by_an_outsider_is_404(client, workflow):
-    r = client.get(W + "/versions/1/diff/9", headers=auth("vic"))
+    r = client.get(W + "/versions/1/diff?against=9", headers=auth("vic"))
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     assert "version 9" in r.json()["detail"]
-    assert client.get(W + "/versions/1/diff/1", headers=auth("mallory")).status_code == 404
+    assert client.get(W + "/versions/1/diff", headers=auth("mallory")).status_code == 404

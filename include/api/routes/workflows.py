@@ -31,6 +31,7 @@ from include.api.types import NO_NUL, SLUG_PATTERN, ProjectSlug, WorkflowSlug
 from include.api.workflow_http import (
     ITEM,
     PREFIX,
+    DocumentedAs,
     WorkflowOut,
     declare_etag,
     etag,
@@ -46,7 +47,7 @@ from include.auth.tokens import Identity
 from include.enums import Role
 from include.workflows import edits, records, service, store
 from include.workflows.diff import WorkflowDiff, diff_workflows
-from include.workflows.model import NODE_ID_PATTERN
+from include.workflows.model import NODE_ID_PATTERN, Edge, Node, Workflow
 from include.workflows.serialization import WorkflowParseError, dump, parse_text, to_dict
 from include.workflows.validation import WorkflowInvalid, validate_workflow
 
@@ -57,7 +58,13 @@ router = APIRouter(tags=["workflows"])
 NodeIdPath = Annotated[str, Path(pattern=NODE_ID_PATTERN, max_length=100, description="Node id")]
 EdgeIdPath = Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=200, description="Edge id")]
 IfMatch = Annotated[str | None, Header(max_length=100, description='The ETag of the revision being changed ("3")')]
-DocBody = Annotated[dict[str, Any], Body(description="A workflow document (see GET /api/v1/schemas/workflow)")]
+#: Writes that make a new version name the revision they change: 428 (not 422) when the header is missing.
+IfMatchRequired = Annotated[str, Header(max_length=100, description='The ETag of the revision being changed ("3"); '
+                                                                    "428 without it")]
+DocBody = Annotated[dict[str, Any], DocumentedAs(Workflow),
+                    Body(description="A workflow document (see GET /api/v1/schemas/workflow)")]
+NodeBody = Annotated[dict[str, Any], DocumentedAs(Node), Body(description="A node: id, type, config, label, position")]
+EdgeBody = Annotated[dict[str, Any], DocumentedAs(Edge), Body(description="An edge: id, source, target, branch, label")]
 FormatQuery = Annotated[Literal["json", "yaml"] | None, Query(alias="format", description="json or yaml")]
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -224,8 +231,8 @@ def _create(session: Session, user: Identity, project: str, document: dict[str, 
              summary="Import a workflow from JSON or YAML (editor)",
              description="The format comes from `?format=` or the Content-Type (application/json, application/yaml).",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"type": "object"}},
-                 "application/yaml": {"schema": {"type": "string"}}}}},
+                 "application/json": {"schema": {"$ref": "#/components/schemas/Workflow"}},
+                 "application/yaml": {"schema": {"type": "string", "description": "The same document as YAML"}}}}},
              responses=problem_responses(400, 401, 403, 404, 409, 415, 422))
 async def import_workflow(project: ProjectSlug, user: CurrentUser, request: Request, response: Response,
                           background: BackgroundTasks, fmt: FormatQuery = None) -> WorkflowOut:
@@ -280,7 +287,7 @@ def get_workflow(project: ProjectSlug, workflow: WorkflowSlug, user: CurrentUser
             responses=WRITE_ERRORS)
 def update_workflow(project: ProjectSlug, workflow: WorkflowSlug, document: DocBody, user: CurrentUser,
                     session: DbSession, request: Request, response: Response, background: BackgroundTasks,
-                    if_match: IfMatch = None,
+                    if_match: IfMatchRequired,
                     comment: Annotated[str, Query(max_length=500, pattern=NO_NUL)] = "") -> WorkflowOut:
     expected = parse_if_match(if_match, required=True)
     authorize(session, user, project, Role.editor)
@@ -348,8 +355,8 @@ def _node_write(route: str, method: str, summary: str, status_code: int = 200):
 
 
 @_node_write("/nodes", "POST", "Add a node: a new version (editor, If-Match)", status.HTTP_201_CREATED)
-def add_node(project: ProjectSlug, workflow: WorkflowSlug, node: DocBody, user: CurrentUser, session: DbSession,
-             request: Request, response: Response, background: BackgroundTasks, if_match: IfMatch = None,
+def add_node(project: ProjectSlug, workflow: WorkflowSlug, node: NodeBody, user: CurrentUser, session: DbSession,
+             request: Request, response: Response, background: BackgroundTasks, if_match: IfMatchRequired,
              after: Annotated[str | None, Query(pattern=NODE_ID_PATTERN, max_length=100,
                                                 description="Also connect this existing node to the new one")] = None,
              branch: Annotated[Literal["true", "false"] | None,
@@ -370,9 +377,9 @@ def add_node(project: ProjectSlug, workflow: WorkflowSlug, node: DocBody, user: 
 
 
 @_node_write("/nodes/{node_id}", "PUT", "Replace a node (editor, If-Match)")
-def update_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPath, node: DocBody, user: CurrentUser,
+def update_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPath, node: NodeBody, user: CurrentUser,
                 session: DbSession, request: Request, response: Response, background: BackgroundTasks,
-                if_match: IfMatch = None) -> WorkflowOut:
+                if_match: IfMatchRequired) -> WorkflowOut:
     node = _body_id(node, node_id, "Node")
 
     record = _edit(session, user, project, workflow, if_match, lambda doc: edits.replace_node(doc, node),
@@ -383,7 +390,7 @@ def update_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPat
 @_node_write("/nodes/{node_id}/position", "PUT", "Move a node on the canvas (editor, If-Match)")
 def move_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPath, position: Position,
               user: CurrentUser, session: DbSession, request: Request, response: Response,
-              background: BackgroundTasks, if_match: IfMatch = None) -> WorkflowOut:
+              background: BackgroundTasks, if_match: IfMatchRequired) -> WorkflowOut:
     record = _edit(session, user, project, workflow, if_match,
                    lambda doc: edits.move_node(doc, node_id, position.model_dump()), f"moved node {node_id!r}",
                    background, request)
@@ -393,7 +400,7 @@ def move_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPath,
 @_node_write("/nodes/{node_id}", "DELETE", "Remove a node and its edges (editor, If-Match)")
 def remove_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPath, user: CurrentUser,
                 session: DbSession, request: Request, response: Response, background: BackgroundTasks,
-                if_match: IfMatch = None,
+                if_match: IfMatchRequired,
                 reconnect: Annotated[bool, Query(description="Connect the node's predecessors to its successors")] = False,
                 ) -> WorkflowOut:
     record = _edit(session, user, project, workflow, if_match,
@@ -403,17 +410,17 @@ def remove_node(project: ProjectSlug, workflow: WorkflowSlug, node_id: NodeIdPat
 
 
 @_node_write("/edges", "POST", "Add an edge (editor, If-Match)", status.HTTP_201_CREATED)
-def add_edge(project: ProjectSlug, workflow: WorkflowSlug, edge: DocBody, user: CurrentUser, session: DbSession,
-             request: Request, response: Response, background: BackgroundTasks, if_match: IfMatch = None) -> WorkflowOut:
+def add_edge(project: ProjectSlug, workflow: WorkflowSlug, edge: EdgeBody, user: CurrentUser, session: DbSession,
+             request: Request, response: Response, background: BackgroundTasks, if_match: IfMatchRequired) -> WorkflowOut:
     record = _edit(session, user, project, workflow, if_match, lambda doc: edits.add_edge(doc, edge),
                    f"added edge {edge.get('id')!r}", background, request)
     return respond(response, record)
 
 
 @_node_write("/edges/{edge_id}", "PUT", "Replace an edge (editor, If-Match)")
-def update_edge(project: ProjectSlug, workflow: WorkflowSlug, edge_id: EdgeIdPath, edge: DocBody, user: CurrentUser,
+def update_edge(project: ProjectSlug, workflow: WorkflowSlug, edge_id: EdgeIdPath, edge: EdgeBody, user: CurrentUser,
                 session: DbSession, request: Request, response: Response, background: BackgroundTasks,
-                if_match: IfMatch = None) -> WorkflowOut:
+                if_match: IfMatchRequired) -> WorkflowOut:
     edge = _body_id(edge, edge_id, "Edge")
 
     record = _edit(session, user, project, workflow, if_match, lambda doc: edits.replace_edge(doc, edge),
@@ -424,7 +431,7 @@ def update_edge(project: ProjectSlug, workflow: WorkflowSlug, edge_id: EdgeIdPat
 @_node_write("/edges/{edge_id}", "DELETE", "Remove an edge (editor, If-Match)")
 def remove_edge(project: ProjectSlug, workflow: WorkflowSlug, edge_id: EdgeIdPath, user: CurrentUser,
                 session: DbSession, request: Request, response: Response, background: BackgroundTasks,
-                if_match: IfMatch = None) -> WorkflowOut:
+                if_match: IfMatchRequired) -> WorkflowOut:
     record = _edit(session, user, project, workflow, if_match, lambda doc: edits.remove_edge(doc, edge_id),
                    f"removed edge {edge_id!r}", background, request)
     return respond(response, record)
@@ -456,20 +463,24 @@ def get_version(project: ProjectSlug, workflow: WorkflowSlug, version: VersionPa
         raise store_errors(exc) from None
 
 
-@router.get(ITEM + "/versions/{base}/diff/{head}", response_model=WorkflowDiff,
-            summary="What changed from version `base` to version `head`",
+@router.get(ITEM + "/versions/{version}/diff", response_model=WorkflowDiff,
+            summary="What changed from a version to another one (by default the current version)",
             description="Nodes and edges added, removed or changed (with the node fields and config keys that "
-                        "differ) and the workflow's settings changed. Either side may be the current version "
-                        "(`current_version` of GET), and `base` may be newer than `head`.",
+                        "differ) and the workflow's settings changed, going from `{version}` (`base`) to "
+                        "`against` (`head`; the current version when left out). `against` may be older.",
             responses=problem_responses(401, 404))
-def diff_versions(project: ProjectSlug, workflow: WorkflowSlug, base: VersionPath, head: VersionPath,
-                  user: CurrentUser, session: DbSession) -> WorkflowDiff:
-    authorize(session, user, project, Role.viewer)
+def diff_versions(project: ProjectSlug, workflow: WorkflowSlug, version: VersionPath, user: CurrentUser,
+                  session: DbSession,
+                  against: Annotated[int | None, Query(ge=1, le=1_000_000,
+                                                       description="The version to compare with")] = None,
+                  ) -> WorkflowDiff:
+    record = load_workflow(session, user, project, workflow, Role.viewer)
     try:
-        old, new = (store.get_version(session, project, workflow, v) for v in (base, head))
+        base = store.get_version(session, project, workflow, version)
+        head = store.get_version(session, project, workflow, against or record.current_version)
     except records.StoreError as exc:
         raise store_errors(exc) from None
-    return diff_workflows(old.spec, new.spec)
+    return diff_workflows(base.spec, head.spec)
 
 
 @router.post(ITEM + "/versions/{version}/restore", response_model=WorkflowOut,
@@ -477,7 +488,7 @@ def diff_versions(project: ProjectSlug, workflow: WorkflowSlug, base: VersionPat
              responses=WRITE_ERRORS)
 def restore_version(project: ProjectSlug, workflow: WorkflowSlug, version: VersionPath, user: CurrentUser,
                     session: DbSession, request: Request, response: Response, background: BackgroundTasks,
-                    if_match: IfMatch = None) -> WorkflowOut:
+                    if_match: IfMatchRequired) -> WorkflowOut:
     expected = parse_if_match(if_match, required=True)
     authorize(session, user, project, Role.editor)
     try:
