@@ -7,7 +7,9 @@ imported *as* issues with human-assigned severity, not fed to training
 through a side door.  Each advisory becomes:
 
 * one review session (``source="advisory-import"``, ``repository`` = the
-  package, ``ref`` = the advisory id, which makes re-imports idempotent),
+  package (:func:`advisory_repository`, the one definition the benchmarks'
+  :func:`advisory_records` use too), ``ref`` = the advisory id, which makes
+  re-imports idempotent),
   stored with :func:`include.reviews.store.record_review`;
 * one issue: ``message`` = title + description, ``analyzer`` = the audit tool
   of the ecosystem (bundler-audit, cargo-audit, npm-audit), ``file_path`` =
@@ -18,8 +20,8 @@ through a side door.  Each advisory becomes:
   database's graders are the human reviewers here.
 
 ``created_at`` of the issue and the feedback is set to the advisory's
-``published`` date (``record_review`` stamps "now"), so time-ordered splits
-train on older advisories and test on newer ones.
+``published`` date (:func:`advisory_created_at`; ``record_review`` stamps
+"now"), so time-ordered splits train on older advisories and test on newer ones.
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ def load_advisories(path: Path | str = ADVISORIES_PATH) -> pd.DataFrame:
     return frame.sort_values(["published", "id"], kind="stable").reset_index(drop=True)
 
 
+def advisory_repository(row: Any) -> str:
+    """The ``repository`` an advisory's issue is filed under: its package (gem, crate, npm module, engine)."""
+    return str(row["package"])
+
+
+def advisory_created_at(row: Any) -> datetime:
+    """When an advisory's issue (and its feedback) was raised: noon UTC of its ``published`` day."""
+    return _published(row["published"])
+
+
 def _published(value: Any) -> datetime:
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -95,8 +107,10 @@ def advisory_records(advisories: pd.DataFrame | None = None, *, message: str = "
     """Advisories as labelled model-input records: what the prediction API receives, plus ``label``.
 
     For benchmarks and tests that train and serve on the shared advisories without
-    going through the app database.  ``message="title"`` uses the one-line title as
-    the message, as a linter finding would read; ``"full"`` keeps title + description.
+    going through the app database; ``repository`` and ``created_at`` are what
+    :func:`ingest_advisories` stores, so a model sees the same input either way.
+    ``message="title"`` uses the one-line title as the message, as a linter
+    finding would read; ``"full"`` keeps title + description.
     """
     if message not in ("full", "title"):
         raise ValueError(f"message: must be 'full' or 'title', not {message!r}")
@@ -106,8 +120,8 @@ def advisory_records(advisories: pd.DataFrame | None = None, *, message: str = "
         record = advisory_issue(row)
         if message == "title":
             record["message"] = str(row["title"] or row["id"]).strip()[:500]
-        record["repository"] = f"{row['ecosystem']}/{row['package']}"
-        record["created_at"] = row["published"].isoformat()
+        record["repository"] = advisory_repository(row)
+        record["created_at"] = advisory_created_at(row).isoformat()
         record["label"] = record.pop("severity")
         record.pop("context", None)
         record.pop("confidence", None)
@@ -153,9 +167,9 @@ def ingest_advisories(
             skipped += 1
             continue
         issue = advisory_issue(row)
-        review = record_review(session, project_slug, str(row["package"]), [issue],
+        review = record_review(session, project_slug, advisory_repository(row), [issue],
                                ref=advisory_id, source=ADVISORY_SOURCE)
-        stamp = _published(row["published"])
+        stamp = advisory_created_at(row)
         review.created_at = stamp
         stored = review.issues[0]
         stored.created_at = stamp
@@ -170,18 +184,24 @@ def ingest_advisories(
     return IngestResult(imported=imported, skipped=skipped)
 
 
-def time_splits(frame: pd.DataFrame, time_column: str, fractions: Iterable[float] = (0.6, 0.7, 0.8, 0.9)
-                ) -> Iterator[tuple[float, pd.DataFrame, pd.DataFrame]]:
+def time_splits(frame: pd.DataFrame, time_column: str, fractions: Iterable[float] = (0.6, 0.7, 0.8, 0.9),
+                *, test_share: float | None = 0.2) -> Iterator[tuple[float, pd.DataFrame, pd.DataFrame]]:
     """Time-ordered train/test splits at several cut points (train = older, test = newer).
 
     Each cut point ``q`` trains on the oldest ``q`` share and tests on the next
-    ``min(1 - q, 0.2)`` share, so no single split decides anything.
+    ``test_share`` (at most up to the end), so no single split decides anything.
+    ``test_share=None`` tests up to the next cut point instead (the last cut: up
+    to the end), so the test windows do not overlap and each row is counted once.
     """
     ordered = frame.sort_values(time_column, kind="stable").reset_index(drop=True)
     n = len(ordered)
-    for q in fractions:
+    fractions = sorted(fractions)
+    for i, q in enumerate(fractions):
         cut = int(n * q)
-        end = min(n, cut + max(1, int(n * 0.2)))
+        if test_share is None:
+            end = int(n * fractions[i + 1]) if i + 1 < len(fractions) else n
+        else:
+            end = min(n, cut + max(1, int(n * test_share)))
         yield q, ordered.iloc[:cut], ordered.iloc[cut:end]
 
 
