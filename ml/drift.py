@@ -214,7 +214,8 @@ def _aligned(reference: Mapping[str, float], observed: Mapping[str, float], fixe
 
 def feature_drift(reference: Mapping[str, float], observed: Mapping[str, float], *, fixed: bool,
                   readable: bool, top: int = 5) -> dict[str, Any]:
-    """PSI and Jensen-Shannon distance (base 2, in [0, 1]) of one feature; the biggest share changes if readable.
+    """PSI and Jensen-Shannon distance (base 2, in [0, 1]) of one feature; if readable, the biggest share changes
+    (and, for a categorical feature, the most frequent values the reference never had).
 
     PSI = sum((o - r) * ln(o / r)) over the bins, i.e. KL(o||r) + KL(r||o):
     the industry's stability index, so the usual reading applies (below 0.1
@@ -233,6 +234,10 @@ def feature_drift(reference: Mapping[str, float], observed: Mapping[str, float],
         changes = sorted(zip(bins, ref, obs), key=lambda t: -abs(t[2] - t[1]))[:top]
         out["changes"] = [{"bin": b, "reference": round(float(r), 4), "observed": round(float(o), 4)}
                           for b, r, o in changes]
+        if not fixed:  # what the OTHER bin holds: values the reference never had, by name
+            new = sorted(((v, c) for v, c in observed.items() if v not in reference and v != OTHER),
+                         key=lambda vc: (-vc[1], vc[0]))[:top]
+            out["new_values"] = [{"value": v, "observed": round(c / observed_total, 4)} for v, c in new]
     return out
 
 

@@ -2,10 +2,11 @@
 //
 // Numbers come from GET /api/drift (dashboard_server/drift.py), the newest reports the ml_drift_watch DAG stored
 // (ml/drift_watch.py; what each score means is said in ml/drift.py): the newest report's status, its largest
-// population stability index (PSI) and on which feature, one row per feature (PSI, Jensen-Shannon distance and the
-// biggest share changes of readable features), and the trend of the largest PSI over the recent checks.  Features
-// at or over the threshold are marked.  The panel is the same for every project (one model serves them all); it is
-// asked again every minute and reads app.js's globals (state, api) without changing them.
+// population stability index (PSI) and on which feature, one row per feature (PSI, Jensen-Shannon distance, the
+// biggest share changes of readable features and the values never seen in training), and the trend of the largest
+// PSI over the recent checks.  Features at or over the threshold are marked.  The panel is the same for every
+// project (one model serves them all); it is asked again every minute and reads app.js's globals (state, api)
+// without changing them.
 "use strict";
 
 (() => {
@@ -30,8 +31,10 @@
   }
   function percent(share) { return `${Math.round(share * 1000) / 10}%`; }
 
-  function changes(list) {
-    return (list || []).slice(0, 3).map((c) => `${c.bin}: ${percent(c.reference)} → ${percent(c.observed)}`).join(", ");
+  function changes(f) {
+    const moved = (f.changes || []).slice(0, 3).map((c) => `${c.bin}: ${percent(c.reference)} → ${percent(c.observed)}`);
+    const unseen = (f.new_values || []).map((v) => `${v.value} ${percent(v.observed)}`);
+    return moved.join(", ") + (unseen.length ? `; never in training: ${unseen.join(", ")}` : "");
   }
 
   function render(body) {
@@ -57,12 +60,16 @@
     }
     thead.append(tr);
     const tbody = document.createElement("tbody");
-    for (const [feature, f] of Object.entries(r.features)) {
+    // in ml/drift.py's order (the stored JSON may come back with its keys reordered), unknown features last
+    const order = Object.keys(LABELS).filter((k) => k in r.features)
+      .concat(Object.keys(r.features).filter((k) => !(k in LABELS)));
+    for (const feature of order) {
+      const f = r.features[feature];
       const row = document.createElement("tr");
       row.dataset.feature = feature;
       const over = f.psi !== null && f.psi >= r.threshold;
       row.append(cell("td", LABELS[feature] || feature), cell("td", f.psi === null ? "–" : f.psi.toFixed(3)),
-        cell("td", f.js === null ? "–" : f.js.toFixed(3)), cell("td", changes(f.changes)));
+        cell("td", f.js === null ? "–" : f.js.toFixed(3)), cell("td", changes(f)));
       if (over) { row.className = "error"; row.dataset.drifted = "true"; }
       tbody.append(row);
     }
