@@ -528,16 +528,21 @@ NODE_TYPES: dict[str, tuple[str | None, dict[str, type[StrictModel]] | type[Stri
 }
 
 
+def is_node_type(value: Any) -> bool:
+    """Whether ``value`` names a node type (a document may hold any JSON there, an object or a list too)."""
+    return isinstance(value, str) and value in NODE_TYPES
+
+
 def config_model(node_type: str, config: Any) -> type[StrictModel]:
     """The config model for a node, or ValueError naming the bad type / subtype field."""
-    if node_type not in NODE_TYPES:
+    if not is_node_type(node_type):
         raise ValueError(f"unknown node type {node_type!r}; use one of: {', '.join(NODE_TYPES)}")
     key, models = NODE_TYPES[node_type]
     if key is None:
         return models  # type: ignore[return-value]
     assert isinstance(models, dict)
     sub = config.get(key) if isinstance(config, dict) else None
-    if sub not in models:
+    if not isinstance(sub, str) or sub not in models:
         hint = did_you_mean(sub, models) if isinstance(sub, str) else ""
         given = "missing" if sub is None else f"{sub!r} is not one of them"
         raise ValueError(f"{key}: must be one of {', '.join(models)} ({given}){hint}")
@@ -546,7 +551,7 @@ def config_model(node_type: str, config: Any) -> type[StrictModel]:
 
 def outputs_of(node_type: Any, config: Any) -> dict[str, str] | None:
     """The declared outputs of a node (``{name: description}``), or None when its type/subtype is unknown."""
-    if node_type not in NODE_TYPES:
+    if not is_node_type(node_type):
         return None
     key, models = NODE_TYPES[node_type]
     if key is None:

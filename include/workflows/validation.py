@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from include.workflows import expressions
 from include.workflows.graph import WorkflowGraph, find_cycle
 from include.workflows.model import NODE_ID_PATTERN, Edge, Workflow, _NodeBase
-from include.workflows.nodes import NODE_TYPES, config_model, did_you_mean, outputs_of
+from include.workflows.nodes import NODE_TYPES, config_model, did_you_mean, is_node_type, outputs_of
 
 
 class Problem(BaseModel):
@@ -133,7 +133,7 @@ def _check_node(index: int, raw: Any) -> tuple[str | None, list[Problem]]:
     except ValidationError as exc:
         problems += _pydantic_problems(exc, prefix=prefix, model=_NodeShape, **where)
     node_type = raw.get("type")
-    if node_type not in NODE_TYPES:
+    if not is_node_type(node_type):
         if not any(p.field and p.field.endswith("type") for p in problems):
             hint = did_you_mean(node_type, NODE_TYPES) if isinstance(node_type, str) else ""
             problems.append(
@@ -179,7 +179,7 @@ Declared = dict[str, tuple[str, dict[str, str] | None]]
 
 
 def _declared(node_type: Any, config: Any) -> tuple[str, dict[str, str] | None]:
-    key = NODE_TYPES[node_type][0] if node_type in NODE_TYPES else None
+    key = NODE_TYPES[node_type][0] if is_node_type(node_type) else None
     sub = config.get(key) if key and isinstance(config, dict) else None
     return str(sub if isinstance(sub, str) else node_type), outputs_of(node_type, config)
 
@@ -351,8 +351,9 @@ def validate_workflow(data: Any) -> list[Problem]:
             # problem per root cause.  A node of an unknown type stands in as the type it most
             # likely meant (a misspelt trigger must not also make "the workflow has no trigger").
             node_type = raw.get("type")
-            if node_type not in NODE_TYPES:
-                close = difflib.get_close_matches(str(node_type), list(NODE_TYPES), n=1, cutoff=0.6)
+            if not is_node_type(node_type):
+                close = difflib.get_close_matches(node_type, list(NODE_TYPES), n=1, cutoff=0.6) if isinstance(
+                    node_type, str) else []
                 node_type = close[0] if close else "notification"
             good_nodes.append({"id": raw["id"], "type": node_type, "config": _STAND_IN_CONFIGS[node_type]})
             stand_in_outputs[raw["id"]] = _declared(raw.get("type"), raw.get("config"))
