@@ -3,11 +3,19 @@
     .venv/bin/python bench/bench_reviewers.py [--cuts 0.5,0.6,0.7,0.8,0.9] [--data PATH]
 
 For each cut point the learned ranker is trained on the changes before the
-cut; then the changes after it are replayed in time order: each is ranked with
-only the history before it, then added to the history.  Beside it: the
-popularity baseline (most reviews so far) and a RevFinder-style path-similarity
-baseline (both in ``bench/reviewer_baselines.py``).  Several cut points so nobody
-tunes to one split.
+cut; then the changes up to the next cut point (the last: up to the end) are
+replayed in time order: each is ranked with only the history before it, then
+added to the history.  The test windows do not overlap, so every change is
+counted once, and the mean is over disjoint windows.  Beside the learned ranker
+(all in ``bench/reviewer_baselines.py``):
+
+* ``path-sim`` — the literature's file-path similarity (FPS, Thongtanunam et
+  al. 2014): past reviews scored by the common-path similarity of their files;
+* ``revfinder`` — RevFinder (Thongtanunam et al. 2015): common prefix and
+  common suffix rankings combined by Borda count;
+* ``popularity`` — most reviews so far.
+
+Several cut points so nobody tunes to one split.
 """
 
 from __future__ import annotations
@@ -38,15 +46,17 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     summary: dict[str, list[dict[str, float]]] = {}
-    for frac in (float(c) for c in args.cuts.split(",")):
+    fractions = sorted(float(c) for c in args.cuts.split(","))
+    for i, frac in enumerate(fractions):
         cut = int(len(changes) * frac)
+        end = int(len(changes) * fractions[i + 1]) if i + 1 < len(fractions) else len(changes)
         t0 = time.perf_counter()
-        results = evaluate_cut(changes, cut)
+        results = evaluate_cut(changes, cut, end)
         for method, m in results.items():
             summary.setdefault(method, []).append(m)
             print(f"{frac:>5.2f} {method:<11} {int(m['n']):>5} {m['top1']:>6.3f} {m['top3']:>6.3f} "
                   f"{m['top5']:>6.3f} {m['top10']:>6.3f} {m['mrr']:>6.3f}")
-        print(f"      (cut at {cut}: train+replay {time.perf_counter() - t0:.1f}s)", flush=True)
+        print(f"      (train {cut}, test {cut}..{end}: train+replay {time.perf_counter() - t0:.1f}s)", flush=True)
     print("-" * len(header))
     for method, rows in summary.items():
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("top1", "top3", "top5", "top10", "mrr")}

@@ -1,8 +1,17 @@
 """What the learned reviewer ranker (:mod:`ml.reviewers`) is measured against, and how.
 
-Baselines (:func:`popularity_rank`, :class:`RevFinder`) and the evaluation
-that replays a change history (:func:`evaluate_cut`, :func:`topk_mrr`) for
-``bench/bench_reviewers.py``.  They live beside the benchmark, not in ``ml/``,
+Baselines and the evaluation that replays a change history (:func:`evaluate_cut`,
+:func:`topk_mrr`) for ``bench/bench_reviewers.py``:
+
+* :func:`popularity_rank` — most reviews so far;
+* :class:`PathSimilarity` — the literature's file-path similarity (FPS,
+  Thongtanunam et al., "Improving code review effectiveness through reviewer
+  recommendations", CHASE 2014): every past review scores the common-path
+  similarity of its files to the new change's files, and its reviewers collect
+  that score;
+* :class:`RevFinder` — the same authors' RevFinder (SANER 2015): several
+  path-comparison measures, each ranking candidates, combined by Borda count.
+  They live beside the benchmark, not in ``ml/``,
 because nothing serves them: the platform ranks with the learned model only.
 Every method is fed the same :class:`ml.reviewers.Change` stream, so the
 benchmark compares like with like.
@@ -56,16 +65,20 @@ class _Growable:
         return self.data[: self.size]
 
 
-class RevFinder:
-    """RevFinder-style path similarity (Thongtanunam et al., SANER 2015).
+class PathSimilarity:
+    """File-path similarity (FPS): a candidate's score is the path similarity of the change to the reviews they did.
 
-    Each past change is scored by the file-path similarity of its files to the
-    new change's files; its reviewers collect that score, and the rankings from
-    the string-comparison measures are combined by Borda count.  Implemented
-    here: longest common prefix and longest common suffix of path components
-    (two of the paper's four measures), normalised by the longer path, averaged
-    over file pairs.  Inverted indexes over prefixes/suffixes (numpy postings)
-    keep it fast enough to replay thousands of changes.
+    For a new change ``n`` and each past change ``p``::
+
+        FPS(n, p) = sum over file pairs (f, g) of common(f, g) / max(len(f), len(g))  /  (|files(n)| * |files(p)|)
+
+    with ``common`` the number of leading path components ``f`` and ``g``
+    share (``suffix=True``: trailing ones) and ``len`` a path's component count.
+    Every reviewer of ``p`` collects ``FPS(n, p)``; candidates are ranked by the
+    sum, the author left out.  This is the paper's score with its time factor
+    at 1 (every past review counts the same).  Inverted indexes over path
+    prefixes/suffixes (numpy postings) keep it fast enough to replay thousands
+    of changes.
     """
 
     def __init__(self, max_files: int = 50):
@@ -102,6 +115,7 @@ class RevFinder:
                     post[1].append(n)
 
     def _measure(self, files: Sequence[str], suffix: bool) -> np.ndarray:
+        """FPS(change, p) for every past change p (common prefix, or common suffix when ``suffix``)."""
         n_changes = self._nfiles.size
         sim = np.zeros(n_changes)
         files = files[: self.max_files]
@@ -116,17 +130,37 @@ class RevFinder:
                 sim += np.bincount(post[0].view, weights=1.0 / np.maximum(post[1].view, n), minlength=n_changes)
         return sim / (max(len(files), 1) * np.maximum(self._nfiles.view, 1.0))
 
+    def _scores(self, files: Sequence[str], author: str, suffix: bool) -> np.ndarray:
+        sim = self._measure(files, suffix)
+        scores = np.bincount(self._rev_person.view, weights=sim[self._rev_change.view], minlength=len(self.names))
+        a = self.people.get(author)
+        if a is not None:
+            scores[a] = 0.0
+        return scores
+
     def rank(self, files: Sequence[str], author: str) -> list[str]:
         if not self._nfiles.size:
             return []
-        n_people = len(self.names)
-        borda = np.zeros(n_people)
-        a = self.people.get(author)
+        scores = self._scores(files, author, suffix=False)
+        order = np.argsort(-scores, kind="stable")
+        return [self.names[p] for p in order if scores[p] > 0]
+
+
+class RevFinder(PathSimilarity):
+    """RevFinder (Thongtanunam et al., SANER 2015): path-comparison measures combined by Borda count.
+
+    Implemented here: two of the paper's four measures — the common prefix
+    (:class:`PathSimilarity`'s score) and the common suffix of path components —
+    each ranks the candidates, and a candidate's Borda points are summed over
+    the two rankings.
+    """
+
+    def rank(self, files: Sequence[str], author: str) -> list[str]:
+        if not self._nfiles.size:
+            return []
+        borda = np.zeros(len(self.names))
         for suffix in (False, True):
-            sim = self._measure(files, suffix)
-            scores = np.bincount(self._rev_person.view, weights=sim[self._rev_change.view], minlength=n_people)
-            if a is not None:
-                scores[a] = 0.0
+            scores = self._scores(files, author, suffix)
             order = np.argsort(-scores, kind="stable")
             ranked = order[scores[order] > 0]
             borda[ranked] += len(ranked) - np.arange(len(ranked))
@@ -153,28 +187,31 @@ def topk_mrr(ranked_lists: Sequence[Sequence[str]], truths: Sequence[Iterable[st
     return out
 
 
-def evaluate_cut(changes: Sequence[Change], cut: int, *, with_revfinder: bool = True, **params: Any) -> dict[str, dict[str, float]]:
-    """Train on changes[:cut], then walk changes[cut:] in order: rank each, then add it to history.
+def evaluate_cut(changes: Sequence[Change], cut: int, end: int | None = None, *, with_path_baselines: bool = True,
+                 **params: Any) -> dict[str, dict[str, float]]:
+    """Train on changes[:cut], then walk changes[cut:end] in order: rank each, then add it to history.
 
     Every method sees exactly the history before the change it ranks; the
-    learned model's weights come from the training part only.
+    learned model's weights come from the training part only.  ``end`` closes
+    the test window (default: the end of the history), so several cuts can
+    test disjoint windows and count each change once.
     """
     rec = ReviewerRecommender(**params).fit(changes[:cut])
     pop_hist = rec.history  # popularity reads the same counters
-    revfinder = RevFinder() if with_revfinder else None
-    if revfinder is not None:
+    path_methods = {"path-sim": PathSimilarity(), "revfinder": RevFinder()} if with_path_baselines else {}
+    for method in path_methods.values():
         for change in changes[:cut]:
-            revfinder.add(change)
-    ranked: dict[str, list[list[str]]] = {"learned": [], "popularity": [], "revfinder": []}
+            method.add(change)
+    ranked: dict[str, list[list[str]]] = {"learned": [], "popularity": [], **{name: [] for name in path_methods}}
     truths = []
-    for change in changes[cut:]:
+    for change in changes[cut:end]:
         if not change.reviewers:
             continue
         truths.append(change.reviewers)
         ranked["learned"].append(rec.rank(change.files, change.author, change.at))
         ranked["popularity"].append(popularity_rank(pop_hist, change.author))
-        if revfinder is not None:
-            ranked["revfinder"].append(revfinder.rank(change.files, change.author))
-            revfinder.add(change)
+        for name, method in path_methods.items():
+            ranked[name].append(method.rank(change.files, change.author))
+            method.add(change)
         rec.update(change)
     return {name: topk_mrr(lists, truths) for name, lists in ranked.items() if lists}
