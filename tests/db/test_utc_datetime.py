@@ -25,6 +25,8 @@ from include.db.models import (
     FeedbackPollCursor,
     FeedbackType,
     FindingComment,
+    MLDriftReport,
+    MLDriftWindow,
     MLFeedback,
     MLPrediction,
     Project,
@@ -52,7 +54,7 @@ INPUTS = {
 }
 MODELS = [Project, ProjectMember, Workflow, WorkflowVersion, WorkflowTemplate, ExecutionEvent, ReviewSession,
           ReviewIssue, MLFeedback, WebhookDelivery, MLPrediction, CodeChange, ProjectRepository,
-          CodeHostIdentity, FindingComment, FeedbackPollCursor, DryRun]
+          CodeHostIdentity, FindingComment, FeedbackPollCursor, DryRun, MLDriftWindow, MLDriftReport]
 
 
 def _datetime_columns(model) -> list[str]:
@@ -110,6 +112,8 @@ def _one_of_each(session: Session, when: datetime, tag: str) -> None:
         FeedbackPollCursor(repository_key=f"acme/{tag}"),
         DryRun(project_id=project.id, workflow_id=workflow.id, workflow_version=1, run_id=f"dry_run__{tag}",
                created_by="alice"),
+        MLDriftWindow(model_name="m", model_version="1", started_at=when, ended_at=when, predictions=1, counts={}),
+        MLDriftReport(model_name="m", model_version="1", status="ok", report={}),
     ]
     assert {type(r) for r in rows} == set(MODELS)
     for row in rows:
