@@ -22,14 +22,14 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from include.settings import REPO_ROOT, Settings, get_settings
-from ml.evaluation import Metrics, confusion_figure, evaluate_model, per_class_figure
+from ml.evaluation import Metrics, confusion_figure, evaluate_model, per_class_figure, segment_metrics
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,9 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
 
     ``candidates`` are ``ml.training.TrainedCandidate`` in selection order
     (best on the time-ordered validation slice first, ``ml.training.selection_key``):
-    the holdout metrics are logged for every candidate but chose none of them.
+    the holdout metrics are logged for every candidate but chose none of them,
+    with per-segment quality and calibration (``ml.evaluation.segment_metrics``:
+    ``segment.<source=…|age…>.macro_f1``/``.ece``/…, and ``metrics/holdout_segments.json``).
     Returns the registration summary (version, run ids, metrics) for the DAG.
     """
     import mlflow
@@ -181,6 +183,10 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
                 if candidate.validation is not None:
                     mlflow.log_metrics(candidate.validation.as_mlflow("validation_"))
                     mlflow.log_dict(candidate.validation.to_dict(), "metrics/validation_metrics.json")
+                segments = segment_metrics(candidate.pipeline, holdout)
+                for segment in segments:
+                    mlflow.log_metrics(segment.as_mlflow())
+                mlflow.log_dict([asdict(segment) for segment in segments], "metrics/holdout_segments.json")
                 fig = confusion_figure(candidate.metrics, f"{candidate.name} on holdout")
                 mlflow.log_figure(fig, "plots/confusion_matrix.png")
                 _close(fig)

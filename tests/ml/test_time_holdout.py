@@ -74,6 +74,11 @@ def test_retrain_judges_on_the_newest_rows_and_promotion_uses_that_file(ml_env, 
     client = MlflowClient(ml_env.mlflow_tracking_uri)
     params = client.get_run(summary["run_id"]).data.params
     assert params["holdout.strategy"] == "time" and params["holdout.hash"] == summary["holdout_hash"]
+    # per-segment quality and calibration on that holdout, in the candidate's run
+    metrics = client.get_run(summary["candidates"]["plain"]["run_id"]).data.metrics
+    sources = {k.split(".")[2] for k in metrics if k.startswith("segment.source.")}
+    assert sources and sources <= set(holdout["analyzer"])
+    assert any(k.startswith("segment.age.") and k.endswith(".ece") for k in metrics)
 
     outcome = promote_challenger(summary["holdout_path"], airflow_run_id="manual__time")
     assert outcome["promoted"] is True and outcome["holdout_hash"] == summary["holdout_hash"]
