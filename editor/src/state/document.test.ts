@@ -3,7 +3,9 @@ import type { ProjectOut, TemplateOut } from "../api/client";
 import { emptyWorkflow } from "../model/types";
 import { complete, fromImport, fromTemplate } from "./document";
 
-const projects: ProjectOut[] = [{ slug: "acme", name: "Acme", description: "", role: "editor" }];
+const projects: ProjectOut[] = [
+  { slug: "acme", name: "Acme", description: "", role: "editor", created_at: "2026-01-01T00:00:00Z", repositories: [] },
+];
 
 describe("complete", () => {
   it("gives a workflow without id the id of its name and at least version 1", () => {

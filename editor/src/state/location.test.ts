@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { ProjectOut } from "../api/client";
 import { chooseProject, isReadOnly, locationSearch, parseLocation } from "./location";
 
-const project = (slug: string, role: ProjectOut["role"]): ProjectOut => ({ slug, name: slug, description: "", role });
+const project = (slug: string, role: ProjectOut["role"]): ProjectOut => ({
+  slug,
+  name: slug,
+  description: "",
+  role,
+  created_at: "2026-01-01T00:00:00Z",
+  repositories: [],
+});
 
 describe("location", () => {
   it("reads project and workflow from the query string", () => {
