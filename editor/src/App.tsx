@@ -9,7 +9,7 @@
  */
 import { Background, Controls, MiniMap, ReactFlow, ReactFlowProvider } from "@xyflow/react";
 import { useCallback, useMemo, useRef, useState } from "react";
-import type { ImportErrorOut } from "./api/client";
+import { ApiError, api, type ImportErrorOut } from "./api/client";
 import { Palette } from "./components/Palette";
 import { NodeStatusContext, nodeTypes } from "./components/NodeCard";
 import { NodeForm } from "./components/NodeForm";
@@ -42,8 +42,9 @@ import { displayEdges, validationLabel } from "./state/validation";
 
 type DialogName = "open" | "versions" | "templates" | "import" | "dryrun" | "run" | null;
 
-function download(workflow: Workflow, format: ExportFormat) {
-  const blob = new Blob([exportWorkflow(workflow, format)], { type: format === "json" ? "application/json" : "application/yaml" });
+/** Offer `text` as a file download. */
+function download(text: string, workflow: Workflow, format: ExportFormat) {
+  const blob = new Blob([text], { type: format === "json" ? "application/json" : "application/yaml" });
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
   a.download = exportFileName(workflow, format);
@@ -95,6 +96,23 @@ function Editor() {
   const placement = useNodePlacement(store, canvasRef, readOnly, requestFit);
   const connecting = useConnecting(store);
   const clipboard = useClipboard(store, toast);
+
+  /** Export as the platform does (what differs from the defaults); a workflow it cannot read yet goes out as it is. */
+  const exportAs = useCallback(
+    async (format: ExportFormat) => {
+      const doc = complete(workflow);
+      let text: string;
+      try {
+        text = await api.exportDocument(doc, format);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 422)) return fail("Export", err);
+        text = exportWorkflow(doc, format);
+        toast("Exported as it is, every field written out: the workflow has problems, so the platform cannot shorten it");
+      }
+      download(text, doc, format);
+    },
+    [workflow, toast, fail],
+  );
 
   const undo = useCallback(() => dispatch({ type: "undo" }), [dispatch]);
   const redo = useCallback(() => dispatch({ type: "redo" }), [dispatch]);
@@ -162,10 +180,10 @@ function Editor() {
           <button type="button" onClick={() => setDialog("import")}>
             Import
           </button>
-          <button type="button" onClick={() => download(workflow, "yaml")}>
+          <button type="button" onClick={() => void exportAs("yaml")}>
             Export YAML
           </button>
-          <button type="button" onClick={() => download(workflow, "json")}>
+          <button type="button" onClick={() => void exportAs("json")}>
             Export JSON
           </button>
           <span className="sep" />

@@ -7,9 +7,16 @@
  * window to Airflow's login and back.  Errors arrive as RFC 9457
  * problem+json; `ApiError` keeps the per-field `errors` so the editor can
  * show them on nodes and form fields.
+ *
+ * The shapes of answers come from `openapi.gen.ts`, generated from the
+ * platform's OpenAPI document (`npm run api-types`; a test fails when it is
+ * stale), so a changed route shows up here as a type error, not at run time.
  */
 import { withoutNulls } from "../model/schema";
 import type { ValidationProblem, Workflow } from "../model/types";
+import type { components } from "./openapi.gen";
+
+type Schemas = components["schemas"];
 
 /** "/autopr/" when the editor is served at "/autopr/editor/". */
 export const PLATFORM_BASE = import.meta.env.BASE_URL.replace(/editor\/?$/, "");
@@ -113,12 +120,7 @@ async function request<T>(
 
 // --- shapes -------------------------------------------------------------------------------------
 
-export interface ProjectOut {
-  slug: string;
-  name: string;
-  description: string;
-  role: "viewer" | "editor" | "admin";
-}
+export type ProjectOut = Schemas["ProjectOut"];
 
 export interface WorkflowSummary {
   id: string;
@@ -134,18 +136,13 @@ export interface WorkflowSummary {
   import_error?: ImportErrorOut | null;
 }
 
-export interface ImportErrorOut {
-  message: string;
-  filename: string;
-  timestamp?: string | null;
-}
+export type ImportErrorOut = Schemas["ImportErrorOut"];
 
-export interface VersionOut {
-  version: number;
-  comment: string;
-  created_by: string;
-  created_at: string;
-}
+export type VersionOut = Schemas["VersionInfo"];
+
+/** What changed from one version to another (GET …/versions/{version}/diff?against=). */
+export type WorkflowDiff = Schemas["WorkflowDiff"];
+export type NodeChange = Schemas["NodeChange"];
 
 export interface TemplateOut {
   id: number;
@@ -346,6 +343,23 @@ export const api = {
   },
   async versions(project: string, slug: string): Promise<VersionOut[]> {
     return items<VersionOut>((await request("GET", `${wf(project, slug)}/versions`)).data);
+  },
+  /** What changed from `version` to `against` (the current version when left out). */
+  async versionDiff(project: string, slug: string, version: number, against?: number): Promise<WorkflowDiff> {
+    const query = against === undefined ? "" : `?against=${against}`;
+    return (await request<WorkflowDiff>("GET", `${wf(project, slug)}/versions/${version}/diff${query}`)).data;
+  },
+  /** One stored version's document. */
+  async version(project: string, slug: string, version: number): Promise<Workflow> {
+    return unwrapWorkflow((await request("GET", `${wf(project, slug)}/versions/${version}`)).data);
+  },
+  /** The platform's export of a document, saved or not: only what differs from the defaults. */
+  async exportDocument(workflow: Workflow, format: "yaml" | "json"): Promise<string> {
+    const r = await request<unknown>("POST", `/workflows/export?format=${format}`, {
+      body: workflow,
+      accept: format === "json" ? "application/json" : "application/yaml",
+    });
+    return typeof r.data === "string" ? r.data : JSON.stringify(r.data, null, 2) + "\n";
   },
   async restoreVersion(project: string, slug: string, version: number, etag: string | null) {
     const r = await request("POST", `${wf(project, slug)}/versions/${version}/restore`, {

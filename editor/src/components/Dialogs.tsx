@@ -1,6 +1,6 @@
 /**
- * The editor's dialogs: open, versions, templates, import, dry run (the DAG, and the saved version on a
- * real event with nothing posted) and run.
+ * The editor's dialogs: open, versions (view one, and what changed from it to the current one), templates,
+ * import, dry run (the DAG, and the saved version on a real event with nothing posted) and run.
  * Each loads what it shows from the platform API when it opens.
  */
 import { useCallback, useEffect, useState } from "react";
@@ -12,6 +12,7 @@ import {
   type EventDryRun,
   type TemplateOut,
   type VersionOut,
+  type WorkflowDiff,
   type WorkflowSummary,
 } from "../api/client";
 import { useRunPolling } from "../hooks/useRunPolling";
@@ -19,6 +20,7 @@ import { ImportError, importWorkflow } from "../model/io";
 import type { Workflow } from "../model/types";
 import { type SourceForm, type SourceKind, dryRunSource, writeLines } from "../state/dryRuns";
 import { POLL_DELAY_MS, importErrorSummary, isFinished, nodeLine, sampleEvent } from "../state/runs";
+import { diffLines } from "../state/versionDiff";
 import { Modal } from "./Modal";
 
 function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
@@ -111,9 +113,10 @@ export function VersionsDialog({
   const { data, error } = useLoad(() => api.versions(workflow.project, workflow.id), [workflow.project, workflow.id]);
   const [busy, setBusy] = useState<number | null>(null);
   const [restoreError, setRestoreError] = useState<string | null>(null);
+  const [viewing, setViewing] = useState<number | null>(null);
   const versions = data ? [...data].sort((a, b) => b.version - a.version) : null;
   return (
-    <Modal title={`Version history of ${workflow.name}`} onClose={onClose}>
+    <Modal title={`Version history of ${workflow.name}`} onClose={onClose} wide>
       {error && <p className="text-danger">{error}</p>}
       {restoreError && <p className="text-danger">{restoreError}</p>}
       {!versions && !error && <p>Loading…</p>}
@@ -129,12 +132,15 @@ export function VersionsDialog({
         </thead>
         <tbody>
           {versions?.map((v: VersionOut) => (
-            <tr key={v.version} data-testid={`version-${v.version}`}>
+            <tr key={v.version} data-testid={`version-${v.version}`} className={viewing === v.version ? "selected" : undefined}>
               <td>v{v.version}</td>
               <td>{when(v.created_at)}</td>
               <td>{v.created_by}</td>
               <td>{v.comment}</td>
-              <td>
+              <td className="actions">
+                <button type="button" onClick={() => setViewing(viewing === v.version ? null : v.version)}>
+                  {viewing === v.version ? "Hide" : v.version === workflow.version ? "View" : "View & compare"}
+                </button>
                 {v.version === workflow.version ? (
                   <span className="muted">current</span>
                 ) : (
@@ -161,8 +167,57 @@ export function VersionsDialog({
           ))}
         </tbody>
       </table>
+      {viewing !== null && <VersionView workflow={workflow} version={viewing} />}
       <p className="muted small">Restoring saves the old version's content as a new version; nothing is lost.</p>
     </Modal>
+  );
+}
+
+/** One stored version: what changed from it to the current version, and its document as exported. */
+function VersionView({ workflow, version }: { workflow: Workflow; version: number }) {
+  const { project, id } = workflow;
+  const current = workflow.version;
+  const { data, error } = useLoad(async (): Promise<{ diff: WorkflowDiff | null; text: string }> => {
+    const spec = await api.version(project, id, version);
+    const [diff, text] = await Promise.all([
+      version === current ? null : api.versionDiff(project, id, version),
+      api.exportDocument(spec, "yaml"),
+    ]);
+    return { diff, text };
+  }, [project, id, version, current]);
+  const lines = data?.diff ? diffLines(data.diff) : [];
+  return (
+    <section className="version-view" data-testid="version-view">
+      <h3>{version === current ? `v${version} (the current version)` : `From v${version} to the current v${current}`}</h3>
+      {error && <p className="text-danger">{error}</p>}
+      {!data && !error && <p>Loading…</p>}
+      {data?.diff && lines.length === 0 && <p data-testid="diff-identical">The same workflow as the current version.</p>}
+      {lines.length > 0 && (
+        <ul className="diff" data-testid="diff">
+          {lines.map((line) => (
+            <li key={`${line.what}-${line.kind}-${line.id}`} className={`diff-${line.kind}`} data-testid={`diff-${line.what}-${line.id}`}>
+              <span className="diff-sign">{line.kind === "added" ? "+" : line.kind === "removed" ? "−" : "~"}</span> {line.what}{" "}
+              {line.text}
+              {line.details && line.details.length > 0 && (
+                <ul>
+                  {line.details.map((d) => (
+                    <li key={d}>{d}</li>
+                  ))}
+                </ul>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {data && (
+        <details open={version === current}>
+          <summary>Document of v{version}</summary>
+          <pre className="version-doc" data-testid="version-doc">
+            {data.text}
+          </pre>
+        </details>
+      )}
+    </section>
   );
 }
 

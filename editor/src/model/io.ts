@@ -1,10 +1,11 @@
 /**
  * Import and export of workflow documents as YAML or JSON.
  *
- * YAML is a superset of JSON, so one parser reads both.  Export writes the
- * workflow exactly in the stored model (plain string enums, format_version),
- * the same document the platform's export endpoint produces, so a file
- * exported here imports back through the API and vice versa.
+ * YAML is a superset of JSON, so one parser reads both.  The editor's Export
+ * asks the platform for its export form (POST /workflows/export: only what
+ * differs from the defaults, which only the platform knows); `exportWorkflow`
+ * writes a document as it is, every field, for one the platform cannot read
+ * yet (a draft with problems).  Either imports back through the API.
  */
 import YAML from "yaml";
 import type { Workflow } from "./types";
