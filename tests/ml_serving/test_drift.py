@@ -10,6 +10,7 @@ emits that Asset event and a dashboard notification.
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -18,6 +19,12 @@ import pytest
 from tests.ml_serving.conftest import RULES, auth, train_severity_model
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@functools.cache
+def model_a():
+    """The serving tests' model A, fitted once for this module (it is what the registry serves as model A)."""
+    return train_severity_model()
 
 
 def in_distribution(n: int, seed: int = 0) -> list[dict]:
@@ -42,7 +49,7 @@ def shifted(n: int, seed: int = 1) -> list[dict]:
 def test_compare_tells_a_shifted_stream_from_one_like_the_reference():
     from ml.drift import compare, profile_records
 
-    model = train_severity_model()
+    model = model_a()
 
     def profile(records):
         from ml.features import issues_frame
@@ -90,7 +97,7 @@ def _champion_with_reference(registry, model_name: str) -> str:
     version = registry.register(model_name, alias="champion")
     client = MlflowClient(registry.uri, registry.uri)
     mv = client.get_model_version(model_name, version)
-    log_reference(client, mv.run_id, build_reference(train_severity_model(), issues_frame(in_distribution(300, 5))))
+    log_reference(client, mv.run_id, build_reference(model_a(), issues_frame(in_distribution(300, 5))))
     return version
 
 
