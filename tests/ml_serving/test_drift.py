@@ -101,6 +101,25 @@ def _champion_with_reference(registry, model_name: str) -> str:
     return version
 
 
+def _champion_from_a_training_run(registry, model_name: str, tmp_path: Path) -> str:
+    """Model A logged and registered the way the retrain does it: holdout on the training run, no reference yet."""
+    import mlflow
+
+    from ml.features import issues_frame
+
+    holdout = tmp_path / "holdout.parquet"
+    issues_frame(in_distribution(300, 5)).to_parquet(holdout, index=False)
+    mlflow.set_tracking_uri(registry.uri)
+    mlflow.set_registry_uri(registry.uri)
+    with mlflow.start_run(experiment_id=registry.experiment_id) as run:
+        mlflow.log_artifact(str(holdout), artifact_path="holdout")
+        info = mlflow.sklearn.log_model(model_a(), name="model", serialization_format="cloudpickle",
+                                        pip_requirements=["scikit-learn"])
+    version = str(mlflow.register_model(info.model_uri, model_name, tags={"training.run_id": run.info.run_id}).version)
+    registry.set_alias(model_name, "champion", version)
+    return version
+
+
 def _serve(client, records: list[dict]) -> None:
     answer = client.post("/api/v1/projects/acme/predictions/severity/batch", headers=auth(),
                          json={"repository": "org/r1", "issues": records})
@@ -141,10 +160,11 @@ def test_a_shifted_stream_through_the_api_is_reported_as_drift_in_the_api_and_ml
 
 
 def test_the_drift_dag_is_wired_to_ml_retrain_and_on_drift_emits_the_asset_and_notifies(
-        airflow_db, registry, serving, model_name, project, client):
+        airflow_db, registry, serving, model_name, project, client, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
 
     from ml.assets import MODEL_DRIFT_ASSET
+    from ml.drift_watch import reference_for
     from ml.serving.drift_window import get_window
 
     bag = DagBag(dag_folder=str(DAGS / "ml_drift_watch.py"))
@@ -156,7 +176,7 @@ def test_the_drift_dag_is_wired_to_ml_retrain_and_on_drift_emits_the_asset_and_n
                                                                          MODEL_DRIFT_ASSET}
 
     serving(drift_min_predictions=100)
-    _champion_with_reference(registry, model_name)
+    version = _champion_from_a_training_run(registry, model_name, tmp_path)
     _serve(client, shifted(300))
     get_window().flush()
     run = watch.test()
@@ -174,3 +194,10 @@ def test_the_drift_dag_is_wired_to_ml_retrain_and_on_drift_emits_the_asset_and_n
                                  .where(AssetModel.name == MODEL_DRIFT_ASSET,
                                         AssetEvent.source_run_id == run.run_id)).all()
         assert len(events) == 1 and events[0].extra["model_name"] == model_name
+
+    # the watch built the version's reference from its training run's holdout and stored it next to the model
+    from mlflow import MlflowClient
+
+    mv = MlflowClient(registry.uri, registry.uri).get_model_version(model_name, version)
+    reference = reference_for(mv)
+    assert reference["predictions"] == 300 and reference["source"].startswith("holdout of training run")
