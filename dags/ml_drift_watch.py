@@ -55,9 +55,6 @@ def ml_drift_watch():
     @task
     def notify(report: dict) -> list[dict]:
         """A warning on the dashboard of each project the version served (and Slack when configured)."""
-        from datetime import datetime as dt
-        from datetime import timedelta as td
-
         from include.actions.context import RunContext
         from include.actions.notification import notification
         from include.db.session import session_scope
@@ -66,7 +63,7 @@ def ml_drift_watch():
         from ml.drift_watch import projects_served, summary
 
         settings = get_settings()
-        since = dt.fromisoformat(report["computed_at"]) - td(hours=settings.drift_window_hours)
+        since = datetime.fromisoformat(report["computed_at"]) - timedelta(hours=settings.drift_window_hours)
         with session_scope() as session:
             projects = projects_served(session, report["model_name"], report["model_version"], since)
         run_id = get_current_context()["run_id"]
