@@ -33,6 +33,27 @@ describe("import / export", () => {
     expect(wf).toMatchObject({ format_version: "1", name: "Imported workflow", edges: [], enabled: true });
   });
 
+  it("reads the platform's export form: no label is empty, no position is 0,0", () => {
+    const wf = importWorkflow(
+      "id: x\nname: X\nproject: demo\nnodes:\n- {id: t, type: trigger, config: {event: manual}}\n" +
+        "- {id: n, type: notification, position: {x: 300, y: 40}, config: {channel: dashboard, message: hi}}\n" +
+        "edges:\n- {id: e, source: t, target: n}\n",
+    );
+    expect(wf.nodes.map((n) => [n.id, n.label, n.position])).toEqual([
+      ["t", "", { x: 0, y: 0 }],
+      ["n", "", { x: 300, y: 40 }],
+    ]);
+  });
+
+  it("lays out a document in which no node has a position instead of stacking them", () => {
+    const wf = importWorkflow(
+      "nodes:\n- {id: t, type: trigger, config: {event: manual}}\n- {id: n, type: notification, config: {}}\n" +
+        "edges:\n- {id: e, source: t, target: n}\n",
+    );
+    const [t, n] = wf.nodes.map((node) => node.position);
+    expect(n.x).toBeGreaterThan(t.x); // left to right, one after the other
+  });
+
   it("rejects documents that are not workflows with a clear reason", () => {
     expect(() => importWorkflow("- a\n- b\n")).toThrow(ImportError);
     expect(() => importWorkflow("name: x\n")).toThrow(/nodes/);

@@ -8,7 +8,8 @@
  * yet (a draft with problems).  Either imports back through the API.
  */
 import YAML from "yaml";
-import type { Workflow } from "./types";
+import { autoLayout } from "./layout";
+import type { Workflow, WorkflowEdge, WorkflowNode } from "./types";
 
 export type ExportFormat = "yaml" | "json";
 
@@ -33,6 +34,7 @@ export function importWorkflow(text: string): Workflow {
   const doc = data as Partial<Workflow>;
   if (!Array.isArray(doc.nodes)) throw new ImportError("The document has no 'nodes' list.");
   if (doc.edges !== undefined && !Array.isArray(doc.edges)) throw new ImportError("'edges' must be a list.");
+  const edges = doc.edges ?? [];
   return {
     format_version: "1",
     id: typeof doc.id === "string" ? doc.id : "",
@@ -41,9 +43,25 @@ export function importWorkflow(text: string): Workflow {
     project: typeof doc.project === "string" ? doc.project : "default",
     version: typeof doc.version === "number" ? doc.version : 0,
     enabled: typeof doc.enabled === "boolean" ? doc.enabled : true,
-    nodes: doc.nodes,
-    edges: doc.edges ?? [],
+    nodes: withNodeDefaults(doc.nodes, edges),
+    edges,
   };
+}
+
+/**
+ * Nodes with the fields an export leaves out at their defaults: no label is "", no position is 0,0
+ * (as the platform reads it).  A document in which no node has a position was written without the
+ * canvas in mind (by hand, or through the API), so its nodes are laid out instead of stacked at 0,0.
+ */
+function withNodeDefaults(nodes: Partial<WorkflowNode>[], edges: WorkflowEdge[]): WorkflowNode[] {
+  const placed = nodes.some((n) => n && typeof n === "object" && n.position);
+  const laidOut = placed ? null : autoLayout({ nodes: nodes.map((n) => ({ id: String(n?.id) })), edges });
+  return nodes.map((n) => ({
+    ...n,
+    label: typeof n?.label === "string" ? n.label : "",
+    position: n?.position ?? laidOut?.get(String(n?.id)) ?? { x: 0, y: 0 },
+    config: n?.config ?? {},
+  })) as WorkflowNode[];
 }
 
 export function exportFileName(workflow: Pick<Workflow, "id" | "name">, format: ExportFormat): string {
