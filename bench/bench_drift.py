@@ -25,8 +25,10 @@ What it does, in one throw-away state dir (SQLite app DB, SQLite MLflow store):
    which the model never saw).
 
 Prints, per stream, the status, the largest PSI and the PSI and Jensen-Shannon
-distance of every feature; then the MLflow metric history and what the API's
-drift endpoint answers; and what recording costs a request.
+distance of every feature; then the MLflow metric history, what the API's
+drift endpoint answers and what the live dashboard's drift panel reads (a
+sidecar started on the bench's state, ``GET /api/drift``); and what recording
+costs a request.
 """
 
 from __future__ import annotations
@@ -114,8 +116,9 @@ def recording_cost(rows: list[dict]) -> None:
 
     window = DriftWindow(interval=3600)
     answers = [("high", 0.5)]
+    window.observe("m", "1", rows[:1], answers)  # the first call starts the background thread
     times = []
-    for r in rows[:200]:
+    for r in (rows * 3)[:1000]:
         t0 = time.perf_counter()
         window.observe("m", "1", [r], answers)
         times.append(time.perf_counter() - t0)
@@ -126,6 +129,50 @@ def recording_cost(rows: list[dict]) -> None:
     print(f"recording: observe() per request p50 {times[len(times) // 2] * 1e6:.1f} µs, "
           f"p99 {times[int(len(times) * 0.99)] * 1e6:.1f} µs (on the request); profiling "
           f"{per_record * 1e6:.1f} µs per prediction (background thread)")
+
+
+def free_bench_port() -> int:
+    """A free port in the range this project's benches and tests may use."""
+    import socket
+
+    for port in range(18600, 18700):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 18600-18699")
+
+
+def dashboard_answer(headers: dict) -> dict:
+    """What the live dashboard's drift panel reads: ``GET /api/drift`` on a sidecar started on the bench's state."""
+    import subprocess
+
+    import httpx
+
+    port = free_bench_port()
+    env = {**os.environ, "AUTOPR_DASHBOARD_PORT": str(port), "AUTOPR_DASHBOARD_HOST": "127.0.0.1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard_server"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the dashboard sidecar did not start on port {port}")
+            time.sleep(0.3)
+        answer = httpx.get(url + "/api/drift", headers=headers, timeout=30)
+        answer.raise_for_status()
+        return answer.json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def main() -> None:
@@ -206,6 +253,11 @@ def main() -> None:
           f"{len(shown['reports'])} reports")
     with session_scope() as s:
         assert latest_reports(s, settings.severity_model_name, 1)[0]["status"] == reports["shifted"]["status"]
+    panel = dashboard_answer(headers)
+    latest = panel["latest"]
+    print(f"dashboard GET /api/drift (the Model drift panel): {latest['model_name']} v{latest['model_version']} "
+          f"{latest['status']}, max PSI {latest['max_psi']:.3f} on {latest['worst_feature']}; trend "
+          f"{[round(r['max_psi'], 3) for r in reversed(panel['reports'])]}")
     recording_cost(parts["shifted"])
 
 
