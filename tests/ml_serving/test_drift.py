@@ -175,15 +175,17 @@ def test_the_drift_dag_is_wired_to_ml_retrain_and_on_drift_emits_the_asset_and_n
     assert {a.name for a in retrain.timetable.asset_condition.objects} == {"autopr_review_feedback_dataset",
                                                                          MODEL_DRIFT_ASSET}
 
-    serving(drift_min_predictions=100)
+    service = serving(drift_min_predictions=100)
     version = _champion_from_a_training_run(registry, model_name, tmp_path)
     _serve(client, shifted(300))
     get_window().flush()
+    service.log.flush()  # the prediction log says which projects the version served
     run = watch.test()
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert states == {"check": "success", "drifted": "success", "announce": "success", "notify": "success"}, states
     notes = run.get_task_instance("notify").xcom_pull(task_ids="notify")
     assert [n["channel"] for n in notes] == ["dashboard"] and "Model drift" in notes[0]["message"]
+    assert "|drift:acme|" in notes[0]["event_key"]  # to the one project it served (acme)
 
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
