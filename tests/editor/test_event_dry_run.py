@@ -95,6 +95,8 @@ def test_the_dry_run_panel_lists_the_captured_writes(served, editor_build, brows
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"{served}/autopr/editor/?project=acme&workflow=greeter")
+        # The workflow in the address is open (loading it closes any dialog opened before it arrived).
+        expect(page.locator("#wf-id")).to_have_value("greeter")
         page.get_by_role("button", name="Dry run", exact=True).click()
         panel = page.get_by_test_id("event-dry-run")
         expect(page.get_by_test_id("dry-run")).to_be_visible()  # the DAG half is still there
