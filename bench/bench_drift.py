@@ -1,12 +1,13 @@
-"""Drift of the served severity model: an in-distribution stream, then a shifted one, through the platform API.
+"""Drift of the served severity model: an in-distribution stream, then newer and shifted ones, through the API.
 
     .venv/bin/python bench/bench_drift.py [--batch 50] [--seed 0]
 
 What it does, in one throw-away state dir (SQLite app DB, SQLite MLflow store):
 
 1. The shared advisories of the Ruby and Rust ecosystems (bundler-audit and
-   cargo-audit findings) are shuffled and cut into training rows, a holdout
-   and an unseen in-distribution stream.  The linear candidate
+   cargo-audit findings): the newest fifth is kept apart, the older ones are
+   shuffled and cut into training rows, a holdout and an unseen
+   in-distribution stream.  The linear candidate
    (``ml.training.fit_candidate``) is fitted on the training rows and
    registered the way the retrain does it: the model on a candidate run, the
    holdout on the training run, the version tagged with ``training.run_id``,
@@ -20,9 +21,10 @@ What it does, in one throw-away state dir (SQLite app DB, SQLite MLflow store):
    check) judges it: the report goes to the app DB (what the API and the
    dashboard show) and to MLflow metrics on the version's run.  The window is
    emptied between the streams, so each report is one stream's.
-3. Streams: ``in-distribution`` (unseen Ruby and Rust advisories) and
-   ``shifted`` (npm advisories: another audit tool, lock file and vocabulary,
-   which the model never saw).
+3. Streams: ``in-distribution`` (unseen Ruby and Rust advisories of the
+   same years), ``newest`` (the newest Ruby and Rust advisories: same tools,
+   later time) and ``shifted`` (npm advisories: another audit tool, lock
+   file and vocabulary, which the model never saw).
 
 Prints, per stream, the status, the largest PSI and the PSI and Jensen-Shannon
 distance of every feature; then the MLflow metric history, what the API's
@@ -45,10 +47,17 @@ sys.path.insert(0, str(REPO))
 
 TRAIN_ECOSYSTEMS = ("rubygems", "ruby-core", "crates.io")
 SHIFTED_ECOSYSTEM = "npm"
+#: The newest share of the Ruby/Rust advisories, served as the ``newest`` stream (time the model never saw).
+NEWEST_SHARE = 0.2
 
 
 def streams(seed: int) -> dict[str, list[dict]]:
-    """Training rows, holdout and the two served streams, as labelled API records."""
+    """Training rows, holdout and the three served streams, as labelled API records.
+
+    The Ruby/Rust advisories are taken oldest first (``load_advisories``
+    sorts them): the newest :data:`NEWEST_SHARE` are the ``newest`` stream,
+    the rest are shuffled into training rows, holdout and ``in-distribution``.
+    """
     import random
 
     from ml.ingest import advisory_records, load_advisories
@@ -57,11 +66,13 @@ def streams(seed: int) -> dict[str, list[dict]]:
     records = advisory_records(advisories)
     for record, ecosystem in zip(records, advisories["ecosystem"], strict=True):
         record["_ecosystem"] = ecosystem
-    seen = [r for r in records if r["_ecosystem"] in TRAIN_ECOSYSTEMS]
-    random.Random(seed).shuffle(seen)
-    half, three_quarters = len(seen) // 2, len(seen) * 3 // 4
-    return {"train": seen[:half], "holdout": seen[half:three_quarters], "in-distribution": seen[three_quarters:],
-            "shifted": [r for r in records if r["_ecosystem"] == SHIFTED_ECOSYSTEM]}
+    seen = [r for r in records if r["_ecosystem"] in TRAIN_ECOSYSTEMS]  # oldest first
+    cut = round(len(seen) * (1 - NEWEST_SHARE))
+    older, newest = seen[:cut], seen[cut:]
+    random.Random(seed).shuffle(older)
+    half, three_quarters = len(older) // 2, len(older) * 3 // 4
+    return {"train": older[:half], "holdout": older[half:three_quarters], "in-distribution": older[three_quarters:],
+            "newest": newest, "shifted": [r for r in records if r["_ecosystem"] == SHIFTED_ECOSYSTEM]}
 
 
 def register(parts: dict[str, list[dict]], state: Path) -> str:
@@ -217,7 +228,7 @@ def main() -> None:
     headers = {"Authorization": f"Bearer {mint_token('bench-user')}"}
     reports = {}
     with TestClient(create_app()) as client:
-        for stream in ("in-distribution", "shifted"):
+        for stream in ("in-distribution", "newest", "shifted"):
             with session_scope() as s:
                 s.execute(delete(MLDriftWindow))  # each report judges one stream alone
             t0 = time.perf_counter()
@@ -231,12 +242,12 @@ def main() -> None:
         shown = client.get("/api/v1/predictions/drift", headers=headers).json()
 
     print()
-    print(f"{'feature':<20}" + "".join(f"{s + ' PSI':>22}{'JS':>8}" for s in reports))
+    print(f"{'feature':<20}" + "".join(f"{s + ' PSI':>22}{'JS':>7}" for s in reports))
     for feature in FEATURES:
         cells = []
         for r in reports.values():
             f = r["features"].get(feature, {})
-            cells.append(f"{f.get('psi', float('nan')):>22.3f}{f.get('js', float('nan')):>8.3f}")
+            cells.append(f"{f.get('psi', float('nan')):>22.3f}{f.get('js', float('nan')):>7.3f}")
         print(f"{feature:<20}" + "".join(cells))
     for stream, r in reports.items():
         print(f"{stream}: status {r['status']}, max PSI {r['max_psi']:.3f} on {r['worst_feature']}, "
