@@ -88,6 +88,17 @@ def test_polls_page_by_page_and_names_each_project(tmp_path):
     assert airflow.logins == 1
 
 
+def test_every_poll_uses_one_client_until_the_reconciler_closes(tmp_path):
+    """Polling about every second, a client (TLS context, connection) built per poll is steady CPU for nothing."""
+    airflow = StandIn(runs=1)
+    reconciler, _ = poll(tmp_path, airflow, "http://airflow-reuse.test")
+    first = reconciler.client()
+    asyncio.run(reconciler.run_once())
+    assert reconciler.client() is first and not first._http.is_closed
+    reconciler.close()
+    assert first._http.is_closed and reconciler.client() is not first
+
+
 def test_an_expired_token_is_renewed_once(tmp_path):
     airflow = StandIn(runs=1, expire_first_token=True)
     _, result = poll(tmp_path, airflow, "http://airflow-expired.test")
