@@ -4356,8 +4356,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
-                    "application/yaml": string;
+                    "application/json": components["schemas"]["Workflow"];
+                    "application/yaml": components["schemas"]["Workflow"];
                 };
             };
             /** @description Bad request */
@@ -4402,44 +4402,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /**
-                     * Format Version
-                     * @default 1
-                     * @constant
-                     */
-                    format_version?: "1";
-                    /**
-                     * Id
-                     * @description lower-case letters, digits, '_' and '-'
-                     */
-                    id: string;
-                    /** Name */
-                    name: string;
-                    /**
-                     * Description
-                     * @default
-                     */
-                    description?: string;
-                    /**
-                     * Project
-                     * @description lower-case letters, digits, '_' and '-'
-                     */
-                    project: string;
-                    /**
-                     * Version
-                     * @description Set by the store on every save.
-                     * @default 1
-                     */
-                    version?: number;
-                    /**
-                     * Enabled
-                     * @default true
-                     */
-                    enabled?: boolean;
-                    /** Nodes */
-                    nodes?: (components["schemas"]["TriggerNode-Input"] | components["schemas"]["ActionNode-Input"] | components["schemas"]["ConditionNode-Input"] | components["schemas"]["IntegrationNode-Input"] | components["schemas"]["NotificationNode-Input"])[];
-                    /** Edges */
-                    edges?: components["schemas"]["Edge"][];
+                    [key: string]: unknown;
                 };
             };
         };
@@ -4526,7 +4489,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Workflow"];
+                "application/json": Record<string, never>;
                 "application/yaml": string;
             };
         };
@@ -4974,8 +4937,8 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
-                    "application/yaml": string;
+                    "application/json": components["schemas"]["Workflow"];
+                    "application/yaml": components["schemas"]["Workflow"];
                 };
             };
             /** @description Missing, malformed or expired token */
