@@ -124,6 +124,7 @@ class ServingService:
                 "arm": model.alias, "predicted_severity": p.severity, "confidence": p.confidence,
                 "created_at": now,
             } for rec, p in zip(records, out)])
+            _observe_drift(model.name, model.version, records, out)
         return out
 
     def _helpfulness(self, records: list[dict[str, Any]], severities: list[str]) -> tuple[str, Any] | None:
@@ -169,6 +170,21 @@ def _now() -> Any:
 
 _service: ServingService | None = None
 _service_lock = threading.Lock()
+
+
+def _observe_drift(model_name: str, model_version: str, records: list[dict[str, Any]],
+                   out: list[SeverityPrediction]) -> None:
+    """Hand the answered predictions to the drift window (:mod:`ml.serving.drift_window`); never fails them.
+
+    Here rather than in one caller, so every served prediction counts: the API's and the
+    review actions' (``predict_issues``) alike.
+    """
+    try:
+        from ml.serving.drift_window import get_window
+
+        get_window().observe(model_name, model_version, records, [(p.severity, p.confidence) for p in out])
+    except Exception:  # drift is a by-product: the answer is already computed
+        log.exception("recording predictions for drift failed")
 
 
 def get_service() -> ServingService:

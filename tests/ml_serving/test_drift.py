@@ -159,6 +159,18 @@ def test_a_shifted_stream_through_the_api_is_reported_as_drift_in_the_api_and_ml
     assert mlflow.get_model_version(model_name, version).tags["drift.status"] == "drift"
 
 
+def test_predictions_made_by_review_actions_count_towards_drift(registry, serving, model_name, project):
+    """The code_review action calls the serving library directly, not the API: its predictions count too."""
+    from ml.serving.drift_window import get_window
+    from ml.serving.service import predict_issues
+
+    serving(drift_min_predictions=100)
+    _champion_with_reference(registry, model_name)
+    get_window().flush()
+    predict_issues(in_distribution(30, seed=4), "org/r1")
+    assert get_window().flush() == 30
+
+
 def test_the_drift_dag_is_wired_to_ml_retrain_and_on_drift_emits_the_asset_and_notifies(
         airflow_db, registry, serving, model_name, project, client, tmp_path):
     from airflow.dag_processing.dagbag import DagBag

@@ -13,7 +13,6 @@ happen inside :mod:`ml.serving` on first use, not when Airflow imports this.
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import datetime
 from typing import Any
@@ -30,7 +29,6 @@ from include.auth.tokens import Identity
 from include.db.session import session_scope
 from include.enums import Role, Severity
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["predictions"])
 
 MAX_BATCH = 5000
@@ -155,18 +153,7 @@ def _run(records: list[dict[str, Any]], repository: str, project_id: int, pointe
         where = f"{pointer_prefix}/{exc.index}/{exc.field}" if pointer_prefix.endswith("issues") else f"{pointer_prefix}/{exc.field}"
         raise Unprocessable(f"Invalid issue: {where}", errors=[{"pointer": where, "message": str(exc)}]) from None
     metrics.PREDICTIONS.labels(service.settings.severity_model_name, preds[0].arm).inc(len(preds))
-    _observe_drift(service.settings.severity_model_name, records, preds)
     return service.settings.severity_model_name, preds
-
-
-def _observe_drift(model_name: str, records: list[dict[str, Any]], preds: list[Any]) -> None:
-    """Hand the answered request to the drift window (:mod:`ml.serving.drift_window`); never fails a prediction."""
-    try:
-        from ml.serving.drift_window import get_window
-
-        get_window().observe(model_name, preds[0].model_version, records, [(p.severity, p.confidence) for p in preds])
-    except Exception:  # drift is a by-product: the answer is already computed
-        log.exception("recording predictions for drift failed")
 
 
 @router.post("/api/v1/projects/{project}/predictions/severity", response_model=PredictResponse,
