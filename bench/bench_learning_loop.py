@@ -7,7 +7,7 @@ migrations), a temp MLflow store and dataset dir, then times:
    ``record_review`` and one feedback row per issue (bulk insert of the same
    columns ``record_feedback`` writes);
 2. export — extract since the watermark, GX suite, versioned Parquet;
-3. retrain — GX re-check, frozen holdout, XGBoost + linear Pipelines,
+3. retrain — GX re-check, frozen holdout, plain + linear + XGBoost Pipelines,
    MLflow logging, register ``challenger``;
 4. promote — challenger vs champion on the holdout (first run: becomes champion).
 

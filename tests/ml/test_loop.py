@@ -48,7 +48,7 @@ def test_loop_ingest_export_retrain_register_promote_and_refuse_worse(db, projec
 
     summary = retrain(airflow_run_id="manual__test")
     client = MlflowClient(ml_env.mlflow_tracking_uri)
-    assert set(summary["candidates"]) == {"linear", "xgboost"}
+    assert set(summary["candidates"]) == {"plain", "linear", "xgboost"}  # the plain baseline always competes
     challenger = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER)
     assert str(challenger.version) == summary["version"]
     for key in ("dataset.version", "dataset.hash", "holdout.hash", "git.sha", "airflow.run_id"):
