@@ -39,6 +39,30 @@ def role_of(username: str, project: str) -> str | None:
     return role.value if role is not None else None
 
 
+_ROLES_OF = (
+    select(_members.c.username, _projects.c.slug, _members.c.role)
+    .select_from(_members.join(_projects, _projects.c.id == _members.c.project_id))
+    .where(_projects.c.slug.in_(bindparam("slugs", expanding=True)),
+           _members.c.username.in_(bindparam("usernames", expanding=True)))
+)
+
+
+def roles_of(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The role of each ``(username, project)`` pair that is a membership (pairs that are not are absent).
+
+    :func:`role_of` for many callers at once, in one statement: what
+    :class:`dashboard_server.membership.MembershipChecks` asks when many
+    joins arrive together.
+    """
+    if not pairs:
+        return {}
+    wanted = set(pairs)
+    with get_engine().connect() as conn:
+        rows = conn.execute(_ROLES_OF, {"slugs": sorted({p for _, p in wanted}),
+                                        "usernames": sorted({u for u, _ in wanted})}).all()
+    return {(username, slug): role.value for username, slug, role in rows if (username, slug) in wanted}
+
+
 def member_projects(username: str) -> dict[str, str]:
     with session_scope() as session:
         return {slug: role.value for slug, role in projects_of(session, username).items()}

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from dashboard_server import db, metrics
 from dashboard_server.fanout import Client, direct_writer
 from dashboard_server.http import DATABASE_UNAVAILABLE
+from dashboard_server.membership import MembershipChecks
 from dashboard_server.payloads import ConnectAuth, JoinRequest, LeaveRequest, describe
 from dashboard_server.sidecar import Sidecar
 from include.auth.tokens import TokenError, verify_token
@@ -107,6 +108,7 @@ class SocketHandlers:
         self.sidecar = sidecar
         self.sio = sidecar.sio
         self.fanout = sidecar.fanout
+        self.membership = MembershipChecks()
 
     def register(self) -> None:
         sio = self.sio
@@ -234,9 +236,10 @@ class SocketHandlers:
         client, request = admitted
         fanout = self.fanout
         project = request.project
-        # Membership is checked on every join, never cached: a removed member loses access at once.
+        # Membership is checked on every join, never cached: a removed member loses access at once
+        # (joins arriving together share one query: dashboard_server/membership.py).
         try:
-            role = await asyncio.to_thread(db.role_of, client.username, project)
+            role = await self.membership.role_of(client.username, project)
         except Exception as exc:  # noqa: BLE001 - said to the client, never an unanswered join
             return await self._unavailable(sid, project, exc)
         if role is None:
