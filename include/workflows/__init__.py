@@ -6,6 +6,7 @@ Modules, in the order data flows through them:
 * ``expressions`` — CEL conditions; ``validation`` — all problems at once;
 * ``serialization`` — JSON/YAML import and export; ``schema`` — JSON Schemas for forms;
 * ``store`` (workflows, versions), ``templates_store`` (the template library), ``records`` (what they return);
+  ``diff`` — what changed between two versions;
 * ``service`` — a save step by step: store, commit, compile, publish (``bundle``), ask Airflow to parse
   (``parse_requests``); ``edits`` — node/edge edits of a document, saved through the service;
 * ``graph`` -> ``compiler`` — intermediate graph, compiled files (:mod:`include.dag_factory` turns them into DAGs);
