@@ -98,3 +98,39 @@ def test_undecodable_rows_are_dead_lettered_not_blocking(tmp_path: Path):
 
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 1
+
+
+def _event(run_id: str) -> StateEvent:
+    return StateEvent(event_type="dag_run", project="p", dag_id="d", run_id=run_id, state="running",
+                      occurred_at=datetime.now(UTC))
+
+
+def test_an_idle_relay_reads_no_table_and_still_sees_every_new_row(tmp_path: Path):
+    """An empty outbox is looked at by a pragma, not a query; rows from anyone (itself included) still arrive."""
+    path = tmp_path / "outbox.db"
+    relay = SQLiteOutbox(path)
+    assert relay.read_batch("relay", block_ms=0) == []
+    statements: list[str] = []
+    relay._connect().set_trace_callback(statements.append)
+    assert relay.read_batch("relay", block_ms=50) == []  # about 25 looks at an empty, unchanged outbox
+    assert statements and not [s for s in statements if "outbox" in s.lower()], statements[:5]
+
+    SQLiteOutbox(path).put(_event("from-a-task-process"))  # another connection commits
+    relay.put(_event("from-the-sidecar-itself"))  # the relay's own connection (the reconciler's path)
+    items = relay.read_batch("relay", block_ms=1000)
+    assert [it.event.run_id for it in items] == ["from-a-task-process", "from-the-sidecar-itself"]
+
+    relay.ack(items)
+    assert relay.read_batch("relay", block_ms=0) == []  # empty again, and remembered as empty
+    relay.put(_event("own-write-after-an-empty-look"))
+    again = relay.read_batch("relay", block_ms=1000)
+    assert [it.event.run_id for it in again] == ["own-write-after-an-empty-look"]
+
+
+def test_rows_left_unacknowledged_are_read_again_by_the_same_relay(tmp_path: Path):
+    """A failed batch leaves its rows; the table is not empty, so the next look reads them although nothing moved."""
+    path = tmp_path / "outbox.db"
+    SQLiteOutbox(path).put(_event("r"))
+    relay = SQLiteOutbox(path)
+    assert [it.redelivered for it in relay.read_batch("relay", block_ms=0)] == [False]
+    assert [it.redelivered for it in relay.read_batch("relay", block_ms=0)] == [True]

@@ -49,6 +49,9 @@ class SQLiteOutbox(Outbox):
         self._lock = threading.Lock()
         self._memory: deque[str] = deque()
         self._atexit = False
+        self._connections = 0  # connections opened (a new one starts its own data_version)
+        self._writes = 0  # rows this object appended (its own commits do not move data_version)
+        self._empty_at: tuple | None = None  # the change mark when the relay last found the table empty
 
     # -- connection
 
@@ -72,6 +75,7 @@ class SQLiteOutbox(Outbox):
             " id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, error TEXT NOT NULL, created REAL NOT NULL)"
         )
         self._conn, self._pid = conn, os.getpid()
+        self._connections += 1
         return conn
 
     def warm(self) -> None:
@@ -96,6 +100,7 @@ class SQLiteOutbox(Outbox):
                 if self._memory:
                     self._drain_memory(conn)
                 conn.execute("INSERT INTO outbox(body, created) VALUES (?, ?)", (body, time.time()))
+                self._writes += 1
                 return True
             except Exception as exc:
                 self._memory.append(body)
@@ -109,6 +114,7 @@ class SQLiteOutbox(Outbox):
         while self._memory:
             conn.execute("INSERT INTO outbox(body, created) VALUES (?, ?)", (self._memory[0], time.time()))
             self._memory.popleft()
+            self._writes += 1
 
     def _register_atexit(self) -> None:
         if not self._atexit:
@@ -192,10 +198,33 @@ class SQLiteOutbox(Outbox):
 
     # -- relay side
 
+    def _change_mark(self) -> tuple:
+        """What changes whenever a row may have been added since: SQLite's ``data_version``, and our own writes.
+
+        ``PRAGMA data_version`` moves when another connection commits, and reads no
+        table; this object's own inserts (the sidecar's reconciler puts through the
+        relay's outbox) do not move it, so they are counted here.
+        """
+        with self._lock:
+            conn = self._connect()
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            return (self._pid, self._connections, version, self._writes)
+
     def read_batch(self, consumer: str, count: int = 200, block_ms: int = 1000) -> list[OutboxItem]:
+        """Claim up to ``count`` rows, waiting up to ``block_ms`` for some.
+
+        The wait looks every ``POLL_S``, but reads the table only when something
+        committed since the table was last found empty: an idle relay costs one
+        pragma per look, not a query (unacknowledged rows are still there, so
+        the table is not empty and is read again).
+        """
         deadline = time.monotonic() + block_ms / 1000
+        rows: list[tuple[int, str, bool]] = []
         while True:
-            rows = self._claim(count) if self.peek(1) else []
+            mark = self._change_mark()
+            if mark != self._empty_at:
+                rows = self._claim(count) if self.peek(1) else []
+                self._empty_at = None if rows else mark
             if rows or time.monotonic() >= deadline:
                 break
             time.sleep(min(self.POLL_S, max(0.0, deadline - time.monotonic())))
