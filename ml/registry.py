@@ -136,6 +136,8 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
     the holdout metrics are logged for every candidate but chose none of them,
     with per-segment quality and calibration (``ml.evaluation.segment_metrics``:
     ``segment.<source=…|age…>.macro_f1``/``.ece``/…, and ``metrics/holdout_segments.json``).
+    The registered one also gets its drift reference (``drift/reference.json``
+    on its run, :func:`_log_drift_reference`), so the drift watch never builds it.
     Returns the registration summary (version, run ids, metrics) for the DAG.
     """
     import mlflow
@@ -214,6 +216,7 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
         version = mlflow.register_model(best_uri, MODEL_NAME, tags={**lineage, "candidate": best.name,
                                                                      "training.run_id": parent.info.run_id})
         client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
+        _log_drift_reference(client, best, holdout, summary["candidates"][best.name]["run_id"], parent.info.run_id)
         chosen_on = (f"chosen on validation macro-F1 {best.validation.macro_f1:.3f}; "
                      if best.validation is not None else "")
         client.update_model_version(MODEL_NAME, version.version,
@@ -228,6 +231,22 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
         })
     log.info("registered %s v%s (%s) as %s", MODEL_NAME, version.version, best.name, CHALLENGER)
     return summary
+
+
+def _log_drift_reference(client, candidate, holdout: pd.DataFrame, model_run_id: str, training_run_id: str) -> None:
+    """Store the registered model's drift reference on the run that logged it (``ml.drift_watch.log_reference``).
+
+    Why at training time: the model and its holdout are both in memory here,
+    so the drift watch reads the reference instead of downloading both and
+    building it on its first check.  The same holdout and the same
+    ``ml.drift.build_reference`` the watch's lazy path uses (kept for versions
+    trained before this), so either way a version has the same reference.
+    """
+    from ml.drift import build_reference
+    from ml.drift_watch import log_reference
+
+    reference = build_reference(candidate.pipeline, holdout, source=f"holdout of training run {training_run_id}")
+    log_reference(client, model_run_id, reference)
 
 
 def _issue_columns():
