@@ -4,15 +4,20 @@
  * template, imports or restores from a version.
  *
  * Replacing the canvas asks first when there are unsaved changes, keeps the
- * address in step, and refits the view.  Opening a workflow offers its
+ * address in step (and the browser's memory of the last workflow, so the
+ * editor reopens on it), and refits the view.  The first load never undoes
+ * what the user did while it was under way (state/startup.ts): edits typed
+ * on the blank canvas are kept and an open dialog stays open.  Opening a workflow offers its
  * local draft; a workflow started from a template or an import is unsaved,
  * loaded over a blank one so that "unsaved changes" and undo treat the whole
  * document as the edit.
  */
 import { useCallback, useEffect } from "react";
-import { api, type ImportErrorOut, type TemplateOut } from "../api/client";
+import { ApiError, api, type ImportErrorOut, type TemplateOut } from "../api/client";
 import { type Workflow, emptyWorkflow } from "../model/types";
 import { fromImport, fromTemplate } from "../state/document";
+import { currentWorkflow, isDirty } from "../state/editor";
+import { blankKeeping, rememberLast, startupPlan } from "../state/startup";
 import { draftSlot } from "../state/draftOffer";
 import { chooseProject, currentLocation, showLocation } from "../state/location";
 import type { Drafts } from "./useDrafts";
@@ -40,9 +45,9 @@ export function useWorkflowSelection(deps: SelectionDeps) {
   const { dispatch, stateRef } = store;
   const { offerFor, dismiss } = drafts;
 
-  const open = useCallback(
-    async (project: string, slug: string) => {
-      const { workflow: loaded, etag, importError } = await api.getWorkflow(project, slug);
+  /** Put a workflow just read from the platform on the canvas (dialogs stay as they are). */
+  const show = useCallback(
+    ({ workflow: loaded, etag, importError }: Awaited<ReturnType<typeof api.getWorkflow>>) => {
       dispatch({ type: "load", workflow: loaded, etag, saved: true });
       forgetStatus();
       onImportError?.(importError);
@@ -53,18 +58,47 @@ export function useWorkflowSelection(deps: SelectionDeps) {
     [dispatch, forgetStatus, requestFit, offerFor, onImportError],
   );
 
+  const open = useCallback(async (project: string, slug: string) => show(await api.getWorkflow(project, slug)), [show]);
+
   useEffect(() => {
-    const { project, workflow: slug } = currentLocation();
+    const address = currentLocation();
+    const initialProject = stateRef.current.meta.project;
+    /** The canvas's document if the user edited it while the editor was loading, else null. */
+    const earlyEdits = () => (isDirty(stateRef.current) ? currentWorkflow(stateRef.current) : null);
+    const showBlank = (project: string) => {
+      const blank = emptyWorkflow(project);
+      const early = earlyEdits();
+      dispatch({ type: "load", workflow: blank, saved: true, etag: null });
+      if (early) {
+        const kept = blankKeeping(blank, early, initialProject);
+        dispatch({ type: "load", workflow: kept, saved: false, keepHistory: true });
+        showLocation(kept.project, null);
+      } else {
+        offerFor(null, blank);
+      }
+    };
     projects.reload().then(
       (list) => {
-        const chosen = chooseProject(project, list);
-        if (slug) {
-          open(chosen, slug).catch((err) => fail(`Cannot open ${slug}`, err));
-        } else {
-          const blank = emptyWorkflow(chosen);
-          dispatch({ type: "load", workflow: blank, saved: true, etag: null });
-          offerFor(null, blank);
-        }
+        const chosen = chooseProject(address.project, list);
+        const plan = startupPlan(address, list.map((p) => p.slug), window.localStorage, chosen);
+        if (plan.kind === "blank") return showBlank(plan.project);
+        api.getWorkflow(plan.project, plan.workflow).then(
+          (loaded) => {
+            if (earlyEdits()) {
+              // What the user typed meanwhile wins over a workflow they did not ask for in this tab.
+              toast(`Kept what you typed while the editor was loading; ${plan.workflow} is under Open`);
+              return showBlank(plan.project);
+            }
+            show(loaded);
+          },
+          (err) => {
+            if (plan.remembered && err instanceof ApiError && err.status === 404) {
+              rememberLast(window.localStorage, plan.project, null); // deleted since: start blank
+              return showBlank(plan.project);
+            }
+            fail(`Cannot open ${plan.workflow}`, err);
+          },
+        );
       },
       (err) => fail("Cannot load your projects", err),
     );

@@ -3,9 +3,12 @@
  *
  * The address is the editor's only routing: Airflow links to it with
  * `?project=…&workflow=…`, and the editor rewrites it (without a history
- * entry) whenever another workflow is on the canvas, so a reload reopens it.
+ * entry) whenever another workflow is on the canvas, so a reload reopens it;
+ * the browser also keeps it per project (state/startup.ts), so opening the
+ * editor without an address reopens it too.
  */
 import type { ProjectOut } from "../api/client";
+import { rememberLast } from "./startup";
 
 export interface EditorLocation {
   project: string | null;
@@ -37,7 +40,11 @@ export function currentLocation(): EditorLocation {
   return parseLocation(window.location.search);
 }
 
-/** Show `workflow` of `project` in the address bar, replacing the entry (Back leaves the editor). */
+/**
+ * Show `workflow` of `project` in the address bar, replacing the entry (Back leaves the editor), and
+ * remember it as the project's last workflow: the editor reopens on it when the address names none.
+ */
 export function showLocation(project: string, workflow: string | null): void {
+  rememberLast(window.localStorage, project, workflow);
   window.history.replaceState(null, "", `${window.location.pathname}${locationSearch(project, workflow)}`);
 }
