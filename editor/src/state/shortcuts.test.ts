@@ -30,6 +30,14 @@ describe("commandFor", () => {
     expect(commandFor(ctrl("S"), viewer)).toBe("save");
   });
 
+  it("lays out from a form field too, but not from a dialog", () => {
+    expect(commandFor(ctrl("l", { inEditable: true }), canvas)).toBe("layout");
+    expect(commandFor(ctrl("L", { inEditable: true }), canvas)).toBe("layout");
+    expect(commandFor(ctrl("l"), dialog)).toBeNull();
+    expect(commandFor(ctrl("y", { inEditable: true }), canvas)).toBeNull();
+    expect(commandFor(ctrl("d", { inEditable: true }), canvas)).toBeNull();
+  });
+
   it("leaves inputs and dialogs their own undo", () => {
     expect(commandFor(ctrl("z", { inEditable: true }), canvas)).toBeNull();
     expect(commandFor(ctrl("d"), dialog)).toBeNull();

@@ -2,7 +2,8 @@
  * The editor's keyboard and clipboard shortcuts, decided without a DOM.
  *
  * Inputs keep their own undo and copy, and an open dialog owns the keyboard,
- * except Ctrl+S which saves from anywhere.  Deleting is the editor's, not
+ * except Ctrl+S which saves from anywhere and Ctrl+L (auto-layout), which a
+ * text field has no use for, so it lays out while a form field has focus.  Deleting is the editor's, not
  * React Flow's, so nodes and their edges go as one undo step.
  */
 
@@ -36,11 +37,12 @@ export function commandFor(press: KeyPress, { dialogOpen, readOnly }: ShortcutCo
   }
   const key = press.key.toLowerCase();
   if (key === "s") return "save";
-  if (press.inEditable || dialogOpen) return null;
+  if (dialogOpen) return null;
+  if (key === "l") return "layout";
+  if (press.inEditable) return null;
   if (key === "z") return press.shiftKey ? "redo" : "undo";
   if (key === "y") return "redo";
   if (key === "d") return "duplicate";
-  if (key === "l") return "layout";
   return null;
 }
 
