@@ -279,6 +279,12 @@ class Settings(BaseSettings):
         description="Percent of the training rows, the newest before the holdout, the challenger is chosen on "
         "(the plain baseline is always a candidate).",
     )
+    ml_tune: bool = Field(
+        default=True,
+        description="Tune each candidate's hyper-parameters on inner time cuts before the validation choice; false "
+        "keeps every candidate's defaults and skips the fits tuning costs (one per grid point and inner cut), for "
+        "tests where the choice is not what they check.",
+    )
     events_stream: str = Field(
         default="autopr:events",
         min_length=1,

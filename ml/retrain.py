@@ -106,7 +106,7 @@ def retrain(*, airflow_run_id: str | None = None, settings: Settings | None = No
     log.info("training on %d of %d labelled rows (holdout %d by %s, hash %s)", len(fit_rows), len(train),
              len(holdout), settings.ml_holdout_strategy, digest[:12])
     trained = train_candidates(fit_rows, holdout, candidates, validation_percent=settings.ml_validation_percent,
-                               max_tune_rows=max_tune_rows)
+                               max_tune_rows=max_tune_rows, tune=settings.ml_tune)
     summary = log_candidates(
         trained, train_rows=len(fit_rows), holdout=holdout, holdout_hash=digest, holdout_path=holdout_path,
         dataset={"version": latest.version, "hash": latest.hash, "labelled_rows": latest.labelled_rows,
