@@ -7,13 +7,14 @@
  * passed in as `extraErrors` so they appear under the field they concern
  * (problems that are not about a config field are listed above the form).
  */
-import Form from "@rjsf/core";
-import type { FieldProps, RJSFSchema, UiSchema } from "@rjsf/utils";
+import Form, { getDefaultRegistry } from "@rjsf/core";
+import type { BaseInputTemplateProps, FieldProps, RJSFSchema, UiSchema } from "@rjsf/utils";
 import validator from "@rjsf/validator-ajv8";
 import { useEffect, useMemo, useState } from "react";
 import { entryOf, SUBTYPE_FIELD } from "../model/catalogue";
-import { type JSONSchema, type NodeTypeEntry, nodeFormSchema, problemsToErrorSchema, untypedFields, withoutNulls } from "../model/schema";
+import { type JSONSchema, type NodeTypeEntry, listEntryLabel, nodeFormSchema, problemsToErrorSchema, untypedFields, withoutNulls } from "../model/schema";
 import type { EditorNode } from "../model/serialize";
+import { triggerFormSchema } from "../model/triggerFilters";
 import type { ValidationProblem } from "../model/types";
 
 const RETRY_FIELDS = ["retries", "retry_delay_seconds", "exponential_backoff", "timeout_seconds"];
@@ -52,6 +53,13 @@ function JsonField(props: FieldProps) {
   );
 }
 
+const DefaultInput = getDefaultRegistry().templates.BaseInputTemplate;
+
+/** rjsf's input; one without a caption of its own (a list entry) is named for screen readers and tests. */
+function NamedInput(props: BaseInputTemplateProps) {
+  return <DefaultInput {...props} aria-label={props.hideLabel ? listEntryLabel(props.label) : undefined} />;
+}
+
 function uiSchemaFor(schema: JSONSchema, discriminator: string | null): UiSchema {
   const ui: UiSchema = { "ui:submitButtonOptions": { norender: true } };
   const props = Object.keys(schema.properties ?? {});
@@ -84,7 +92,10 @@ export interface NodeFormProps {
 export function NodeForm({ node, typeEntry, problems, readOnly, onConfig, onLabel, onDelete, onDuplicate }: NodeFormProps) {
   const config = node.data.config;
   const nodeType = node.type!;
-  const schema = useMemo(() => nodeFormSchema(typeEntry, config), [typeEntry, config]);
+  const schema = useMemo(() => {
+    const full = nodeFormSchema(typeEntry, config);
+    return full && nodeType === "trigger" ? triggerFormSchema(full, config) : full;
+  }, [typeEntry, config, nodeType]);
   const discriminator = SUBTYPE_FIELD[nodeType];
   const uiSchema = useMemo(() => (schema ? uiSchemaFor(schema, discriminator) : {}), [schema, discriminator]);
   const { errorSchema, other } = useMemo(() => problemsToErrorSchema(problems, schema), [problems, schema]);
@@ -143,6 +154,7 @@ export function NodeForm({ node, typeEntry, problems, readOnly, onConfig, onLabe
           noHtml5Validate
           disabled={readOnly}
           fields={{ json: JsonField }}
+          templates={{ BaseInputTemplate: NamedInput }}
           experimental_defaultFormStateBehavior={{ arrayMinItems: { populate: "requiredOnly" } }}
           onChange={(e, id) => {
             // rjsf also reports the defaults it derives when a form opens (no field id): that is
