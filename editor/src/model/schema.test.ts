@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configFormSchema, nodeFormSchema, problemsToErrorSchema, simplify, subtypes, untypedFields, withoutNulls, type JSONSchema } from "./schema";
+import { configFormSchema, listEntryLabel, nodeFormSchema, problemsToErrorSchema, simplify, subtypes, untypedFields, withoutNulls, type JSONSchema } from "./schema";
 
 // Shapes exactly as pydantic 2 writes them for include/workflows/nodes.py.
 const trigger: JSONSchema = {
@@ -126,5 +126,14 @@ describe("node form schema from the node-types endpoint", () => {
     expect(nodeFormSchema(entry, { action: "nope" })).toBeNull();
     expect(nodeFormSchema({ discriminator: null, config: trigger }, { event: "push" })!.title).toBe("TriggerConfig");
     expect(nodeFormSchema(undefined, {})).toBeNull();
+  });
+});
+
+describe("listEntryLabel", () => {
+  it("names a list entry by its list and position", () => {
+    expect(listEntryLabel("Labels-1")).toBe("Labels 1");
+    expect(listEntryLabel("Required Checks-12")).toBe("Required Checks 12");
+    expect(listEntryLabel("Labels")).toBe("Labels");
+    expect(listEntryLabel(undefined)).toBeUndefined();
   });
 });

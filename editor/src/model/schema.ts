@@ -205,3 +205,13 @@ export function nodeFormSchema(entry: NodeTypeEntry | undefined, config: Record<
   }
   return configFormSchema(entry.config, config);
 }
+
+/**
+ * The accessible name of one entry of a list field: rjsf calls the entries "Labels-1", "Labels-2"
+ * and shows no caption for them (the list's legend says what it holds); screen readers and
+ * `getByLabel` get "Labels 1".
+ */
+export function listEntryLabel(label: string | undefined): string | undefined {
+  if (!label) return undefined;
+  return label.replace(/-(\d+)$/, " $1");
+}
