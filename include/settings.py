@@ -285,6 +285,12 @@ class Settings(BaseSettings):
         "keeps every candidate's defaults and skips the fits tuning costs (one per grid point and inner cut), for "
         "tests where the choice is not what they check.",
     )
+    ml_prior_shift_threshold: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description="The challenger's probabilities are moved to the validation slice's class priors when that label "
+        "mix is at least this far (total variation) from the training rows' and the move does not lower "
+        "validation macro-F1; 1 turns it off.",
+    )
     events_stream: str = Field(
         default="autopr:events",
         min_length=1,

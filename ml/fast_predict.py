@@ -12,7 +12,9 @@ row-wise derivation (:func:`ml.features.issue_columns` →
 ``DeriveFeatures`` step calls), the frame the plain model is fed, and the odd
 probe records of the load-time self-check.  Any step the compiler does not know,
 or a difference from the model's own answer on the probes, serves the plain
-pipeline instead.
+pipeline instead.  A classifier wrapped for recent class priors
+(``ml.priors.PriorAdjusted``) compiles as its inner classifier followed by
+the same ``ml.priors.adjust_proba``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def compile_severity(model: Any) -> CompiledPredictor:
     from sklearn.pipeline import Pipeline
 
     from ml.features import DeriveFeatures, FeatureInputError, issues_frame
+    from ml.priors import PriorAdjusted
     from ml.training import SeverityXGBClassifier
 
     if not isinstance(model, Pipeline) or len(model.steps) != 2:
@@ -52,14 +55,31 @@ def compile_severity(model: Any) -> CompiledPredictor:
         raise NotCompilable("features is not DeriveFeatures → ColumnTransformer")
     if getattr(ct, "_sklearn_output_config", None) or getattr(features, "_sklearn_output_config", None):
         raise NotCompilable("set_output configured")
+    weights = None
+    if type(clf) is PriorAdjusted:  # recent class priors around a classifier (ml.priors): compile the inner one
+        clf, weights = clf.estimator, clf.weights
     if type(clf) is SeverityXGBClassifier:  # severity labels around an XGBClassifier: the booster scores
         clf = clf.booster_
     # the dtypes the derived frame has, for steps that get pandas input
     derived = derive_step.transform(issues_frame(PROBES[:2]))
     compiler = Compiler({c: derived[c].dtype for c in derived.columns}, frame_step=_project_step)
-    return CompiledPredictor(model, derive=_derived, score=ColumnsModel(compiler.column_transformer(ct),
-                                                                        compiler.classifier(clf)),
+    classify = compiler.classifier(clf)
+    if weights is not None:
+        classify = _PriorAdjustedNode(classify, weights)
+    return CompiledPredictor(model, derive=_derived, score=ColumnsModel(compiler.column_transformer(ct), classify),
                              frame=_frame, input_errors=(FeatureInputError,), fallback_steps=compiler.fallback_steps)
+
+
+class _PriorAdjustedNode:
+    """A compiled classifier's probabilities moved to new class priors by ``ml.priors.adjust_proba`` (the one formula)."""
+
+    def __init__(self, classify: Any, weights: Any):
+        self.classify, self.weights = classify, weights
+
+    def __call__(self, X: Any) -> Any:
+        from ml.priors import adjust_proba
+
+        return adjust_proba(self.classify(X), self.weights)
 
 
 def _derived(records: Sequence[Mapping[str, Any]], now: datetime | None) -> Columns:

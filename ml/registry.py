@@ -136,6 +136,9 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
     the holdout metrics are logged for every candidate but chose none of them,
     with per-segment quality and calibration (``ml.evaluation.segment_metrics``:
     ``segment.<source=…|age…>.macro_f1``/``.ece``/…, and ``metrics/holdout_segments.json``).
+    A candidate that went through the class-prior check (``ml.priors``) logs
+    it: ``priors.*`` metrics (priors before/after, shift, validation macro-F1
+    without/with, whether applied) and ``metrics/priors.json``.
     The registered one also gets its drift reference (``drift/reference.json``
     on its run, :func:`_log_drift_reference`), so the drift watch never builds it.
     Returns the registration summary (version, run ids, metrics) for the DAG.
@@ -185,6 +188,11 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
                 if candidate.validation is not None:
                     mlflow.log_metrics(candidate.validation.as_mlflow("validation_"))
                     mlflow.log_dict(candidate.validation.to_dict(), "metrics/validation_metrics.json")
+                if getattr(candidate, "priors", None) is not None:  # the class-prior check (ml.priors)
+                    mlflow.log_param("priors.applied", candidate.priors.applied)
+                    mlflow.log_metrics(candidate.priors.as_mlflow())
+                    mlflow.log_dict(candidate.priors.to_dict(), "metrics/priors.json")
+                    summary.setdefault("priors", {})[candidate.name] = candidate.priors.to_dict()
                 segments = segment_metrics(candidate.pipeline, holdout)
                 for segment in segments:
                     mlflow.log_metrics(segment.as_mlflow())

@@ -12,7 +12,11 @@ same calls run in tests and benchmarks without Airflow.
   trains every candidate — the plain baseline always among them — and
   registers as ``challenger`` the one best on the newest training rows
   (``ml.training.train_candidates``), never the one best on the holdout: the
-  holdout only judges challenger against champion (``ml.registry``).
+  holdout only judges challenger against champion (``ml.registry``).  When the
+  validation slice's label mix moved past ``settings.ml_prior_shift_threshold``
+  from the training rows' and the adjustment does not lower validation
+  macro-F1, the challenger's probabilities are moved to the recent class
+  priors inside its Pipeline (``ml.priors``).
 """
 
 from __future__ import annotations
@@ -106,7 +110,8 @@ def retrain(*, airflow_run_id: str | None = None, settings: Settings | None = No
     log.info("training on %d of %d labelled rows (holdout %d by %s, hash %s)", len(fit_rows), len(train),
              len(holdout), settings.ml_holdout_strategy, digest[:12])
     trained = train_candidates(fit_rows, holdout, candidates, validation_percent=settings.ml_validation_percent,
-                               max_tune_rows=max_tune_rows, tune=settings.ml_tune)
+                               max_tune_rows=max_tune_rows, tune=settings.ml_tune,
+                               prior_shift_threshold=settings.ml_prior_shift_threshold)
     summary = log_candidates(
         trained, train_rows=len(fit_rows), holdout=holdout, holdout_hash=digest, holdout_path=holdout_path,
         dataset={"version": latest.version, "hash": latest.hash, "labelled_rows": latest.labelled_rows,

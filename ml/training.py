@@ -32,6 +32,11 @@ the layer outside it:
 3. the promotion holdout (``ml.evaluation.holdout_split``) only judges the
    challenger against the champion (``ml.registry.promote_challenger``).
 
+Between 2 and 3, when asked (the retrain does, ``settings.ml_prior_shift_threshold``),
+:func:`adjust_to_recent_priors` checks the chosen candidate for a moved label
+mix on the validation slice alone and, when that helps there, moves its
+probabilities to the recent class priors inside its Pipeline (``ml.priors``).
+
 ``bench/bench_severity.py`` runs the same functions inside each *outer*
 training window and reports the outer test slice, so its numbers are never
 the ones a choice was made on.  Training is deterministic (fixed seeds) so
@@ -53,7 +58,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.class_weight import compute_sample_weight
 from threadpoolctl import threadpool_limits
 
-from ml.evaluation import Metrics, evaluate_model, newest_split, ordered_labels, time_order
+from ml.evaluation import Metrics, evaluate_model, evaluate_predictions, newest_split, ordered_labels, time_order
 from ml.features import ISSUE_COLUMNS, DeriveFeatures, build_featurizer
 
 log = logging.getLogger(__name__)
@@ -235,6 +240,10 @@ class TrainedCandidate:
     seconds: float
     validation: Metrics | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    #: the validation-fit model's probabilities on the validation slice (rows in time order, columns ``classes_``)
+    validation_proba: np.ndarray | None = field(default=None, repr=False)
+    #: the class-prior check (``ml.priors.check_priors``) when one was made for this candidate
+    priors: Any = None
 
 
 def selection_key(candidate: TrainedCandidate) -> tuple[float, float, int]:
@@ -244,8 +253,8 @@ def selection_key(candidate: TrainedCandidate) -> tuple[float, float, int]:
 
 
 def train_candidates(train: pd.DataFrame, holdout: pd.DataFrame | None, names: list[str] | None = None, *,
-                     validation_percent: float = 20, tune: bool = True, max_tune_rows: int | None = 4000
-                     ) -> list[TrainedCandidate]:
+                     validation_percent: float = 20, tune: bool = True, max_tune_rows: int | None = 4000,
+                     prior_shift_threshold: float | None = None) -> list[TrainedCandidate]:
     """Fit every candidate on ``train``; best on the time-ordered validation slice first.
 
     The validation slice is the newest ``validation_percent`` % of ``train``
@@ -254,6 +263,8 @@ def train_candidates(train: pd.DataFrame, holdout: pd.DataFrame | None, names: l
     on the slice (the choice), then a refit on all of ``train`` — the model that
     is logged and may be registered — scored on ``holdout`` (reported, never a
     choice; ``None`` skips it).  :data:`BASELINE` is always among the names.
+    With ``prior_shift_threshold``, the chosen candidate is then checked for a
+    moved label mix (:func:`adjust_to_recent_priors`).
     """
     names = list(names or CANDIDATES)
     if BASELINE not in names:
@@ -266,14 +277,44 @@ def train_candidates(train: pd.DataFrame, holdout: pd.DataFrame | None, names: l
     for name in names:
         started = time.perf_counter()
         params = tune_candidate(name, before, max_rows=max_tune_rows).params if tune else {}
-        validation_metrics = evaluate_model(fit_candidate(name, before, params=params), validation)
+        chooser = fit_candidate(name, before, params=params)
+        validation_proba = chooser.predict_proba(validation.loc[:, list(ISSUE_COLUMNS)])
+        validation_metrics = evaluate_predictions(validation["label"].to_numpy(dtype=object),
+                                                  chooser.classes_[np.argmax(validation_proba, axis=1)])
         pipeline = fit_candidate(name, train, params=params)
         seconds = time.perf_counter() - started
         metrics = evaluate_model(pipeline, holdout) if holdout is not None else validation_metrics
         log.info("candidate %s %s: validation macro-F1 %.3f, holdout macro-F1 %.3f (%d train rows, %.1fs)", name,
                  params, validation_metrics.macro_f1, metrics.macro_f1, len(train), seconds)
-        results.append(TrainedCandidate(name, pipeline, metrics, seconds, validation_metrics, params))
-    return sorted(results, key=selection_key)
+        results.append(TrainedCandidate(name, pipeline, metrics, seconds, validation_metrics, params,
+                                        validation_proba))
+    results.sort(key=selection_key)
+    if prior_shift_threshold is not None:
+        adjust_to_recent_priors(results[0], before, validation, train, holdout, threshold=prior_shift_threshold)
+    return results
+
+
+def adjust_to_recent_priors(candidate: TrainedCandidate, before: pd.DataFrame, validation: pd.DataFrame,
+                            train: pd.DataFrame, holdout: pd.DataFrame | None, *, threshold: float) -> None:
+    """Check the chosen candidate against the validation slice's label mix; wrap its model when that helps.
+
+    ``ml.priors.check_priors`` decides on the validation slice only (the
+    model fit on ``before``, its probabilities kept from the choice); when it
+    applies, the refit pipeline's model step becomes ``ml.priors.PriorAdjusted``
+    with the recent priors and the holdout metrics are those of the adjusted
+    pipeline (the one that is logged, registered and judged for promotion).
+    """
+    from ml.priors import check_priors, with_priors
+
+    check = check_priors(candidate.pipeline.classes_, before["label"].to_numpy(dtype=object),
+                         validation["label"].to_numpy(dtype=object), candidate.validation_proba,
+                         shipped_labels=train["label"].to_numpy(dtype=object), threshold=threshold)
+    candidate.priors = check
+    log.info("class priors of %s: %s", candidate.name, check.reason)
+    if check.applied:
+        candidate.pipeline = with_priors(candidate.pipeline, check.weights)
+        if holdout is not None:
+            candidate.metrics = evaluate_model(candidate.pipeline, holdout)
 
 
 def subsample_newest(frame: pd.DataFrame, max_rows: int | None) -> pd.DataFrame:
