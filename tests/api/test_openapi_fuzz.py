@@ -146,19 +146,24 @@ FUZZ_READ_TIMEOUT = 120
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_no_5xx_and_conforms_to_openapi(case, seeded):
-    case.call_and_validate(headers=seeded["headers"], timeout=FUZZ_READ_TIMEOUT, checks=CHECKS)
+    case.call_and_validate(headers=seeded["headers"], timeout=FUZZ_READ_TIMEOUT, checks=FUZZ_CHECKS)
 
 
-def not_a_server_error_except_no_model(ctx, response, case):
-    """Like schemathesis' server-error check, but a 503 problem saying no model is served is the designed
-    answer of the prediction routes when no champion exists (never a wrong answer)."""
+#: 503 problems that are the designed answer here, never a wrong one: no severity model is served
+#: (the prediction routes without a champion), and Airflow is unreachable (the run routes of workflows
+#: the fuzzer creates: no Airflow runs beside this in-process app).
+DESIGNED_503 = ("No severity model", "Airflow is unreachable")
+
+
+def not_a_server_error_except_designed_503(ctx, response, case):
+    """Like schemathesis' server-error check, except for the 503 problems of :data:`DESIGNED_503`."""
     if response.status_code == 503 and response.headers.get("content-type", [""])[0].startswith(
-            "application/problem+json") and "No severity model" in response.text:
+            "application/problem+json") and any(reason in response.text for reason in DESIGNED_503):
         return None
     return not_a_server_error(ctx, response, case)
 
 
-LEARNING_CHECKS = [not_a_server_error_except_no_model, *CHECKS[1:]]
+FUZZ_CHECKS = [not_a_server_error_except_designed_503, *CHECKS[1:]]
 
 
 @learning_schema.parametrize()
@@ -166,7 +171,7 @@ LEARNING_CHECKS = [not_a_server_error_except_no_model, *CHECKS[1:]]
           suppress_health_check=list(HealthCheck))
 def test_learning_routes_no_5xx_and_conform_to_openapi(case, seeded):
     """The learning system's routes (reviews, feedback, predictions, recommendations, metrics), no model served."""
-    case.call_and_validate(headers=seeded["headers"], timeout=FUZZ_READ_TIMEOUT, checks=LEARNING_CHECKS)
+    case.call_and_validate(headers=seeded["headers"], timeout=FUZZ_READ_TIMEOUT, checks=FUZZ_CHECKS)
 
 
 # Reads of the seeded rows, each with the path parameters that find them (the fuzzer rarely guesses them).

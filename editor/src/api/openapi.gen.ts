@@ -4402,7 +4402,44 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    [key: string]: unknown;
+                    /**
+                     * Format Version
+                     * @default 1
+                     * @constant
+                     */
+                    format_version?: "1";
+                    /**
+                     * Id
+                     * @description lower-case letters, digits, '_' and '-'
+                     */
+                    id: string;
+                    /** Name */
+                    name: string;
+                    /**
+                     * Description
+                     * @default
+                     */
+                    description?: string;
+                    /**
+                     * Project
+                     * @description lower-case letters, digits, '_' and '-'
+                     */
+                    project: string;
+                    /**
+                     * Version
+                     * @description Set by the store on every save.
+                     * @default 1
+                     */
+                    version?: number;
+                    /**
+                     * Enabled
+                     * @default true
+                     */
+                    enabled?: boolean;
+                    /** Nodes */
+                    nodes?: (components["schemas"]["TriggerNode-Input"] | components["schemas"]["ActionNode-Input"] | components["schemas"]["ConditionNode-Input"] | components["schemas"]["IntegrationNode-Input"] | components["schemas"]["NotificationNode-Input"])[];
+                    /** Edges */
+                    edges?: components["schemas"]["Edge"][];
                 };
             };
         };
@@ -4489,7 +4526,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["Workflow"];
                 "application/yaml": string;
             };
         };
