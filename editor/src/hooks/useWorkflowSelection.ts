@@ -14,6 +14,7 @@
  */
 import { useCallback, useEffect } from "react";
 import { ApiError, api, type ImportErrorOut, type TemplateOut } from "../api/client";
+import { placedForCanvas } from "../model/layout";
 import { type Workflow, emptyWorkflow } from "../model/types";
 import { fromImport, fromTemplate } from "../state/document";
 import { currentWorkflow, isDirty } from "../state/editor";
@@ -47,7 +48,9 @@ export function useWorkflowSelection(deps: SelectionDeps) {
 
   /** Put a workflow just read from the platform on the canvas (dialogs stay as they are). */
   const show = useCallback(
-    ({ workflow: loaded, etag, importError }: Awaited<ReturnType<typeof api.getWorkflow>>) => {
+    ({ workflow: stored, etag, importError }: Awaited<ReturnType<typeof api.getWorkflow>>) => {
+      // Written through the API or by hand, positions are optional: lay such a workflow out as it opens.
+      const loaded = placedForCanvas(stored);
       dispatch({ type: "load", workflow: loaded, etag, saved: true });
       forgetStatus();
       onImportError?.(importError);

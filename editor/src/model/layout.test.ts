@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { NODE_WIDTH, autoLayout } from "./layout";
+import { NODE_WIDTH, autoLayout, placedForCanvas, unplaced } from "./layout";
 
 describe("dagre auto-layout", () => {
   it("places each node right of the nodes it depends on, without overlaps", () => {
@@ -22,5 +22,23 @@ describe("dagre auto-layout", () => {
   it("ignores edges to nodes that are not laid out", () => {
     const positions = autoLayout({ nodes: [{ id: "a" }], edges: [{ source: "a", target: "gone" }] });
     expect([...positions.keys()]).toEqual(["a"]);
+  });
+});
+
+describe("placedForCanvas", () => {
+  const at = (id: string, x: number, y: number) => ({ id, position: { x, y } });
+  const edges = [{ source: "t", target: "a" }];
+
+  it("lays out a workflow whose nodes all sit at 0,0 (written without positions)", () => {
+    const placed = placedForCanvas({ nodes: [at("t", 0, 0), at("a", 0, 0)], edges });
+    expect(placed.nodes[1].position.x).toBeGreaterThanOrEqual(placed.nodes[0].position.x + NODE_WIDTH);
+  });
+
+  it("leaves a drawn workflow, and a lone node, as they are", () => {
+    const drawn = { nodes: [at("t", 0, 0), at("a", 300, 0)], edges };
+    expect(placedForCanvas(drawn)).toBe(drawn);
+    const lone = { nodes: [at("t", 0, 0)], edges: [] };
+    expect(placedForCanvas(lone)).toBe(lone);
+    expect(unplaced([{ position: null }, {}])).toBe(true);
   });
 });

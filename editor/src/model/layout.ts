@@ -38,3 +38,20 @@ export function autoLayout(graph: LayoutInput, direction: "LR" | "TB" = "LR"): M
   }
   return positions;
 }
+
+/** Whether a workflow's nodes carry no drawing: more than one node and every one at 0,0 (the platform's default). */
+export function unplaced(nodes: { position?: Position | null }[]): boolean {
+  return nodes.length > 1 && nodes.every((n) => !n.position || (n.position.x === 0 && n.position.y === 0));
+}
+
+/**
+ * The workflow as the canvas should first show it: laid out when it was written without positions
+ * (through the API or by hand, where they are optional), else as it is.
+ */
+export function placedForCanvas<W extends { nodes: { id: string; position: Position }[]; edges: { source: string; target: string }[] }>(
+  workflow: W,
+): W {
+  if (!unplaced(workflow.nodes)) return workflow;
+  const positions = autoLayout({ nodes: workflow.nodes.map((n) => ({ id: n.id })), edges: workflow.edges });
+  return { ...workflow, nodes: workflow.nodes.map((n) => ({ ...n, position: positions.get(n.id) ?? n.position })) };
+}
