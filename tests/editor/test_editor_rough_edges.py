@@ -1,0 +1,231 @@
+"""The editor's rough edges (issue 15 item 6), each as a user of n8n or Elyra would expect, in Chromium.
+
+The platform app is served by uvicorn in this process under ``/autopr`` (as the Airflow plugin mounts
+it), signed in with the ``_token`` cookie Airflow's UI would hold; no Airflow is started.  Slow loads are
+made by holding the editor's requests (Playwright routes) until the test has acted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.api.conftest import CLOSED_AIRFLOW_URL, auth, workflow_doc
+from tests.support.ports import free_port
+
+pytestmark = [pytest.mark.timeout(300)]
+
+
+@pytest.fixture()
+def served(db, monkeypatch):
+    import uvicorn
+    from fastapi import FastAPI
+
+    from include.api.app import create_app
+    from include.settings import get_settings
+
+    monkeypatch.setenv("AUTOPR_AIRFLOW_API_URL", CLOSED_AIRFLOW_URL)
+    monkeypatch.setenv("AUTOPR_WORKFLOWS_BUNDLE_URL", "none")
+    get_settings.cache_clear()
+    outer = FastAPI()
+    outer.mount("/autopr", create_app())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    get_settings.cache_clear()
+
+
+@pytest.fixture()
+def api(served):
+    import httpx
+
+    client = httpx.Client(base_url=f"{served}/autopr/api/v1", timeout=30)
+    assert client.post("/projects", json={"slug": "acme", "name": "Acme"}, headers=auth("ed")).status_code == 201
+    yield client
+    client.close()
+
+
+@pytest.fixture()
+def page(served, editor_build, browser):
+    from include.auth.tokens import mint_token
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_cookies([{"name": "_token", "value": mint_token("ed"), "url": served}])
+    context.set_default_timeout(20_000)
+    expect.set_options(timeout=15_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def editor_url(served: str, query: str = "") -> str:
+    return f"{served}/autopr/editor/{query}"
+
+
+def create(api, doc: dict) -> dict:
+    r = api.post("/projects/acme/workflows", json=doc, headers=auth("ed"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+class Held:
+    """Requests matching a pattern, held until released (a slow network, on cue)."""
+
+    def __init__(self, page, pattern: str):
+        self.routes: list = []
+        self.pattern = pattern
+        self.released = False
+        page.route(pattern, self._hold)
+
+    def _hold(self, route) -> None:
+        if self.released:
+            route.continue_()
+        else:
+            self.routes.append(route)
+
+    def wait(self, page) -> None:
+        deadline = time.monotonic() + 15
+        while not self.routes:
+            assert time.monotonic() < deadline, f"no request matched {self.pattern}"
+            page.wait_for_timeout(20)
+
+    def release(self, page) -> None:
+        self.released = True
+        for route in self.routes:
+            route.continue_()
+
+
+def node_box(page, node_id: str) -> dict:
+    return page.locator(f'.react-flow__node[data-id="{node_id}"]').bounding_box()
+
+
+def test_a_name_typed_while_the_editor_loads_is_kept(served, api, page, artifacts):
+    held = Held(page, "**/api/v1/projects")
+    page.goto(editor_url(served, "?project=acme"))
+    held.wait(page)
+    page.locator("#wf-name").fill("Typed early")
+    held.release(page)
+    expect(page.locator("#wf-project")).to_have_value("acme")
+    expect(page.locator("#wf-project option[value=acme]")).to_have_count(1)
+    page.wait_for_timeout(300)  # the load has been applied (its project list is shown)
+    expect(page.locator("#wf-name")).to_have_value("Typed early")
+    expect(page.locator("#wf-id")).to_have_value("typed-early")
+    expect(page.get_by_test_id("save-status")).to_contain_text("Unsaved changes")
+    page.screenshot(path=str(artifacts / "name-kept.png"))
+    assert page.errors == []
+
+
+def test_a_dialog_opened_before_the_workflow_loaded_stays_open(served, api, page):
+    create(api, workflow_doc())
+    held = Held(page, "**/api/v1/projects/acme/workflows/review")
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    held.wait(page)
+    page.get_by_role("button", name="Templates", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Template gallery")
+    held.release(page)
+    expect(page.locator(".toolbar .title")).to_contain_text("Review")
+    page.wait_for_timeout(300)
+    expect(dialog).to_contain_text("Template gallery")
+    assert page.errors == []
+
+
+def test_the_editor_reopens_on_the_last_workflow(served, api, page):
+    create(api, workflow_doc())
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    expect(page.locator(".toolbar .title")).to_contain_text("Review")
+    page.goto(editor_url(served))  # no address: as from Airflow's navigation
+    expect(page.locator(".toolbar .title")).to_contain_text("Review")
+    expect(page).to_have_url(editor_url(served, "?project=acme&workflow=review"))
+    # New puts a blank workflow up; opening the editor again starts blank too
+    page.get_by_role("button", name="New", exact=True).click()
+    expect(page.locator(".toolbar .title")).to_contain_text("Untitled")
+    page.goto(editor_url(served))
+    expect(page.locator("#wf-project")).to_have_value("acme")
+    expect(page.locator(".toolbar .title")).to_contain_text("Untitled")
+    assert page.errors == []
+
+
+def test_ctrl_l_lays_out_from_a_form_field_and_ctrl_z_there_undoes_text(served, api, page):
+    doc = workflow_doc()
+    doc["nodes"][0]["position"] = {"x": 600, "y": 300}  # the trigger right of the node it starts
+    doc["nodes"][1]["position"] = {"x": 0, "y": 0}
+    create(api, doc)
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    expect(page.locator('.react-flow__node[data-id="notify"]')).to_be_visible()
+    assert node_box(page, "start")["x"] > node_box(page, "notify")["x"]
+    page.locator('.react-flow__node[data-id="notify"] .node-label').click()
+    label = page.locator("#node-label")
+    label.click()
+    label.press_sequentially("Tell")
+    page.keyboard.press("Control+l")
+    page.wait_for_timeout(400)
+    expect(label).to_be_focused()
+    assert node_box(page, "start")["x"] < node_box(page, "notify")["x"], "Ctrl+L in a field did not lay out"
+    assert abs(node_box(page, "start")["y"] - node_box(page, "notify")["y"]) < 5
+    page.keyboard.press("Control+z")  # the field's own undo: the text goes, the layout stays
+    expect(label).not_to_have_value("Tell")
+    assert node_box(page, "start")["x"] < node_box(page, "notify")["x"]
+    assert page.errors == []
+
+
+def test_a_schedule_trigger_shows_its_cron_and_no_filters(served, api, page, artifacts):
+    doc = workflow_doc()
+    doc["nodes"][0]["config"] = {"event": "schedule", "cron": "0 3 * * *"}
+    create(api, doc)
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    page.locator('.react-flow__node[data-id="start"] .node-label').click()
+    form = page.get_by_test_id("node-form")
+    expect(page.locator("#root_cron")).to_have_value("0 3 * * *")
+    for name in ("branches", "paths", "labels"):
+        expect(form.locator(f"#root_{name}")).to_have_count(0)
+    # a pull-request trigger has its filters and no cron line
+    page.locator("#root_event").select_option("pr_opened")
+    expect(form.locator("#root_branches")).to_be_visible()
+    expect(form.locator("#root_labels")).to_be_visible()
+    page.screenshot(path=str(artifacts / "trigger-form.png"))
+    assert page.errors == []
+
+
+def test_list_fields_have_a_label(served, api, page, artifacts):
+    doc = workflow_doc()
+    doc["nodes"].append({"id": "tag", "type": "action", "config": {"action": "label_pr", "labels": ["seen"]}})
+    doc["edges"].append({"id": "e2", "source": "notify", "target": "tag"})
+    create(api, doc)
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    page.locator('.react-flow__node[data-id="tag"] .node-label').click()
+    form = page.get_by_test_id("node-form")
+    expect(form.get_by_role("group", name="Labels", exact=False).first).to_be_visible()
+    expect(form.locator("#root_labels__title")).to_be_visible()
+    expect(form.locator("#root_labels__title")).to_contain_text("Labels")
+    expect(form.locator("#root_remove__title")).to_be_visible()
+    expect(form.get_by_label("Labels 1", exact=True)).to_have_value("seen")
+    page.screenshot(path=str(artifacts / "list-labels.png"))
+    assert page.errors == []
+
+
+def test_a_workflow_made_through_the_api_without_positions_opens_laid_out(served, api, page, artifacts):
+    doc = workflow_doc()
+    doc["nodes"].append({"id": "tag", "type": "action", "config": {"action": "label_pr", "labels": ["seen"]}})
+    doc["edges"].append({"id": "e2", "source": "notify", "target": "tag"})
+    create(api, doc)  # no node has a position: the platform stores 0,0 for each
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+    page.wait_for_timeout(400)  # the fit view
+    boxes = [node_box(page, n) for n in ("start", "notify", "tag")]
+    assert boxes[0]["x"] + boxes[0]["width"] <= boxes[1]["x"] and boxes[1]["x"] + boxes[1]["width"] <= boxes[2]["x"], boxes
+    expect(page.get_by_test_id("save-status")).to_have_text("Saved · v1")  # opening is not an edit
+    page.screenshot(path=str(artifacts / "laid-out.png"))
+    assert page.errors == []
