@@ -135,14 +135,16 @@ class PriorCheck:
         return asdict(self)
 
 
-def check_priors(classes: Any, fit_labels: Any, validation_labels: Any, validation_proba: np.ndarray, *,
-                 shipped_labels: Any, threshold: float) -> PriorCheck:
-    """Decide whether recent class priors should move the chosen model.
+def check_priors(classes: Any, fit_labels: Any, validation_labels: Any, validation_proba: np.ndarray,
+                 validation_classes: Any, *, shipped_labels: Any, threshold: float) -> PriorCheck:
+    """Decide whether recent class priors should move the chosen model (whose ``classes_`` are ``classes``).
 
     ``validation_proba`` are the probabilities, on the validation slice
     (time-ordered, newer than every fit row), of the model fit on
-    ``fit_labels``' rows; ``validation_labels`` the slice's labels;
-    ``shipped_labels`` the labels of the rows the shipped model is refit on.  The older half of the slice estimates the recent priors,
+    ``fit_labels``' rows (columns ``validation_classes``: that model may have
+    seen fewer classes than the shipped one); ``validation_labels`` the
+    slice's labels; ``shipped_labels`` the labels of the rows the shipped
+    model is refit on.  The older half of the slice estimates the recent priors,
     the newer half judges them: macro-F1 there with and without the
     adjustment, so the priors are never scored on the rows they came from.
     The check applies when the shift reaches ``threshold`` and macro-F1 with
@@ -153,14 +155,14 @@ def check_priors(classes: Any, fit_labels: Any, validation_labels: Any, validati
     """
     from ml.evaluation import evaluate_predictions
 
-    classes = np.asarray(classes, dtype=object)
+    classes, judged_classes = np.asarray(classes, dtype=object), np.asarray(validation_classes, dtype=object)
     y = np.asarray(validation_labels, dtype=object)
     half = len(y) // 2
     older, newer = slice(0, half), slice(half, len(y))
-    estimated = class_priors(y[older], classes)
-    judged = adjust_proba(validation_proba[newer], estimated / class_priors(fit_labels, classes))
-    without = evaluate_predictions(y[newer], classes[np.argmax(validation_proba[newer], axis=1)]).macro_f1
-    with_ = evaluate_predictions(y[newer], classes[np.argmax(judged, axis=1)]).macro_f1
+    estimated = class_priors(y[older], judged_classes)
+    judged = adjust_proba(validation_proba[newer], estimated / class_priors(fit_labels, judged_classes))
+    without = evaluate_predictions(y[newer], judged_classes[np.argmax(validation_proba[newer], axis=1)]).macro_f1
+    with_ = evaluate_predictions(y[newer], judged_classes[np.argmax(judged, axis=1)]).macro_f1
     train, recent = class_priors(shipped_labels, classes), class_priors(y, classes)
     shift = prior_shift(train, recent)
     if shift < threshold:

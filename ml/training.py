@@ -242,6 +242,8 @@ class TrainedCandidate:
     params: dict[str, Any] = field(default_factory=dict)
     #: the validation-fit model's probabilities on the validation slice (rows in time order, columns ``classes_``)
     validation_proba: np.ndarray | None = field(default=None, repr=False)
+    #: the columns of ``validation_proba`` (the validation-fit model's classes: it may have seen fewer)
+    validation_classes: np.ndarray | None = field(default=None, repr=False)
     #: the class-prior check (``ml.priors.check_priors``) when one was made for this candidate
     priors: Any = None
 
@@ -287,7 +289,7 @@ def train_candidates(train: pd.DataFrame, holdout: pd.DataFrame | None, names: l
         log.info("candidate %s %s: validation macro-F1 %.3f, holdout macro-F1 %.3f (%d train rows, %.1fs)", name,
                  params, validation_metrics.macro_f1, metrics.macro_f1, len(train), seconds)
         results.append(TrainedCandidate(name, pipeline, metrics, seconds, validation_metrics, params,
-                                        validation_proba))
+                                        validation_proba, np.asarray(chooser.classes_, dtype=object)))
     results.sort(key=selection_key)
     if prior_shift_threshold is not None:
         adjust_to_recent_priors(results[0], before, validation, train, holdout, threshold=prior_shift_threshold)
@@ -308,7 +310,7 @@ def adjust_to_recent_priors(candidate: TrainedCandidate, before: pd.DataFrame, v
 
     check = check_priors(candidate.pipeline.classes_, before["label"].to_numpy(dtype=object),
                          validation["label"].to_numpy(dtype=object), candidate.validation_proba,
-                         shipped_labels=train["label"].to_numpy(dtype=object), threshold=threshold)
+                         candidate.validation_classes, shipped_labels=train["label"].to_numpy(dtype=object), threshold=threshold)
     candidate.priors = check
     log.info("class priors of %s: %s", candidate.name, check.reason)
     if check.applied:

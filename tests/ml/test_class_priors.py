@@ -116,3 +116,20 @@ def test_a_threshold_of_one_turns_it_off():
     train, holdout = _split(synthetic_rows(moved=True))
     chosen = train_candidates(train, holdout, ["plain"], prior_shift_threshold=1.0)[0]
     assert not chosen.priors.applied and "under the threshold" in chosen.priors.reason
+
+
+def test_a_class_first_seen_in_the_validation_slice_is_handled():
+    """The model the check judges (fit before the slice) knows fewer classes than the one that ships."""
+    from ml.features import ISSUE_COLUMNS
+    from ml.training import train_candidates
+
+    rows = synthetic_rows(moved=True)
+    train, holdout = _split(rows)
+    newest = train.index[-30::4]  # a few of the newest training rows: a class nothing older had
+    train.loc[newest, ["label", "message"]] = ["critical", "heap overflow gives code execution"]
+    chosen = train_candidates(train, holdout, ["plain"], prior_shift_threshold=0.1)[0]
+    classes = [str(c) for c in chosen.pipeline.classes_]
+    assert set(classes) == {"low", "high", "critical"}
+    assert chosen.priors.classes == classes and len(chosen.priors.weights) == 3
+    proba = chosen.pipeline.predict_proba(holdout.loc[:, list(ISSUE_COLUMNS)])
+    assert proba.shape == (len(holdout), 3) and np.allclose(proba.sum(axis=1), 1.0)
