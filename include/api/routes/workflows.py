@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Body, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -53,7 +53,30 @@ from include.workflows.validation import WorkflowInvalid, validate_workflow
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["workflows"])
+
+
+async def refuse_duplicate_json_keys(request: Request) -> None:
+    """A JSON body that gives a key twice is refused: parsed as usual, the last copy would silently win.
+
+    The same rule as for imported documents (``parse_text``), which already refuse it in JSON and YAML.
+    """
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return
+    body = await request.body()  # read once by FastAPI already; this is the cached copy
+    if not body:
+        return
+    try:
+        parse_text(body, "json")
+    except WorkflowParseError as exc:
+        if "duplicate key" in str(exc):
+            raise Unprocessable(f"Invalid request body: {exc}",
+                                errors=[{"pointer": "/", "message": str(exc)}]) from None
+        # any other syntax error is FastAPI's to report, as for every route
+
+
+router = APIRouter(tags=["workflows"], dependencies=[Depends(refuse_duplicate_json_keys)])
 
 NodeIdPath = Annotated[str, Path(pattern=NODE_ID_PATTERN, max_length=100, description="Node id")]
 EdgeIdPath = Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=200, description="Edge id")]
