@@ -187,7 +187,7 @@ function Editor() {
             Export JSON
           </button>
           <span className="sep" />
-          <button type="button" onClick={() => setDialog("dryrun")} disabled={problems.length > 0} title="Show the DAG the compiler makes, and what the saved version would post on a real event">
+          <button type="button" onClick={() => setDialog("dryrun")} disabled={!selection.loading && problems.length > 0} title="Show the DAG the compiler makes, and what the saved version would post on a real event">
             Dry run
           </button>
           <button type="button" onClick={() => setDialog("versions")} disabled={!saved}>
@@ -332,10 +332,11 @@ function Editor() {
         {dialog === "open" && (
           <OpenDialog
             project={state.meta.project}
+            projects={projects.projects}
             onClose={closeDialog}
-            onOpen={(slug) => {
+            onOpen={(project, slug) => {
               closeDialog();
-              selection.open(state.meta.project, slug).catch((err) => fail(`Cannot open ${slug}`, err));
+              selection.open(project, slug).catch((err) => fail(`Cannot open ${slug}`, err));
             }}
           />
         )}
@@ -344,7 +345,7 @@ function Editor() {
           <TemplatesDialog canSaveCurrent={saved && !dirty} onUse={selection.startFromTemplate} onSaveCurrent={saveAsTemplate} onClose={closeDialog} />
         )}
         {dialog === "import" && <ImportDialog onImport={selection.importDoc} onClose={closeDialog} />}
-        {dialog === "dryrun" && <DryRunDialog workflow={complete(workflow)} saved={saved && !dirty} onClose={closeDialog} />}
+        {dialog === "dryrun" && <DryRunDialog workflow={complete(workflow)} saved={saved && !dirty} loading={selection.loading} onClose={closeDialog} />}
         {dialog === "run" && <RunDialog workflow={workflow} config={config} onStates={setRunStates} onClose={closeDialog} />}
       </div>
     </NodeStatusContext.Provider>

@@ -308,6 +308,15 @@ export const api = {
   async listWorkflows(project: string): Promise<WorkflowSummary[]> {
     return items<WorkflowSummary>((await request("GET", `/workflows?project=${encodeURIComponent(project)}&limit=200`)).data);
   },
+  /** The workflows of every project the caller can see (all pages). */
+  async listAllWorkflows(): Promise<WorkflowSummary[]> {
+    const all: WorkflowSummary[] = [];
+    for (let offset = 0; ; offset += 200) {
+      const page = (await request<{ items: WorkflowSummary[]; total: number }>("GET", `/workflows?limit=200&offset=${offset}`)).data;
+      all.push(...page.items);
+      if (page.items.length === 0 || all.length >= page.total) return all;
+    }
+  },
   async getWorkflow(
     project: string,
     slug: string,

@@ -10,6 +10,7 @@ import {
   type DryRunOut,
   type EditorConfig,
   type EventDryRun,
+  type ProjectOut,
   type TemplateOut,
   type VersionOut,
   type WorkflowDiff,
@@ -20,6 +21,7 @@ import { ImportError, importWorkflow } from "../model/io";
 import type { Workflow } from "../model/types";
 import { type SourceForm, type SourceKind, dryRunSource, writeLines } from "../state/dryRuns";
 import { POLL_DELAY_MS, importErrorSummary, isFinished, nodeLine, sampleEvent } from "../state/runs";
+import { groupByProject } from "../state/projects";
 import { diffLines } from "../state/versionDiff";
 import { Modal } from "./Modal";
 
@@ -39,30 +41,46 @@ const when = (iso?: string | null) => (iso ? new Date(iso).toLocaleString() : ""
 
 // --- open -----------------------------------------------------------------------------------------
 
-export function OpenDialog({ project, onOpen, onClose }: { project: string; onOpen: (slug: string) => void; onClose: () => void }) {
-  const { data, error } = useLoad(() => api.listWorkflows(project), [project]);
+export function OpenDialog({
+  project,
+  projects,
+  onOpen,
+  onClose,
+}: {
+  project: string;
+  projects: ProjectOut[];
+  onOpen: (project: string, slug: string) => void;
+  onClose: () => void;
+}) {
+  const { data, error } = useLoad(() => api.listAllWorkflows(), []);
+  const groups = data ? groupByProject(data, projects, project) : null;
   return (
-    <Modal title={`Workflows in ${project}`} onClose={onClose}>
+    <Modal title="Open a workflow" onClose={onClose}>
       {error && <p className="text-danger">{error}</p>}
       {!data && !error && <p>Loading…</p>}
-      {data?.length === 0 && <p>No workflows yet in this project.</p>}
-      <ul className="list">
-        {data?.map((w: WorkflowSummary) => (
-          <li key={w.id}>
-            <button type="button" className="link" onClick={() => onOpen(w.id)}>
-              {w.name}
-            </button>{" "}
-            <span className="muted small">
-              {w.id} · v{w.current_version} {w.enabled === false ? "· disabled" : ""} · {when(w.updated_at)}
-            </span>
-            {w.import_error && (
-              <span className="badge error" title={w.import_error.message} data-testid="import-error-badge">
-                import error: {importErrorSummary(w.import_error.message)}
-              </span>
-            )}
-          </li>
-        ))}
-      </ul>
+      {groups?.length === 0 && <p>No workflows yet in your projects.</p>}
+      {groups?.map((g) => (
+        <section key={g.slug} data-testid={`open-project-${g.slug}`}>
+          <h3>{g.label}</h3>
+          <ul className="list">
+            {g.workflows.map((w: WorkflowSummary) => (
+              <li key={w.id}>
+                <button type="button" className="link" onClick={() => onOpen(g.slug, w.id)}>
+                  {w.name}
+                </button>{" "}
+                <span className="muted small">
+                  {w.id} · v{w.current_version} {w.enabled === false ? "· disabled" : ""} · {when(w.updated_at)}
+                </span>
+                {w.import_error && (
+                  <span className="badge error" title={w.import_error.message} data-testid="import-error-badge">
+                    import error: {importErrorSummary(w.import_error.message)}
+                  </span>
+                )}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
     </Modal>
   );
 }
@@ -323,16 +341,37 @@ export function ImportDialog({ onImport, onClose }: { onImport: (workflow: Workf
 
 // --- dry run --------------------------------------------------------------------------------------
 
-export function DryRunDialog({ workflow, saved = false, onClose }: { workflow: Workflow; saved?: boolean; onClose: () => void }) {
+export function DryRunDialog({
+  workflow,
+  saved = false,
+  loading = false,
+  onClose,
+}: {
+  workflow: Workflow;
+  saved?: boolean;
+  /** The workflow the editor opens on is still loading: wait for it instead of compiling the placeholder. */
+  loading?: boolean;
+  onClose: () => void;
+}) {
+  if (loading) {
+    return (
+      <Modal title="Dry run: the DAG Airflow will run, and what it would post" onClose={onClose} wide>
+        <p data-testid="dry-run-waiting">Loading the workflow…</p>
+      </Modal>
+    );
+  }
+  return <LoadedDryRunDialog workflow={workflow} saved={saved} onClose={onClose} />;
+}
+
+function LoadedDryRunDialog({ workflow, saved, onClose }: { workflow: Workflow; saved: boolean; onClose: () => void }) {
   const [problems, setProblems] = useState<string[]>([]);
-  const { data, error } = useLoad<DryRunOut>(
-    () =>
-      api.dryRun(workflow).catch((err) => {
-        if (err instanceof ApiError) setProblems(err.problems.map((p) => `${p.node_id ?? p.edge_id ?? ""} ${p.field ?? ""}: ${p.message}`));
-        throw err;
-      }),
-    [JSON.stringify(workflow)],
-  );
+  const { data, error } = useLoad<DryRunOut>(() => {
+    setProblems([]); // the last compile's problems are not this one's
+    return api.dryRun(workflow).catch((err) => {
+      if (err instanceof ApiError) setProblems(err.problems.map((p) => `${p.node_id ?? p.edge_id ?? ""} ${p.field ?? ""}: ${p.message}`));
+      throw err;
+    });
+  }, [JSON.stringify(workflow)]);
   return (
     <Modal title="Dry run: the DAG Airflow will run, and what it would post" onClose={onClose} wide>
       {error && <p className="text-danger">{error}</p>}

@@ -5,6 +5,7 @@
 import type { ProjectOut } from "../api/client";
 import type { WorkflowMeta } from "../model/serialize";
 import { slugify } from "../model/slug";
+import { projectLabel } from "../state/projects";
 import type { ValidationProblem } from "../model/types";
 
 export interface WorkflowPanelProps {
@@ -69,7 +70,7 @@ export function WorkflowPanel({ meta, saved, projects, problems, readOnly, onMet
           {!projects.some((p) => p.slug === meta.project) && <option value={meta.project}>{meta.project}</option>}
           {projects.map((p) => (
             <option key={p.slug} value={p.slug} disabled={p.role === "viewer"}>
-              {p.name} ({p.role})
+              {projectLabel(p)} · {p.role}
             </option>
           ))}
         </select>
