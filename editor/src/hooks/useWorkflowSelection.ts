@@ -12,7 +12,7 @@
  * loaded over a blank one so that "unsaved changes" and undo treat the whole
  * document as the edit.
  */
-import { useCallback, useEffect } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { ApiError, api, type ImportErrorOut, type TemplateOut } from "../api/client";
 import { placedForCanvas } from "../model/layout";
 import { type Workflow, emptyWorkflow } from "../model/types";
@@ -63,6 +63,9 @@ export function useWorkflowSelection(deps: SelectionDeps) {
 
   const open = useCallback(async (project: string, slug: string) => show(await api.getWorkflow(project, slug)), [show]);
 
+  /** Until the first workflow is on the canvas (projects, then the one the address or the browser names), it shows a placeholder. */
+  const [loading, setLoading] = useState(true);
+
   useEffect(() => {
     const address = currentLocation();
     const initialProject = stateRef.current.meta.project;
@@ -84,17 +87,24 @@ export function useWorkflowSelection(deps: SelectionDeps) {
       (list) => {
         const chosen = chooseProject(address.project, list);
         const plan = startupPlan(address, list.map((p) => p.slug), window.localStorage, chosen);
-        if (plan.kind === "blank") return showBlank(plan.project);
+        if (plan.kind === "blank") {
+          setLoading(false);
+          return showBlank(plan.project);
+        }
+        setLoading(true);
         api.getWorkflow(plan.project, plan.workflow).then(
           (loaded) => {
             if (earlyEdits()) {
               // What the user typed meanwhile wins over a workflow they did not ask for in this tab.
               toast(`Kept what you typed while the editor was loading; ${plan.workflow} is under Open`);
-              return showBlank(plan.project);
+              showBlank(plan.project);
+            } else {
+              show(loaded);
             }
-            show(loaded);
+            setLoading(false);
           },
           (err) => {
+            setLoading(false);
             if (plan.remembered && err instanceof ApiError && err.status === 404) {
               rememberLast(window.localStorage, plan.project, null); // deleted since: start blank
               return showBlank(plan.project);
@@ -103,7 +113,10 @@ export function useWorkflowSelection(deps: SelectionDeps) {
           },
         );
       },
-      (err) => fail("Cannot load your projects", err),
+      (err) => {
+        setLoading(false);
+        fail("Cannot load your projects", err);
+      },
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
@@ -160,5 +173,5 @@ export function useWorkflowSelection(deps: SelectionDeps) {
     [stateRef, dispatch, closeDialog, requestFit, toast],
   );
 
-  return { open, startNew, startFromTemplate, importDoc, restore };
+  return { loading, open, startNew, startFromTemplate, importDoc, restore };
 }
