@@ -127,18 +127,20 @@ def test_a_name_typed_while_the_editor_loads_is_kept(served, api, page, artifact
     assert page.errors == []
 
 
-def test_a_dialog_opened_before_the_workflow_loaded_stays_open(served, api, page):
+def test_dry_run_pressed_before_the_workflow_loaded_shows_that_workflow(served, api, page, artifacts):
     create(api, workflow_doc())
     held = Held(page, "**/api/v1/projects/acme/workflows/review")
     page.goto(editor_url(served, "?project=acme&workflow=review"))
     held.wait(page)
-    page.get_by_role("button", name="Templates", exact=True).click()
+    page.wait_for_timeout(1500)  # the placeholder has been validated meanwhile (it has no trigger)
+    page.get_by_role("button", name="Dry run", exact=True).click(timeout=3_000)
     dialog = page.get_by_role("dialog")
-    expect(dialog).to_contain_text("Template gallery")
+    expect(dialog.get_by_test_id("dry-run-waiting")).to_be_visible()
     held.release(page)
+    expect(dialog.get_by_test_id("dry-run")).to_contain_text("autopr__acme__review")  # the loaded one, compiled
+    expect(dialog.locator("ul.problems")).to_have_count(0)
     expect(page.locator(".toolbar .title")).to_contain_text("Review")
-    page.wait_for_timeout(300)
-    expect(dialog).to_contain_text("Template gallery")
+    page.screenshot(path=str(artifacts / "early-dry-run.png"))
     assert page.errors == []
 
 
@@ -228,4 +230,26 @@ def test_a_workflow_made_through_the_api_without_positions_opens_laid_out(served
     assert boxes[0]["x"] + boxes[0]["width"] <= boxes[1]["x"] and boxes[1]["x"] + boxes[1]["width"] <= boxes[2]["x"], boxes
     expect(page.get_by_test_id("save-status")).to_have_text("Saved · v1")  # opening is not an edit
     page.screenshot(path=str(artifacts / "laid-out.png"))
+    assert page.errors == []
+
+
+def test_projects_show_name_and_slug_and_open_lists_every_project(served, api, page, artifacts):
+    assert api.post("/projects", json={"slug": "beta", "name": "Beta team"}, headers=auth("ed")).status_code == 201
+    create(api, workflow_doc())
+    r = api.post("/projects/beta/workflows", json=workflow_doc("triage", "beta", name="Triage"), headers=auth("ed"))
+    assert r.status_code == 201, r.text
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    expect(page.locator("#wf-project option[value=acme]")).to_have_text("Acme (acme) · admin")
+    expect(page.locator("#wf-project option[value=beta]")).to_have_text("Beta team (beta) · admin")
+    page.get_by_role("button", name="Open", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_test_id("open-project-acme")).to_contain_text("Acme (acme)")
+    expect(dialog.get_by_test_id("open-project-acme")).to_contain_text("Review")
+    beta = dialog.get_by_test_id("open-project-beta")
+    expect(beta).to_contain_text("Beta team (beta)")
+    page.screenshot(path=str(artifacts / "open-all-projects.png"))
+    beta.get_by_role("button", name="Triage").click()
+    expect(page.locator(".toolbar .title")).to_contain_text("Triage")
+    expect(page).to_have_url(editor_url(served, "?project=beta&workflow=triage"))
+    expect(page.locator("#wf-project")).to_have_value("beta")
     assert page.errors == []
