@@ -97,6 +97,27 @@ def check_template(value: str) -> str:
     return value
 
 
+def check_template_tree(value: Any, path: str = "") -> Any:
+    """:func:`check_template` on every string inside a JSON-like value, naming the string by its path.
+
+    What the runtime renders as a template (labels, an HTTP call's endpoint, headers
+    and body: ``include.actions.templating.render_tree``) is checked when it is
+    saved, not first when a run reaches it.
+    """
+    if isinstance(value, str):
+        try:
+            check_template(value)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}" if path else str(exc)) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_template_tree(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_template_tree(item, f"{path}[{index}]")
+    return value
+
+
 def _unique(values: list[Any], what: str) -> list[Any]:
     seen: set[Any] = set()
     for v in values:
@@ -244,12 +265,17 @@ class CreateIssueConfig(RetryPolicy):
     action: Literal["create_issue"]
     title_template: str = Field(min_length=1, max_length=256, description="Issue title; placeholders allowed.")
     body_template: str = Field("", max_length=65536, description="Issue body (Markdown); placeholders allowed.")
-    labels: NameList = Field(default_factory=list)
+    labels: NameList = Field(default_factory=list, description="Labels of the new issue; placeholders allowed.")
 
     @field_validator("title_template", "body_template")
     @classmethod
     def _known_placeholders(cls, value: str) -> str:
         return check_template(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _known_label_placeholders(cls, value: list[str]) -> list[str]:
+        return check_template_tree(value)
 
 
 class PostCommentConfig(RetryPolicy):
@@ -281,8 +307,13 @@ class LabelPrConfig(RetryPolicy):
     }
 
     action: Literal["label_pr"]
-    labels: NameList = Field(min_length=1, description="Labels to add.")
-    remove: NameList = Field(default_factory=list, description="Labels to remove.")
+    labels: NameList = Field(min_length=1, description="Labels to add; placeholders allowed.")
+    remove: NameList = Field(default_factory=list, description="Labels to remove; placeholders allowed.")
+
+    @field_validator("labels", "remove")
+    @classmethod
+    def _known_placeholders(cls, value: list[str]) -> list[str]:
+        return check_template_tree(value)
 
 
 class RequestReviewConfig(RetryPolicy):
@@ -445,7 +476,12 @@ class IntegrationConfig(RetryPolicy):
     def _relative_endpoint(cls, value: str) -> str:
         if "://" in value:
             raise ValueError("must be a path; the host comes from the Airflow connection")
-        return value
+        return check_template(value)
+
+    @field_validator("headers", "body")
+    @classmethod
+    def _known_placeholders(cls, value: Any) -> Any:
+        return check_template_tree(value)
 
 
 # --- notification ------------------------------------------------------------------------------
