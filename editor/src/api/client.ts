@@ -394,6 +394,10 @@ export const api = {
   async deliveries(project: string): Promise<DeliveryOut[]> {
     return items<DeliveryOut>((await request("GET", `/webhooks/deliveries?project=${encodeURIComponent(project)}&limit=20`)).data);
   },
+  /** One stored delivery with its payload. */
+  async delivery(id: number): Promise<DeliveryOut & { payload: unknown }> {
+    return (await request<DeliveryOut & { payload: unknown }>("GET", `/webhooks/deliveries/${id}`)).data;
+  },
   async startEventDryRun(project: string, slug: string, source: DryRunSource): Promise<EventDryRun> {
     return (await request<EventDryRun>("POST", `${wf(project, slug)}/dry-runs`, { body: source })).data;
   },

@@ -3,10 +3,11 @@
  * import, dry run (the DAG, and the saved version on a real event with nothing posted) and run.
  * Each loads what it shows from the platform API when it opens.
  */
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import {
   ApiError,
   api,
+  type DeliveryOut,
   type DryRunOut,
   type EditorConfig,
   type EventDryRun,
@@ -20,7 +21,16 @@ import { useRunPolling } from "../hooks/useRunPolling";
 import { ImportError, importWorkflow } from "../model/io";
 import type { Workflow } from "../model/types";
 import { type SourceForm, type SourceKind, dryRunSource, writeLines } from "../state/dryRuns";
-import { POLL_DELAY_MS, importErrorSummary, isFinished, nodeLine, sampleEvent } from "../state/runs";
+import {
+  POLL_DELAY_MS,
+  eventFromPullRequest,
+  importErrorSummary,
+  isFinished,
+  newestPullRequestDelivery,
+  nodeLine,
+  readsPullRequest,
+  sampleEvent,
+} from "../state/runs";
 import { groupByProject } from "../state/projects";
 import { diffLines } from "../state/versionDiff";
 import { Modal } from "./Modal";
@@ -601,7 +611,33 @@ export function RunDialog({
   onClose: () => void;
 }) {
   const trigger = workflow.nodes.find((n) => n.type === "trigger");
-  const [eventText, setEventText] = useState(() => JSON.stringify(sampleEvent(trigger?.config.event as string | undefined), null, 2));
+  const triggerEvent = trigger?.config.event as string | undefined;
+  const [eventText, setEventText] = useState(() => JSON.stringify(sampleEvent(triggerEvent), null, 2));
+  const [prefill, setPrefill] = useState<DeliveryOut | null>(null);
+  const edited = useRef(false);
+  useEffect(() => {
+    // A pull-request workflow starts from the project's newest stored pull-request delivery, if any.
+    if (!readsPullRequest(triggerEvent)) return;
+    let gone = false;
+    api
+      .deliveries(workflow.project)
+      .then((list) => {
+        const newest = newestPullRequestDelivery(list);
+        return newest ? api.delivery(newest.id) : null;
+      })
+      .then(
+        (detail) => {
+          const event = detail && eventFromPullRequest(detail.payload, triggerEvent!, detail.delivery_id);
+          if (gone || !detail || !event || edited.current) return;
+          setEventText(JSON.stringify(event, null, 2));
+          setPrefill(detail);
+        },
+        () => undefined, // no deliveries to read: the example stays
+      );
+    return () => {
+      gone = true;
+    };
+  }, [workflow.project, triggerEvent]);
   const recent = useLoad(() => api.runs(workflow.project, workflow.id), [workflow.project, workflow.id]);
   const { run, error, starting, start } = useRunPolling(workflow, onStates, recent.reload);
 
@@ -611,7 +647,24 @@ export function RunDialog({
       <label className="field-label" htmlFor="run-event">
         Event (the run's <code>conf.event</code>; edit the repository and ref to check)
       </label>
-      <textarea id="run-event" rows={8} value={eventText} onChange={(e) => setEventText(e.target.value)} className="code" />
+      <textarea
+        id="run-event"
+        rows={8}
+        value={eventText}
+        onChange={(e) => {
+          edited.current = true;
+          setEventText(e.target.value);
+        }}
+        className="code"
+      />
+      {prefill ? (
+        <p className="muted small" data-testid="run-event-source">
+          From the newest stored pull-request delivery: #{prefill.id} {prefill.event}
+          {prefill.action ? `.${prefill.action}` : ""} {prefill.repository ?? ""} · {when(prefill.received_at)}
+        </p>
+      ) : (
+        readsPullRequest(triggerEvent) && <p className="muted small">An example: no pull-request delivery is stored for this project yet.</p>
+      )}
       <div className="row">
         <button type="button" className="primary" onClick={() => void start(eventText)} disabled={starting} data-testid="start-run">
           {starting ? "Starting…" : "Start run"}

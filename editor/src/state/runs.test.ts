@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError, type RunDetail } from "../api/client";
-import { importErrorSummary, isFinished, nodeLine, nodeStates, parseEvent, retryStart, sampleEvent, startErrorText } from "./runs";
+import { importErrorSummary, isFinished, nodeLine, nodeStates, parseEvent, retryStart, sampleEvent, startErrorText, eventFromPullRequest, newestPullRequestDelivery, readsPullRequest } from "./runs";
 
 describe("run states", () => {
   it("knows when a run is over", () => {
@@ -72,5 +72,52 @@ describe("failure reasons and import errors", () => {
     const trace = 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: workflow acme/prw is invalid\n';
     expect(importErrorSummary(trace)).toBe("ValueError: workflow acme/prw is invalid");
     expect(importErrorSummary("")).toMatch(/could not import/);
+  });
+});
+
+describe("a real pull request for the run dialog", () => {
+  const payload = {
+    action: "opened",
+    number: 7,
+    pull_request: {
+      number: 7,
+      title: "Risky change",
+      user: { login: "octocat" },
+      labels: [{ name: "bug" }],
+      head: { ref: "feature", sha: "c".repeat(40), repo: { full_name: "fork/app", clone_url: "https://example.test/fork/app.git" } },
+      base: { ref: "main", repo: { full_name: "acme/app" } },
+    },
+    repository: { full_name: "acme/app", clone_url: "https://example.test/acme/app.git" },
+    sender: { login: "someone" },
+  };
+
+  it("normalises a stored pull_request delivery as the platform does, with the workflow's kind", () => {
+    expect(eventFromPullRequest(payload, "pr_updated", "d-1")).toEqual({
+      kind: "pr_updated",
+      repository: "acme/app",
+      clone_url: "https://example.test/fork/app.git",
+      ref: "feature",
+      sha: "c".repeat(40),
+      base_ref: "main",
+      pr_number: 7,
+      title: "Risky change",
+      author: "octocat",
+      labels: ["bug"],
+      delivery_id: "d-1",
+    });
+  });
+
+  it("refuses what is not a pull request", () => {
+    expect(eventFromPullRequest({ ref: "refs/heads/main", repository: { full_name: "acme/app" } }, "pr_opened")).toBeNull();
+    expect(eventFromPullRequest(null, "pr_opened")).toBeNull();
+  });
+
+  it("picks the newest pull-request delivery, only for pull-request triggers", () => {
+    const list = [{ id: 3, event: "push" }, { id: 2, event: "pull_request" }, { id: 1, event: "pull_request" }];
+    expect(newestPullRequestDelivery(list)?.id).toBe(2);
+    expect(newestPullRequestDelivery([{ id: 1, event: "issues" }])).toBeNull();
+    expect(readsPullRequest("pr_opened")).toBe(true);
+    expect(readsPullRequest("push")).toBe(false);
+    expect(readsPullRequest(undefined)).toBe(false);
   });
 });

@@ -47,6 +47,48 @@ export function sampleEvent(triggerEvent: string | undefined): Record<string, un
   return { kind };
 }
 
+const PR_KINDS = new Set(["pr_opened", "pr_updated"]);
+
+/** Whether a run of a workflow with this trigger reads a pull request (the run dialog offers a real one). */
+export function readsPullRequest(triggerEvent: string | undefined): boolean {
+  return PR_KINDS.has(triggerEvent ?? "");
+}
+
+/** The newest stored delivery about a pull request (deliveries come newest first). */
+export function newestPullRequestDelivery<D extends { event: string }>(deliveries: D[]): D | null {
+  return deliveries.find((d) => d.event === "pull_request") ?? null;
+}
+
+const str = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+
+/**
+ * A stored GitHub `pull_request` delivery as the event a run of `kind` gets, normalised as the
+ * platform does (include/codehost/events.py `from_github`): head branch and commit, base branch, the
+ * head repository's clone URL.  Null when the payload is not a pull request.
+ */
+export function eventFromPullRequest(payload: unknown, kind: string, deliveryId?: string): Record<string, unknown> | null {
+  const p = payload as Record<string, any> | null;
+  const pr = p?.pull_request;
+  const repository = str(p?.repository?.full_name);
+  if (!pr || typeof pr !== "object" || !repository) return null;
+  const number = typeof pr.number === "number" ? pr.number : typeof p?.number === "number" ? p.number : undefined;
+  if (!number) return null;
+  const event: Record<string, unknown> = {
+    kind,
+    repository,
+    clone_url: str(pr.head?.repo?.clone_url) ?? str(p?.repository?.clone_url),
+    ref: str(pr.head?.ref),
+    sha: str(pr.head?.sha),
+    base_ref: str(pr.base?.ref),
+    pr_number: number,
+    title: str(pr.title),
+    author: str(pr.user?.login) ?? str(p?.sender?.login),
+    labels: Array.isArray(pr.labels) ? pr.labels.map((l: { name?: string }) => l?.name).filter((n: unknown) => typeof n === "string") : [],
+    delivery_id: deliveryId,
+  };
+  return Object.fromEntries(Object.entries(event).filter(([, v]) => v !== undefined));
+}
+
 /** The event typed in the dialog: none when blank, else its JSON, else why it is not JSON. */
 export function parseEvent(text: string): { event: Record<string, unknown> | null } | { error: string } {
   if (!text.trim()) return { event: null };
