@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.api.conftest import CLOSED_AIRFLOW_URL, auth, workflow_doc
+from tests.api.test_webhooks import SECRET, bind, deliver
 from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.timeout(300)]
@@ -29,6 +30,7 @@ def served(db, monkeypatch):
 
     monkeypatch.setenv("AUTOPR_AIRFLOW_API_URL", CLOSED_AIRFLOW_URL)
     monkeypatch.setenv("AUTOPR_WORKFLOWS_BUNDLE_URL", "none")
+    monkeypatch.setenv("AUTOPR_WEBHOOK_SECRET", SECRET)
     get_settings.cache_clear()
     outer = FastAPI()
     outer.mount("/autopr", create_app())
@@ -252,4 +254,31 @@ def test_projects_show_name_and_slug_and_open_lists_every_project(served, api, p
     expect(page.locator(".toolbar .title")).to_contain_text("Triage")
     expect(page).to_have_url(editor_url(served, "?project=beta&workflow=triage"))
     expect(page.locator("#wf-project")).to_have_value("beta")
+    assert page.errors == []
+
+
+def test_the_run_dialog_starts_from_a_stored_pull_request(served, api, page, artifacts):
+    import json
+
+    from tests.api.test_dry_runs import _pr_payload
+
+    class Repo:
+        bad_sha, url = "c" * 40, "https://example.test/acme/app.git"
+
+    root = api.base_url.copy_with(path="/autopr")
+    hooks = type(api)(base_url=root, timeout=30)
+    bind(hooks, "acme", "acme/app", user="ed")
+    doc = workflow_doc(enabled=False)  # a delivery starts nothing: the test only reads it back
+    doc["nodes"][0]["config"] = {"event": "pr_opened"}
+    create(api, doc)
+    r = deliver(hooks, "pull_request", _pr_payload(Repo, number=7), delivery="rough-edges-1")
+    assert r.status_code < 300, r.text
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_test_id("run-event-source")).to_contain_text("pull_request.opened acme/app")
+    event = json.loads(page.locator("#run-event").input_value())
+    assert event == {"kind": "pr_opened", "repository": "acme/app", "clone_url": Repo.url, "ref": "feature",
+                     "sha": Repo.bad_sha, "base_ref": "main", "pr_number": 7, "title": "Risky change",
+                     "author": "octocat", "labels": [], "delivery_id": "rough-edges-1"}
+    page.screenshot(path=str(artifacts / "run-prefilled.png"))
     assert page.errors == []
