@@ -5,7 +5,9 @@ Asset) or weekly.  gate (short-circuit: skip unless at least
 ``settings.retrain_min_new_rows`` new labelled rows) → train (re-validate the
 dataset with GX, freeze the newest rows as the holdout, fit the plain baseline,
 linear and XGBoost Pipelines, log them to MLflow, register the one best on the
-time-ordered validation slice as ``challenger``) → promote (challenger vs
+time-ordered validation slice as ``challenger``, its probabilities moved to the
+recent class priors when the label mix moved and that does not lower validation
+macro-F1, its drift reference stored on its run) → promote (challenger vs
 champion on the same holdout; alias ``champion`` moves only if macro-F1 gains
 enough and no class F1 falls past the floor; the task output and the MLflow
 run say why).  Logic lives in ``ml.retrain`` / ``ml.registry``.
