@@ -22,7 +22,11 @@ of the new prior to the old one (Saerens, Latinne & Decaestecker 2002):
   lower macro-F1 on newer rows than the ones it was estimated on.
 
 The recent priors are the labels' shares, not an EM estimate from unlabelled
-rows: the retrain has labels for its newest rows (the validation slice).
+rows: the retrain has labels for its newest rows (the validation slice).  The
+candidates are class-balanced, so their probabilities do not carry π_train
+exactly as the formula assumes; the ratio still moves them by how much the mix
+changed, and the macro-F1 guard of :func:`check_priors` decides whether that
+helps — it is why the adjustment is judged, not assumed.
 """
 
 from __future__ import annotations
