@@ -6,6 +6,7 @@ Real MLflow (a SQLite store per test, ``ml_env``) and a dataset version publishe
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -29,7 +30,7 @@ def test_retrain_logs_the_challengers_drift_reference_on_its_run(ml_env, tmp_pat
     # on the version's own run (where the watch looks), written before any watch ran
     assert version.run_id == summary["candidates"][summary["candidate"]]["run_id"]
     assert REFERENCE_ARTIFACT in [a.path for a in client.list_artifacts(version.run_id, "drift")]
-    stored = json.loads(open(client.download_artifacts(version.run_id, REFERENCE_ARTIFACT, str(tmp_path))).read())
+    stored = json.loads(Path(client.download_artifacts(version.run_id, REFERENCE_ARTIFACT, str(tmp_path))).read_text())
     assert stored["source"] == f"holdout of training run {summary['run_id']}"
 
     # the watch reads it instead of building one (a built one would have a new created_at)
