@@ -11,7 +11,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import openapiTS, { astToString } from "openapi-typescript";
 
-const EDITOR_TAGS = new Set(["projects", "workflows", "runs", "templates", "schemas", "webhooks", "editor"]);
+const EDITOR_TAGS = new Set(["projects", "workflows", "runs", "templates", "schemas", "webhooks", "editor", "connections"]);
 const DEFAULT_SOURCE = "http://127.0.0.1:8080/autopr/openapi.json";
 const COMMITTED = new URL("../src/api/openapi.gen.ts", import.meta.url);
 const METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];

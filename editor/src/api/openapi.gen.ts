@@ -799,6 +799,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Airflow connection ids and types (no secrets) */
+        get: operations["list_connections_api_v1_connections_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -949,6 +966,31 @@ export interface components {
             type: "condition";
             config: components["schemas"]["ConditionConfig"];
         };
+        /** ConnectionList */
+        ConnectionList: {
+            /**
+             * Items
+             * @description Every connection Airflow holds, by id (sorted): ids and types only
+             */
+            items: components["schemas"]["ConnectionOut"][];
+            /**
+             * Available
+             * @description False when Airflow could not be asked; items is then empty
+             */
+            available: boolean;
+            /**
+             * Detail
+             * @default
+             */
+            detail: string;
+        };
+        /** ConnectionOut */
+        ConnectionOut: {
+            /** Connection Id */
+            connection_id: string;
+            /** Conn Type */
+            conn_type?: string | null;
+        };
         /**
          * CreateIssueConfig
          * @description Open an issue on the code host.
@@ -994,7 +1036,10 @@ export interface components {
              * @default
              */
             body_template: string;
-            /** Labels */
+            /**
+             * Labels
+             * @description Labels of the new issue; placeholders allowed.
+             */
             labels?: string[];
         };
         /**
@@ -1709,12 +1754,12 @@ export interface components {
             action: "label_pr";
             /**
              * Labels
-             * @description Labels to add.
+             * @description Labels to add; placeholders allowed.
              */
             labels: string[];
             /**
              * Remove
-             * @description Labels to remove.
+             * @description Labels to remove; placeholders allowed.
              */
             remove?: string[];
         };
@@ -6898,6 +6943,35 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Missing, malformed or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    list_connections_api_v1_connections_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionList"];
                 };
             };
             /** @description Missing, malformed or expired token */
