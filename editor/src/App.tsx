@@ -12,7 +12,7 @@ import { useCallback, useMemo, useRef, useState } from "react";
 import { ApiError, api, type ImportErrorOut } from "./api/client";
 import { Palette } from "./components/Palette";
 import { NodeStatusContext, nodeTypes } from "./components/NodeCard";
-import { NodeForm } from "./components/NodeForm";
+import { ConnectionsContext, NodeForm } from "./components/NodeForm";
 import { QuestionDialog } from "./components/QuestionDialog";
 import { WorkflowPanel } from "./components/WorkflowPanel";
 import { DryRunDialog, ImportDialog, OpenDialog, ProjectDialog, RunDialog, TemplatesDialog, VersionsDialog } from "./components/Dialogs";
@@ -71,7 +71,7 @@ function Editor() {
   const { question, ask, answer } = useQuestion();
   const confirmDiscard = useLeaveGuard(stateRef, ask);
   const requestFit = useFitView();
-  const { schemas, config } = useEditorConfig(fail);
+  const { schemas, config, connections } = useEditorConfig(fail);
   const projects = useProjects();
   const createProjectNamed = projects.create;
   const readOnly = isReadOnly(projects.projects, state.meta.project);
@@ -150,6 +150,7 @@ function Editor() {
 
   return (
     <NodeStatusContext.Provider value={statusValue}>
+      <ConnectionsContext.Provider value={connections}>
       <div className="editor">
         <header className="toolbar" role="toolbar" aria-label="Workflow actions">
           <strong className="title" title={state.meta.id}>
@@ -348,6 +349,7 @@ function Editor() {
         {dialog === "dryrun" && <DryRunDialog workflow={complete(workflow)} saved={saved && !dirty} loading={selection.loading} onClose={closeDialog} />}
         {dialog === "run" && <RunDialog workflow={workflow} config={config} onStates={setRunStates} onClose={closeDialog} />}
       </div>
+      </ConnectionsContext.Provider>
     </NodeStatusContext.Provider>
   );
 }

@@ -302,6 +302,10 @@ export const api = {
   async createProject(slug: string, name: string): Promise<ProjectOut> {
     return (await request<ProjectOut>("POST", "/projects", { body: { slug, name } })).data;
   },
+  /** Airflow's connections, ids and types only ({available: false} when Airflow cannot say). */
+  async connections(): Promise<Schemas["ConnectionList"]> {
+    return (await request<Schemas["ConnectionList"]>("GET", "/connections")).data;
+  },
   async nodeTypes(): Promise<NodeTypeSchemas> {
     return (await request<NodeTypeSchemas>("GET", "/schemas/node-types")).data;
   },

@@ -8,13 +8,17 @@
  * (problems that are not about a config field are listed above the form).
  */
 import Form, { getDefaultRegistry } from "@rjsf/core";
-import type { BaseInputTemplateProps, FieldProps, RJSFSchema, UiSchema } from "@rjsf/utils";
+import type { BaseInputTemplateProps, FieldProps, RJSFSchema, UiSchema, WidgetProps } from "@rjsf/utils";
 import validator from "@rjsf/validator-ajv8";
-import { useEffect, useMemo, useState } from "react";
+import { createContext, useContext, useEffect, useMemo, useState } from "react";
 import { entryOf, SUBTYPE_FIELD } from "../model/catalogue";
 import { type JSONSchema, type NodeTypeEntry, listEntryLabel, nodeFormSchema, problemsToErrorSchema, untypedFields, withoutNulls } from "../model/schema";
 import type { EditorNode } from "../model/serialize";
 import { triggerFormSchema } from "../model/triggerFilters";
+import { type ConnectionList, UNKNOWN_CONNECTIONS, connectionWarning } from "../state/connections";
+
+/** Airflow's connections, for the `connection_id` fields (App loads them once). */
+export const ConnectionsContext = createContext<ConnectionList>(UNKNOWN_CONNECTIONS);
 import type { ValidationProblem } from "../model/types";
 
 const RETRY_FIELDS = ["retries", "retry_delay_seconds", "exponential_backoff", "timeout_seconds"];
@@ -53,6 +57,43 @@ function JsonField(props: FieldProps) {
   );
 }
 
+/** `connection_id`: pick one of Airflow's connections or type any id; an unknown one is a warning. */
+function ConnectionWidget(props: WidgetProps) {
+  const { id, value, onChange, onBlur, onFocus, disabled, readonly, placeholder } = props;
+  const connections = useContext(ConnectionsContext);
+  const warning = connectionWarning(value, connections);
+  const listId = `${id}__connections`;
+  return (
+    <>
+      <input
+        id={id}
+        name={id}
+        className="form-control"
+        list={listId}
+        value={typeof value === "string" ? value : ""}
+        placeholder={placeholder || (connections.available ? "pick or type a connection id" : "Airflow connection id")}
+        disabled={disabled || readonly}
+        autoComplete="off"
+        onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value)}
+        onBlur={(e) => onBlur(id, e.target.value)}
+        onFocus={(e) => onFocus(id, e.target.value)}
+      />
+      <datalist id={listId} data-testid="connection-options">
+        {connections.items.map((c) => (
+          <option key={c.connection_id} value={c.connection_id}>
+            {c.conn_type ?? ""}
+          </option>
+        ))}
+      </datalist>
+      {warning && (
+        <p className="text-warning small" data-testid="connection-warning">
+          {warning}
+        </p>
+      )}
+    </>
+  );
+}
+
 const DefaultInput = getDefaultRegistry().templates.BaseInputTemplate;
 
 /** rjsf's input; one without a caption of its own (a list entry) is named for screen readers and tests. */
@@ -74,6 +115,7 @@ function uiSchemaFor(schema: JSONSchema, discriminator: string | null): UiSchema
     // A list entry needs no "Labels-1" caption of its own: the list's title says what it holds.
     if (schema.properties![p].type === "array") ui[p] = { ...(ui[p] as object), items: { "ui:label": false } };
   }
+  if (props.includes("connection_id")) ui.connection_id = { "ui:widget": "connection" };
   for (const p of untypedFields(schema)) ui[p] = { "ui:field": "json" };
   return ui;
 }
@@ -155,6 +197,7 @@ export function NodeForm({ node, typeEntry, problems, readOnly, onConfig, onLabe
           disabled={readOnly}
           fields={{ json: JsonField }}
           templates={{ BaseInputTemplate: NamedInput }}
+          widgets={{ connection: ConnectionWidget }}
           experimental_defaultFormStateBehavior={{ arrayMinItems: { populate: "requiredOnly" } }}
           onChange={(e, id) => {
             // rjsf also reports the defaults it derives when a form opens (no field id): that is
