@@ -282,3 +282,36 @@ def test_the_run_dialog_starts_from_a_stored_pull_request(served, api, page, art
                      "author": "octocat", "labels": [], "delivery_id": "rough-edges-1"}
     page.screenshot(path=str(artifacts / "run-prefilled.png"))
     assert page.errors == []
+
+
+def test_connection_id_picks_an_airflow_connection_or_warns_about_an_unknown_one(served, api, page, artifacts):
+    import json
+
+    doc = workflow_doc()
+    doc["nodes"].append({"id": "comment", "type": "notification",
+                         "config": {"channel": "slack", "connection_id": "github_default", "message": "hi"}})
+    doc["edges"].append({"id": "e2", "source": "notify", "target": "comment"})
+    create(api, doc)
+    # Airflow is not running here: its connections as GET /connections passes them on (tested in test_connections_api.py)
+    listed = {"available": True, "detail": "", "items": [{"connection_id": "github_default", "conn_type": "github"},
+                                                          {"connection_id": "github_bot", "conn_type": "github"}]}
+    page.route("**/api/v1/connections", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(listed)))
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    page.locator('.react-flow__node[data-id="comment"] .node-label').click()
+    field = page.locator("#root_connection_id")
+    expect(field).to_have_value("github_default")
+    options = page.get_by_test_id("connection-options").locator("option")
+    expect(options).to_have_count(2)
+    assert [options.nth(i).get_attribute("value") for i in range(2)] == ["github_default", "github_bot"]
+    expect(page.get_by_test_id("connection-warning")).to_have_count(0)
+    field.fill("githb_bot")  # free text stays possible; an unknown id is a warning
+    expect(page.get_by_test_id("connection-warning")).to_contain_text("no connection “githb_bot”")
+    page.screenshot(path=str(artifacts / "connection-warning.png"))
+    field.fill("github_bot")
+    expect(page.get_by_test_id("connection-warning")).to_have_count(0)
+    page.locator("#node-label").click()
+    page.locator('.react-flow__pane').click(position={"x": 5, "y": 5})
+    page.locator('.react-flow__node[data-id="comment"] .node-label').click()
+    expect(page.locator("#root_connection_id")).to_have_value("github_bot")  # it is the node's config
+    assert page.errors == []
