@@ -5,10 +5,10 @@ and the same calls run in the tests and the bench without Airflow.
 
 * :func:`reference_for` — the reference profile of a model version
   (:func:`ml.drift.build_reference`), kept as the MLflow artifact
-  :data:`REFERENCE_ARTIFACT` of the version's own run, next to the model.  A
-  version registered without one gets it the first time it is watched, built
-  from the holdout its training run logged (rows it did not fit on);
-  :func:`log_reference` is the call a training run can make itself.
+  :data:`REFERENCE_ARTIFACT` of the version's own run, next to the model.  The
+  retrain logs it when it registers a challenger (:func:`log_reference`); a
+  version registered before that gets it the first time it is watched, built
+  from the holdout its training run logged (rows it did not fit on).
 * :func:`check_drift` — sums the ``ml_drift_windows`` rows the serving side
   wrote for the version over ``settings.drift_window_hours``, compares them
   with the reference (:func:`ml.drift.compare`), stores the report in

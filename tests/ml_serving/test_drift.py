@@ -102,7 +102,8 @@ def _champion_with_reference(registry, model_name: str) -> str:
 
 
 def _champion_from_a_training_run(registry, model_name: str, tmp_path: Path) -> str:
-    """Model A logged and registered the way the retrain does it: holdout on the training run, no reference yet."""
+    """Model A logged and registered as a version trained before the retrain logged references: its training
+    run holds the holdout but no reference, so the watch builds one."""
     import mlflow
 
     from ml.features import issues_frame
