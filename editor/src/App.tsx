@@ -38,6 +38,7 @@ import { nodeOfProblem } from "./state/canvas";
 import { importErrorSummary } from "./state/runs";
 import { complete } from "./state/document";
 import { currentLocation, isReadOnly } from "./state/location";
+import { canDryRun } from "./state/startup";
 import { displayEdges, validationLabel } from "./state/validation";
 
 type DialogName = "open" | "versions" | "templates" | "import" | "dryrun" | "run" | null;
@@ -188,7 +189,7 @@ function Editor() {
             Export JSON
           </button>
           <span className="sep" />
-          <button type="button" onClick={() => setDialog("dryrun")} disabled={!selection.loading && problems.length > 0} title="Show the DAG the compiler makes, and what the saved version would post on a real event">
+          <button type="button" onClick={() => setDialog("dryrun")} disabled={!canDryRun(selection.loading, problems.length)} title="Show the DAG the compiler makes, and what the saved version would post on a real event">
             Dry run
           </button>
           <button type="button" onClick={() => setDialog("versions")} disabled={!saved}>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KeyValueStore } from "../model/drafts";
 import { emptyWorkflow } from "../model/types";
-import { blankKeeping, lastProject, lastWorkflow, rememberLast, startupPlan } from "./startup";
+import { blankKeeping, canDryRun, lastProject, lastWorkflow, rememberLast, startupPlan } from "./startup";
 
 function memory(): KeyValueStore & { data: Map<string, string> } {
   const data = new Map<string, string>();
@@ -77,5 +77,13 @@ describe("blankKeeping", () => {
     expect(blankKeeping(blank, null, "default")).toBe(blank);
     expect(blankKeeping(blank, early, "default")).toEqual({ ...early, project: "acme" });
     expect(blankKeeping(blank, { ...early, project: "team" }, "default").project).toBe("team");
+  });
+});
+
+describe("canDryRun", () => {
+  it("is offered while the first workflow loads, whatever the placeholder's problems", () => {
+    expect(canDryRun(true, 3)).toBe(true);
+    expect(canDryRun(false, 3)).toBe(false);
+    expect(canDryRun(false, 0)).toBe(true);
   });
 });

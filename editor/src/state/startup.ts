@@ -72,3 +72,11 @@ export function blankKeeping(blank: Workflow, early: Workflow | null, initialPro
   if (!early) return blank;
   return { ...early, project: early.project === initialProject ? blank.project : early.project };
 }
+
+/**
+ * Whether Dry run can be pressed: not while the placeholder's problems are all there is to go by
+ * (the workflow being loaded is what the dialog will compile, once it is there).
+ */
+export function canDryRun(loading: boolean, problemCount: number): boolean {
+  return loading || problemCount === 0;
+}
