@@ -129,6 +129,19 @@ def test_a_name_typed_while_the_editor_loads_is_kept(served, api, page, artifact
     assert page.errors == []
 
 
+def test_edits_made_while_the_addressed_workflow_loads_are_kept(served, api, page):
+    create(api, workflow_doc())
+    held = Held(page, "**/api/v1/projects/acme/workflows/review")
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    held.wait(page)
+    page.locator("#wf-name").fill("My own idea")
+    held.release(page)
+    expect(page.locator(".toasts")).to_contain_text("Kept what you typed while the editor was loading; review is under Open")
+    expect(page.locator("#wf-name")).to_have_value("My own idea")
+    expect(page.get_by_test_id("save-status")).to_contain_text("Unsaved changes")
+    assert page.errors == []
+
+
 def test_dry_run_pressed_before_the_workflow_loaded_shows_that_workflow(served, api, page, artifacts):
     create(api, workflow_doc())
     held = Held(page, "**/api/v1/projects/acme/workflows/review")
