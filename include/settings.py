@@ -436,7 +436,7 @@ class Settings(BaseSettings):
             self.mlflow_artifacts_destination = str(state / "mlartifacts")
         if not self.airflow_api_url:
             # Bound to every interface, the API server is still reached on this host through the loopback.
-            reachable = "127.0.0.1" if self.airflow_host in ("0.0.0.0", "::", "") else self.airflow_host  # noqa: S104
+            reachable = "127.0.0.1" if self.airflow_host in ("0.0.0.0", "::", "") else self.airflow_host
             self.airflow_api_url = f"http://{reachable}:{self.airflow_port}"
         if not self.airflow_ui_url:
             self.airflow_ui_url = self.airflow_api_url

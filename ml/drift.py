@@ -164,6 +164,20 @@ def check_profile(profile: Any, what: str = "profile") -> None:
 # --------------------------------------------------------------------------------------
 # The reference of a model version
 # --------------------------------------------------------------------------------------
+#: Where a model version's reference profile lives, relative to the run that logged the model.
+REFERENCE_ARTIFACT = "drift/reference.json"
+
+
+def log_reference(client: Any, run_id: str, reference: dict[str, Any]) -> None:
+    """Store ``reference`` as the run's :data:`REFERENCE_ARTIFACT` (an ``MlflowClient``; no app database).
+
+    Here rather than in :mod:`ml.drift_watch` so the retrain can log it: what
+    trains and registers models does not depend on the app database.
+    """
+    check_profile(reference, "reference")
+    client.log_dict(run_id, reference, REFERENCE_ARTIFACT)
+
+
 def build_reference(model: Any, frame: Any, *, classes: Sequence[str] | None = None,
                     source: str = "holdout") -> dict[str, Any]:
     """The reference profile of a fitted severity model: ``frame`` (issue rows it did not fit on) + its answers.

@@ -35,12 +35,10 @@ from sqlalchemy.orm import Session
 from include.db.models import MLDriftReport, MLDriftWindow, MLPrediction, Project
 from include.db.session import session_scope
 from include.settings import Settings, get_settings
-from ml.drift import build_reference, check_profile, compare, merge_profiles
+from ml.drift import REFERENCE_ARTIFACT, build_reference, check_profile, compare, log_reference, merge_profiles
 
 log = logging.getLogger(__name__)
 
-#: Where a model version's reference profile lives, relative to the version's run.
-REFERENCE_ARTIFACT = "drift/reference.json"
 #: Window rows older than this are deleted by the check (a window never reaches that far back).
 WINDOW_RETENTION = timedelta(days=30)
 
@@ -50,11 +48,6 @@ def _client(settings: Settings):
 
     return MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
 
-
-def log_reference(client: Any, run_id: str, reference: dict[str, Any]) -> None:
-    """Store ``reference`` as the run's :data:`REFERENCE_ARTIFACT` (the run that logged the model)."""
-    check_profile(reference, "reference")
-    client.log_dict(run_id, reference, REFERENCE_ARTIFACT)
 
 
 def _download(client: Any, run_id: str, path: str, settings: Settings, into: str) -> Path:
@@ -76,7 +69,7 @@ def _holdout_of(client: Any, version: Any, settings: Settings, into: str):
     training_run = (version.tags or {}).get("training.run_id")
     if not training_run:
         raise LookupError(f"{version.name} v{version.version} has no 'training.run_id' tag, so no holdout to build "
-                          f"its drift reference from; log one with ml.drift_watch.log_reference")
+                          f"its drift reference from; log one with ml.drift.log_reference")
     files = [a.path for a in client.list_artifacts(training_run, "holdout") if a.path.endswith(".parquet")]
     if not files:
         raise LookupError(f"training run {training_run} of {version.name} v{version.version} logged no holdout "

@@ -242,7 +242,7 @@ def log_candidates(candidates: list, *, train_rows: int, holdout: pd.DataFrame, 
 
 
 def _log_drift_reference(client, candidate, holdout: pd.DataFrame, model_run_id: str, training_run_id: str) -> None:
-    """Store the registered model's drift reference on the run that logged it (``ml.drift_watch.log_reference``).
+    """Store the registered model's drift reference on the run that logged it (``ml.drift.log_reference``).
 
     Why at training time: the model and its holdout are both in memory here,
     so the drift watch reads the reference instead of downloading both and
@@ -250,8 +250,7 @@ def _log_drift_reference(client, candidate, holdout: pd.DataFrame, model_run_id:
     ``ml.drift.build_reference`` the watch's lazy path uses (kept for versions
     trained before this), so either way a version has the same reference.
     """
-    from ml.drift import build_reference
-    from ml.drift_watch import log_reference
+    from ml.drift import build_reference, log_reference
 
     reference = build_reference(candidate.pipeline, holdout, source=f"holdout of training run {training_run_id}")
     log_reference(client, model_run_id, reference)

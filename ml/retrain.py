@@ -26,9 +26,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from include.settings import Settings, get_settings
 import pandas as pd
 
+from include.settings import Settings, get_settings
 from ml.evaluation import holdout_hash, holdout_split, split_by_ids
 from ml.export import FeedbackDataset
 from ml.registry import last_training_labelled_rows, log_candidates

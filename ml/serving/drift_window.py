@@ -38,6 +38,7 @@ class DriftWindow:
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def observe(self, model_name: str, model_version: str, records: Sequence[Mapping[str, Any]],
                 answers: list[tuple[str, float]]) -> None:
@@ -59,9 +60,12 @@ class DriftWindow:
                 self._thread = threading.Thread(target=self._run, name="drift-window", daemon=True)
                 self._thread.start()
 
+    def close(self) -> None:
+        """Stop the background writer; what is still pending is dropped with the window."""
+        self._stop.set()
+
     def _run(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(self.interval):
+        while not self._stop.wait(self.interval):
             try:
                 self.flush()
             except Exception:  # pragma: no cover - logged, retried next round
@@ -119,6 +123,23 @@ def get_window() -> DriftWindow:
                 _window = DriftWindow()
                 atexit.register(_flush_at_exit)
     return _window
+
+
+def reset_window() -> None:
+    """Write what is pending, then start over with a new window (tests switch settings and databases).
+
+    Without this a window whose write failed (its test's database is gone) would
+    keep its predictions and write them into whatever database comes next.
+    """
+    global _window
+    with _window_lock:
+        if _window is not None:
+            try:
+                _window.flush()
+            except Exception as exc:  # noqa: BLE001 - the predictions go with the old window
+                log.warning("drift window not written before reset (%s); its pending predictions are dropped", exc)
+            _window.close()
+        _window = None
 
 
 def _flush_at_exit() -> None:

@@ -199,8 +199,10 @@ def get_service() -> ServingService:
 
 
 def reset_service() -> None:
-    """Drop the process-wide service (tests change settings; pending log rows are flushed first)."""
+    """Drop the process-wide service and drift window (tests change settings; pending rows are written first)."""
     global _service
+    from ml.serving.drift_window import reset_window
+
     with _service_lock:
         if _service is not None:
             try:
@@ -208,6 +210,7 @@ def reset_service() -> None:
             except Exception:  # pragma: no cover
                 log.exception("flushing prediction log failed")
         _service = None
+    reset_window()
 
 
 def _flush_at_exit() -> None:

@@ -172,6 +172,28 @@ def test_predictions_made_by_review_actions_count_towards_drift(registry, servin
     assert get_window().flush() == 30
 
 
+def test_a_window_that_could_not_be_written_leaks_nothing_into_the_next_database(serving, project, monkeypatch,
+                                                                                  tmp_path):
+    """A test's database goes away with its window unwritten: a reset starts over, instead of writing it here."""
+    from include.settings import get_settings
+    from ml.serving import reset_service
+    from ml.serving.drift_window import get_window
+
+    old = get_window()
+    old.observe("m", "1", in_distribution(4, seed=5), [("high", 0.9)] * 4)
+    with monkeypatch.context() as gone:
+        gone.setenv("AUTOPR_DATABASE_URL", f"sqlite:///{tmp_path}/no/such/dir/app.db")
+        get_settings.cache_clear()
+        with pytest.raises(Exception):
+            old.flush()
+    get_settings.cache_clear()
+    reset_service()
+    fresh = get_window()
+    assert fresh is not old
+    fresh.observe("m", "1", in_distribution(3, seed=6), [("high", 0.9)] * 3)
+    assert fresh.flush() == 3
+
+
 def test_the_drift_dag_is_wired_to_ml_retrain_and_on_drift_emits_the_asset_and_notifies(
         airflow_db, registry, serving, model_name, project, client, tmp_path):
     from airflow.dag_processing.dagbag import DagBag
