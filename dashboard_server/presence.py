@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import time
 import uuid
@@ -125,14 +126,22 @@ class Presence:
         """What a join ack says about presence: ``count``, ``seq`` and the names, bounded.
 
         At most ``list_max`` watchers: ``watchers``, all of them, as of now.  More:
-        ``sample``, the first ``list_max`` names as of message ``seq``.
+        ``sample``, ``list_max`` of the names: the first ones as of message ``seq``,
+        topped up with others present when the room grew past that message.
         """
         room = self.rooms.get(project)
         if room is None:
             return {"count": 0, "seq": 0, "watchers": []}
         if room.count <= self.list_max:
             return {"count": room.count, "seq": room.seq, "watchers": sorted(room.local.keys() | room.remote)}
-        return {"count": room.count, "seq": room.seq, "sample": room.sample}
+        sample = room.sample
+        if len(sample) < self.list_max:
+            # The room outgrew the last message's sample (many joins before the first coalesced message):
+            # top it up with any names here, taking at most list_max of them -- never a pass over the room.
+            have = set(sample)
+            extra = (name for name in itertools.chain(room.local, room.remote) if name not in have)
+            sample = sample + list(itertools.islice(extra, self.list_max - len(sample)))
+        return {"count": room.count, "seq": room.seq, "sample": sample}
 
     def watchers(self, project: str) -> list[str]:
         """Every name watching ``project`` as this instance knows it now (O(room): not for the join path)."""
