@@ -128,7 +128,10 @@ def db_session() -> Iterator[Session]:
 
 
 CurrentUser = Annotated[Identity, Depends(current_user)]
-DbSession = Annotated[Session, Depends(db_session)]
+#: Committed when the route function returns, before the answer is sent (FastAPI's default ends a yield
+#: dependency after sending: a client could read its own 201 before the row was there, or get a success
+#: whose commit then failed).
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def authorize(session: Session, user: Identity, project_slug: str, needed: Role) -> Project:
