@@ -7,6 +7,7 @@ Chromium through Playwright; downloading a browser is not possible here.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -69,3 +70,39 @@ def artifacts(request) -> Path:
     path = ARTIFACTS / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def platform_app_served(monkeypatch, env: dict[str, str]):
+    """The platform's API app mounted under ``/autopr`` on a free port (uvicorn in a thread), with ``env`` set.
+
+    What the browser tests that need no Airflow processes open: yields the base URL; settings are
+    re-read from ``env`` before the app is built and forgotten after the server stops.
+    """
+    import threading
+    import time
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from include.api.app import create_app
+    from include.settings import get_settings
+    from tests.support.ports import free_port
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    outer = FastAPI()
+    outer.mount("/autopr", create_app())
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        get_settings.cache_clear()

@@ -6,6 +6,8 @@ connections created through it the way a platform engineer does.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -46,7 +48,7 @@ def connections(airflow_api):  # noqa: F811 - the fixture imported above
     api = httpx.Client(base_url=airflow_api, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     created = [
         {"connection_id": "picker_slack", "conn_type": "http", "host": SECRETS[1], "login": "bot",
-         "password": SECRETS[0], "extra": '{"token": "%s"}' % SECRETS[3], "description": "team channel"},
+         "password": SECRETS[0], "extra": json.dumps({"token": SECRETS[3]}), "description": "team channel"},
         {"connection_id": "picker_github", "conn_type": "github", "password": SECRETS[2]},
     ]
     for body in created:

@@ -7,7 +7,6 @@ made by holding the editor's requests (Playwright routes) until the test has act
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -15,35 +14,17 @@ from playwright.sync_api import expect
 
 from tests.api.conftest import CLOSED_AIRFLOW_URL, auth, workflow_doc
 from tests.api.test_webhooks import SECRET, bind, deliver
-from tests.support.ports import free_port
+from tests.editor.conftest import platform_app_served
 
 pytestmark = [pytest.mark.timeout(300)]
 
 
 @pytest.fixture()
 def served(db, monkeypatch):
-    import uvicorn
-    from fastapi import FastAPI
-
-    from include.api.app import create_app
-    from include.settings import get_settings
-
-    monkeypatch.setenv("AUTOPR_AIRFLOW_API_URL", CLOSED_AIRFLOW_URL)
-    monkeypatch.setenv("AUTOPR_WORKFLOWS_BUNDLE_URL", "none")
-    monkeypatch.setenv("AUTOPR_WEBHOOK_SECRET", SECRET)
-    get_settings.cache_clear()
-    outer = FastAPI()
-    outer.mount("/autopr", create_app())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    get_settings.cache_clear()
+    with platform_app_served(monkeypatch, {"AUTOPR_AIRFLOW_API_URL": CLOSED_AIRFLOW_URL,
+                                           "AUTOPR_WORKFLOWS_BUNDLE_URL": "none",
+                                           "AUTOPR_WEBHOOK_SECRET": SECRET}) as url:
+        yield url
 
 
 @pytest.fixture()
@@ -107,6 +88,36 @@ class Held:
         self.released = True
         for route in self.routes:
             route.continue_()
+
+
+def open_review(page, served: str) -> None:
+    """Open workflow ``review`` and wait until it is shown and the canvas has settled.
+
+    A click before that lands on the placeholder, or on where a node was before the
+    opening layout and fit-view moved it (slow on a loaded machine).
+    """
+    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    expect(page.locator("#wf-id")).to_have_value("review")
+    expect(page.locator('.react-flow__node[data-id="start"]')).to_be_visible()
+    wait_until_still(page, "start")
+
+
+def wait_until_still(page, *node_ids: str) -> None:
+    """Wait until the nodes stop moving (a layout and its fit-view animate)."""
+    seen: list[list[dict]] = []
+
+    def still() -> bool:
+        seen.append([node_box(page, node_id) for node_id in node_ids])
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    eventually(still)
+
+
+def eventually(check, timeout: float = 10.0) -> None:
+    """Wait until ``check()`` is true (a layout animates on a loaded machine); then it is asserted by the caller."""
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def node_box(page, node_id: str) -> dict:
@@ -180,7 +191,7 @@ def test_ctrl_l_lays_out_from_a_form_field_and_ctrl_z_there_undoes_text(served, 
     doc["nodes"][0]["position"] = {"x": 600, "y": 300}  # the trigger right of the node it starts
     doc["nodes"][1]["position"] = {"x": 0, "y": 0}
     create(api, doc)
-    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    open_review(page, served)
     expect(page.locator('.react-flow__node[data-id="notify"]')).to_be_visible()
     assert node_box(page, "start")["x"] > node_box(page, "notify")["x"]
     page.locator('.react-flow__node[data-id="notify"] .node-label').click()
@@ -188,7 +199,8 @@ def test_ctrl_l_lays_out_from_a_form_field_and_ctrl_z_there_undoes_text(served, 
     label.click()
     label.press_sequentially("Tell")
     page.keyboard.press("Control+l")
-    page.wait_for_timeout(400)
+    eventually(lambda: node_box(page, "start")["x"] < node_box(page, "notify")["x"])
+    wait_until_still(page, "start", "notify")
     expect(label).to_be_focused()
     assert node_box(page, "start")["x"] < node_box(page, "notify")["x"], "Ctrl+L in a field did not lay out"
     assert abs(node_box(page, "start")["y"] - node_box(page, "notify")["y"]) < 5
@@ -202,7 +214,7 @@ def test_a_schedule_trigger_shows_its_cron_and_no_filters(served, api, page, art
     doc = workflow_doc()
     doc["nodes"][0]["config"] = {"event": "schedule", "cron": "0 3 * * *"}
     create(api, doc)
-    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    open_review(page, served)
     page.locator('.react-flow__node[data-id="start"] .node-label').click()
     form = page.get_by_test_id("node-form")
     expect(page.locator("#root_cron")).to_have_value("0 3 * * *")
@@ -221,7 +233,7 @@ def test_list_fields_have_a_label(served, api, page, artifacts):
     doc["nodes"].append({"id": "tag", "type": "action", "config": {"action": "label_pr", "labels": ["seen"]}})
     doc["edges"].append({"id": "e2", "source": "notify", "target": "tag"})
     create(api, doc)
-    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    open_review(page, served)
     page.locator('.react-flow__node[data-id="tag"] .node-label').click()
     form = page.get_by_test_id("node-form")
     expect(form.get_by_role("group", name="Labels", exact=False).first).to_be_visible()
@@ -286,7 +298,7 @@ def test_the_run_dialog_starts_from_a_stored_pull_request(served, api, page, art
     create(api, doc)
     r = deliver(hooks, "pull_request", _pr_payload(Repo, number=7), delivery="rough-edges-1")
     assert r.status_code < 300, r.text
-    page.goto(editor_url(served, "?project=acme&workflow=review"))
+    open_review(page, served)
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_test_id("run-event-source")).to_contain_text("pull_request.opened acme/app")
     event = json.loads(page.locator("#run-event").input_value())

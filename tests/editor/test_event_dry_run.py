@@ -11,17 +11,14 @@ page polls, and the GitHub stand-in must see no write.
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from playwright.sync_api import expect
 
 from tests.api.conftest import auth
 from tests.api.test_webhooks import SECRET, bind, deliver
+from tests.editor.conftest import platform_app_served
 from tests.events.test_listener_airflow import _serialize
 from tests.events.test_reconcile import PASSWORD, USER, airflow_api  # noqa: F401 - fixture
-from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -39,29 +36,11 @@ WORKFLOW = {
 @pytest.fixture()
 def served(db, airflow_api, monkeypatch):  # noqa: F811
     """The platform app under /autopr on a free port, talking to the in-process Airflow."""
-    import uvicorn
-    from fastapi import FastAPI
-
-    from include.api.app import create_app
-    from include.settings import get_settings
-
-    for key, value in {"AUTOPR_AIRFLOW_API_URL": airflow_api, "AUTOPR_AIRFLOW_API_USERNAME": USER,
-                       "AUTOPR_AIRFLOW_API_PASSWORD": PASSWORD, "AUTOPR_WORKFLOWS_BUNDLE_URL": "none",
-                       "AUTOPR_WEBHOOK_SECRET": SECRET}.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    outer = FastAPI()
-    outer.mount("/autopr", create_app())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    get_settings.cache_clear()
+    with platform_app_served(monkeypatch, {
+        "AUTOPR_AIRFLOW_API_URL": airflow_api, "AUTOPR_AIRFLOW_API_USERNAME": USER,
+        "AUTOPR_AIRFLOW_API_PASSWORD": PASSWORD, "AUTOPR_WORKFLOWS_BUNDLE_URL": "none", "AUTOPR_WEBHOOK_SECRET": SECRET,
+    }) as url:
+        yield url
 
 
 def test_the_dry_run_panel_lists_the_captured_writes(served, editor_build, browser, artifacts, github):

@@ -17,7 +17,7 @@ SOURCE = (Path(__file__).resolve().parents[2] / "editor" / "src" / "model" / "tr
 
 
 def editor_filters() -> dict[str, set[str]]:
-    block = re.search(r"TRIGGER_FILTERS[^=]*= \{(.*?)\n\};", SOURCE, re.S)
+    block = re.search(r"TRIGGER_FILTERS[^=]*= \{(.*?)\n\};", SOURCE, re.DOTALL)
     assert block, "triggerFilters.ts no longer has the TRIGGER_FILTERS literal this test reads"
     rows = re.findall(r"(\w+): \[([^\]]*)\]", block.group(1))
     return {event: set(re.findall(r'"(\w+)"', names)) for event, names in rows}

@@ -7,41 +7,21 @@ it), signed in with the ``_token`` cookie Airflow's UI would hold; no Airflow is
 from __future__ import annotations
 
 import copy
-import threading
-import time
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.api.conftest import CLOSED_AIRFLOW_URL, auth, workflow_doc
-from tests.support.ports import free_port
+from tests.editor.conftest import platform_app_served
 
 pytestmark = [pytest.mark.timeout(300)]
 
 
 @pytest.fixture()
 def served(db, monkeypatch):
-    import uvicorn
-    from fastapi import FastAPI
-
-    from include.api.app import create_app
-    from include.settings import get_settings
-
-    monkeypatch.setenv("AUTOPR_AIRFLOW_API_URL", CLOSED_AIRFLOW_URL)
-    monkeypatch.setenv("AUTOPR_WORKFLOWS_BUNDLE_URL", "none")
-    get_settings.cache_clear()
-    outer = FastAPI()
-    outer.mount("/autopr", create_app())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    get_settings.cache_clear()
+    with platform_app_served(monkeypatch, {"AUTOPR_AIRFLOW_API_URL": CLOSED_AIRFLOW_URL,
+                                           "AUTOPR_WORKFLOWS_BUNDLE_URL": "none"}) as url:
+        yield url
 
 
 def test_view_a_version_and_compare_it_with_the_current_one(served, editor_build, browser, artifacts):
