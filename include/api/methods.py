@@ -14,8 +14,11 @@ middleware gives every path what HTTP clients expect (RFC 9110):
   that same ``Allow``.
 
 Paths no route matches are left to the router (its 404).  The routes are
-read from the app's router on each request, so routers included after the
+read from the app's router when needed, so routers included after the
 middleware was added count too, and the OpenAPI document stays as it is.
+Matching the path against every route costs tens of microseconds, so it is
+done only for HEAD, OPTIONS and an answer the router already made a 405 —
+never for the requests a route answers (predictions, webhooks).
 """
 
 from __future__ import annotations
@@ -51,23 +54,45 @@ class MethodsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        allowed = allowed_methods(self.router, scope)
         method = scope["method"]
+        if method not in ("HEAD", "OPTIONS"):
+            await self.app(scope, receive, self._full_405(scope, receive, send))
+            return
+        allowed = allowed_methods(self.router, scope)
         if not allowed:
             await self.app(scope, receive, send)
-            return
-        allow = {"Allow": ", ".join(sorted(allowed))}
-        if method == "OPTIONS":
-            await Response(status_code=204, headers=allow)(scope, receive, send)
+        elif method == "OPTIONS":
+            await Response(status_code=204, headers=_allow(allowed))(scope, receive, send)
         elif method not in allowed:
-            problem = MethodNotAllowed(f"{method} is not a method of this resource; it answers {allow['Allow']}",
-                                       headers=allow)
-            await JSONResponse(problem.body(scope["path"]), status_code=405, media_type=PROBLEM_JSON,
-                               headers=allow)(scope, receive, send)
-        elif method == "HEAD":
+            await self._method_not_allowed(scope, receive, send, allowed)
+        else:  # HEAD of a path with GET
             await self.app({**scope, "method": "GET"}, receive, _without_body(send))
-        else:
-            await self.app(scope, receive, send)
+
+    def _full_405(self, scope: Scope, receive: Receive, send: Send) -> Send:
+        """``send`` that replaces the router's 405 (it names one route's methods) with one naming them all."""
+        replaced = False
+
+        async def send_or_replace(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                replaced = True
+                await self._method_not_allowed(scope, receive, send, allowed_methods(self.router, scope))
+            elif not replaced:
+                await send(message)
+
+        return send_or_replace
+
+    @staticmethod
+    async def _method_not_allowed(scope: Scope, receive: Receive, send: Send, allowed: set[str]) -> None:
+        allow = _allow(allowed)
+        problem = MethodNotAllowed(f"{scope['method']} is not a method of this resource; it answers {allow['Allow']}",
+                                   headers=allow)
+        await JSONResponse(problem.body(scope["path"]), status_code=405, media_type=PROBLEM_JSON,
+                           headers=allow)(scope, receive, send)
+
+
+def _allow(allowed: set[str]) -> dict[str, str]:
+    return {"Allow": ", ".join(sorted(allowed))}
 
 
 def _without_body(send: Send) -> Send:
