@@ -80,7 +80,6 @@ def platform_app_served(monkeypatch, env: dict[str, str]):
     re-read from ``env`` before the app is built and forgotten after the server stops.
     """
     import threading
-    import time
 
     import uvicorn
     from fastapi import FastAPI
@@ -88,6 +87,7 @@ def platform_app_served(monkeypatch, env: dict[str, str]):
     from include.api.app import create_app
     from include.settings import get_settings
     from tests.support.ports import free_port
+    from tests.support.waiting import wait_for
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -98,8 +98,8 @@ def platform_app_served(monkeypatch, env: dict[str, str]):
     server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    wait_for(lambda: server.started or not thread.is_alive(), 30, "the platform app's server started", every=0.05)
+    assert server.started, "the platform app's server stopped before it started (see its log above)"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

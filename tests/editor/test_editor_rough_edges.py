@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from tests.api.conftest import CLOSED_AIRFLOW_URL, auth, workflow_doc
 from tests.api.test_webhooks import SECRET, bind, deliver
 from tests.editor.conftest import platform_app_served
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -110,14 +111,7 @@ def wait_until_still(page, *node_ids: str) -> None:
         seen.append([node_box(page, node_id) for node_id in node_ids])
         return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
 
-    eventually(still)
-
-
-def eventually(check, timeout: float = 10.0) -> None:
-    """Wait until ``check()`` is true (a layout animates on a loaded machine); then it is asserted by the caller."""
-    deadline = time.monotonic() + timeout
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(still, 10, f"nodes {node_ids} still", every=0.05)
 
 
 def node_box(page, node_id: str) -> dict:
@@ -199,7 +193,7 @@ def test_ctrl_l_lays_out_from_a_form_field_and_ctrl_z_there_undoes_text(served, 
     label.click()
     label.press_sequentially("Tell")
     page.keyboard.press("Control+l")
-    eventually(lambda: node_box(page, "start")["x"] < node_box(page, "notify")["x"])
+    wait_for(lambda: node_box(page, "start")["x"] < node_box(page, "notify")["x"], 10, "Ctrl+L layout", every=0.05)
     wait_until_still(page, "start", "notify")
     expect(label).to_be_focused()
     assert node_box(page, "start")["x"] < node_box(page, "notify")["x"], "Ctrl+L in a field did not lay out"
